@@ -1,0 +1,121 @@
+"""Headless training: `python -m rnn_core.train --preset notebook`.
+
+Does the teaching notebook's whole job from a terminal: loads MNIST, trains, scores the test
+set before training and after every epoch, and saves the run. `--json` prints one JSON
+object per scored epoch, then one with the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Sequence, TextIO
+
+from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
+from .data import MnistFileError, MnistUnavailable, load_mnist
+from .runs import INTERRUPTED, RunStore
+from .trainer import BatchEvent, EndEvent, EpochEvent, Event, Trainer
+
+MODEL_FLAGS = {"hidden_size": int, "num_layers": int, "cell_type": str}
+TRAIN_FLAGS = {
+    "epochs": int, "batch_size": int, "learning_rate": float, "optimizer": str,
+    "seed": int, "device": str, "train_limit": int,
+}  # fmt: skip
+CHOICES = {"cell_type": CELL_TYPES, "optimizer": OPTIMIZERS, "device": DEVICES}
+TABLE_HEADER = f"{'epoch':>6} {'train loss':>11} {'test loss':>10} {'accuracy':>9} {'seconds':>8} {'img/s':>8}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rnn_core.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="notebook",
+                        help="starting settings; the flags below override them (default: notebook)")
+    for name, kind in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, choices=CHOICES.get(name), default=None)
+    parser.add_argument("--data-dir", default="data", help="data root, torchvision layout (default: ./data)")
+    parser.add_argument("--mnist-dir", default=None, help="folder with the four IDX files (default: $MNIST_DIR)")
+    parser.add_argument("--no-download", action="store_true", help="never try torchvision's download")
+    parser.add_argument("--runs-dir", default="runs", help="where runs are saved (default: ./runs)")
+    parser.add_argument("--label", default="", help="a name to remember this run by")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
+    return parser
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    preset = PRESETS[args.preset]
+    model_overrides = {k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None}
+    train_overrides = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    return (
+        dataclasses.replace(preset.model, **model_overrides),
+        dataclasses.replace(preset.train, **train_overrides),
+    )
+
+
+def _format_row(row: dict) -> str:
+    train_loss = "-" if row["train_loss"] is None else f"{row['train_loss']:.4f}"
+    speed = "-" if row["images_per_second"] is None else f"{row['images_per_second']:,.0f}"
+    return (
+        f"{row['epoch']:>6} {train_loss:>11} {row['test_loss']:>10.4f} "
+        f"{row['test_accuracy']:>8.1f}% {row['train_seconds']:>8.1f} {speed:>8}"
+    )
+
+
+class ConsoleReporter:
+    """Turns training events into terminal output: JSON lines, or a progress bar and table."""
+
+    def __init__(self, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.as_json, self.out, self.err = as_json, out, err
+        if not as_json:
+            print(TABLE_HEADER, file=out)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochEvent):
+            row = event.as_dict()
+            if self.as_json:
+                print(json.dumps(row), file=self.out, flush=True)
+            else:
+                print("\r" + " " * 60 + "\r", end="", file=self.err)
+                print(_format_row(row), file=self.out, flush=True)
+        elif isinstance(event, BatchEvent) and not self.as_json:
+            filled = int(30 * event.batch / event.batches)
+            bar = "#" * filled + "." * (30 - filled)
+            print(f"\repoch {event.epoch_index} [{bar}] loss {event.loss:.4f}", end="", file=self.err, flush=True)
+        elif isinstance(event, EndEvent) and not self.as_json:
+            print(f"{event.status}: {event.reason}", file=self.out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        model_config, train_config = configs_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        data = load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
+    except (MnistFileError, MnistUnavailable) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"data: {data.description}", file=sys.stderr)
+    try:
+        trainer = Trainer(data, model_config, train_config)
+    except ValueError as err:
+        parser.error(str(err))
+    run = RunStore(args.runs_dir).create(model_config, train_config, label=args.label)
+    reporter = ConsoleReporter(args.json)
+    try:
+        end = trainer.run(on_event=run.record(trainer, reporter))
+    except KeyboardInterrupt:
+        run.finish(INTERRUPTED, "interrupted from the keyboard")
+        print(f"\ninterrupted; epochs so far are saved in {run.folder}", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps({"run_dir": str(run.folder), "status": end.status, "reason": end.reason}))
+    else:
+        print(f"run saved in {run.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

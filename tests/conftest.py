@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny synthetic MNIST for unit tests, the real one for integration tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnn_core.data import MnistData
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
+
+
+def synthetic_mnist(n_train: int = 120, n_test: int = 40, seed: int = 0) -> MnistData:
+    """Random images in which the label is written as a bright row, so a model can learn it."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(n) % 10
+        images = torch.rand(n, 28, 28, generator=generator) * 0.2
+        images[torch.arange(n), 2 * labels + 4] = 1.0
+        return images, labels
+
+    train_images, train_labels = split(n_train)
+    test_images, test_labels = split(n_test)
+    return MnistData(train_images, train_labels, test_images, test_labels, "sample", "synthetic test data")
+
+
+@pytest.fixture
+def tiny_data() -> MnistData:
+    return synthetic_mnist()
+
+
+@pytest.fixture(scope="session")
+def real_mnist_dir() -> Path:
+    if not all((SHARED_MNIST / f"{name}.gz").exists() or (SHARED_MNIST / name).exists()
+               for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+        pytest.fail(f"the real MNIST is expected in {SHARED_MNIST} (or set MNIST_DIR)")
+    return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
+    from rnn_core.data import load_mnist
+
+    return load_mnist(tmp_path_factory.mktemp("data"), real_mnist_dir, allow_download=False, allow_sample=False)
