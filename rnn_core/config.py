@@ -91,9 +91,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "strong": Preset(
         "strong",
-        "A bigger LSTM (128 units) with Adam: above 98.5% in a few minutes on a laptop CPU.",
-        ModelConfig(hidden_size=128),
-        TrainConfig(epochs=4, batch_size=64, learning_rate=2e-3, optimizer="Adam"),
+        "Two stacked LSTM layers of 128 units with Adam: about 99% in a few minutes on a CPU.",
+        ModelConfig(hidden_size=128, num_layers=2),
+        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam"),
     ),
 }
 

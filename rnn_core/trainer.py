@@ -8,6 +8,7 @@ looked at and continued ("one more epoch") exactly as if it had not paused.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -111,6 +112,7 @@ class Trainer:
         self.optimizer = optimizer_class(self.model.parameters(), lr=train_config.learning_rate)
         self.history: list[dict[str, Any]] = []
         self.images_trained = 0
+        self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint.state_dict)
             if checkpoint.optimizer_state is not None:
@@ -163,14 +165,18 @@ class Trainer:
         epochs: int | None = None,
         on_event: EventCallback | None = None,
         stop: threading.Event | None = None,
+        step_lock: contextlib.AbstractContextManager | None = None,
     ) -> EndEvent:
         """Train `epochs` more passes (default: the config's), scoring the test set after each.
 
         Returns, and reports, how it ended: finished, stopped (between two batches) or
-        diverged (loss not finite: the weights of the last good epoch are put back).
+        diverged (loss blew up: the weights of the last good epoch are put back).
+        `step_lock`, when given, is held around every change to the weights, so another
+        thread holding it can copy a consistent model.
         """
         emit = on_event or (lambda event: None)
         stop = stop or threading.Event()
+        self._step_lock = step_lock or contextlib.nullcontext()
         if not self.history:
             emit(self._record(None, 0.0, 0, partial=False))
         batch_size = self.config.batch_size
@@ -188,10 +194,11 @@ class Trainer:
                     emit(end)
                     return end
                 index = order[batch * batch_size : (batch + 1) * batch_size]
-                loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                with self._step_lock:
+                    loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
                 loss_sum += loss.detach()
                 seen += len(index)
                 self.images_trained += len(index)
@@ -225,7 +232,8 @@ class Trainer:
 
     def _diverge(self, emit: EventCallback, value: float, batch: int) -> EndEvent:
         last_good = self.history[-1]["epoch"] if self.history else 0
-        self._restore_last_good()
+        with self._step_lock:
+            self._restore_last_good()
         self.images_trained = round(last_good * self.train_size)
         end = EndEvent(
             DIVERGED,

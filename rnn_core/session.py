@@ -1,0 +1,217 @@
+"""A training session that runs in a worker thread and is read by polling.
+
+The dashboard keeps one TrainingSession per browser tab. Its worker thread owns the Trainer
+while it runs; everything the page shows comes from `snapshot()`, an immutable copy taken
+under a lock, so the page never touches the model while it trains. The worker never calls
+any UI code: it only updates the session's state from the trainer's events.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .checkpoint import Checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import MnistData
+from .runs import Run, RunStore
+from .trainer import BatchEvent, EndEvent, EpochEvent, Event, Trainer
+
+IDLE, WAITING, RUNNING, FAILED = "idle", "waiting", "running", "failed"
+MAX_BATCH_POINTS = 600  # loss points kept for the live chart
+
+
+def _default_slots() -> int:
+    return int(os.environ.get("RNN_MAX_TRAININGS") or os.cpu_count() or 1)
+
+
+class TrainingSlots:
+    """Bounds how many sessions train at once, and sizes torch's threads to match.
+
+    torch's intra-op thread count is process-wide, so it is set once here so that all the
+    allowed simultaneous trainings together use about one thread per core.
+    """
+
+    def __init__(self, slots: int | None = None):
+        self.limit = slots or _default_slots()
+        self._semaphore = threading.BoundedSemaphore(self.limit)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.limit))
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Wait for a free slot; False if `stop` was set while waiting."""
+        while not self._semaphore.acquire(timeout=0.1):
+            if stop.is_set():
+                return False
+        return True
+
+    def release(self) -> None:
+        self._semaphore.release()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    status: str  # IDLE, WAITING, RUNNING, or how the last training ended
+    reason: str
+    history: list[dict[str, Any]]
+    batch_losses: list[tuple[float, float]]  # (fractional epoch, loss)
+    progress: BatchEvent | None
+    epochs_target: float  # the epoch count this training is heading for
+    run_id: str | None
+    model_config: ModelConfig | None
+    train_config: TrainConfig | None
+
+    @property
+    def busy(self) -> bool:
+        return self.status in (WAITING, RUNNING)
+
+    @property
+    def has_model(self) -> bool:
+        return self.model_config is not None
+
+
+@dataclass
+class _State:
+    status: str = IDLE
+    reason: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    batch_losses: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
+    progress: BatchEvent | None = None
+    epochs_target: float = 0
+
+
+class TrainingSession:
+    def __init__(self, data: MnistData, store: RunStore, slots: TrainingSlots):
+        self.data, self.store, self.slots = data, store, slots
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._trainer: Trainer | None = None
+        self._run: Run | None = None
+        self._checkpoint: Checkpoint | None = None  # a model adopted but not yet trained here
+        self._state = _State()
+
+    # ----- commands from the page -------------------------------------------------------
+
+    def start(self, model_config: ModelConfig, train_config: TrainConfig, label: str = "") -> None:
+        """Train a new model from scratch, recorded as a new run."""
+        self._require_idle()
+        trainer = Trainer(self.data, model_config, train_config)  # validates before anything is saved
+        run = self.store.create(model_config, train_config, label=label)
+        with self._lock:
+            self._trainer, self._run, self._checkpoint = trainer, run, None
+            self._state = _State()
+        self._launch(train_config.epochs)
+
+    def continue_training(self, epochs: int) -> None:
+        """Train the current model `epochs` more, with its optimizer state, in the same run."""
+        self._require_idle()
+        if self._trainer is None:
+            if self._checkpoint is None:
+                raise RuntimeError("there is no model to continue: train one first")
+            checkpoint = self._checkpoint
+            self._trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, checkpoint)
+            if self._run is None:
+                self._run = self.store.create(checkpoint.model_config, checkpoint.train_config, label="continued")
+        self._launch(epochs)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reset(self) -> None:
+        """Forget the current model (its run stays saved)."""
+        self.close()
+        with self._lock:
+            self._trainer = self._run = self._checkpoint = None
+            self._state = _State()
+
+    def adopt(self, checkpoint: Checkpoint, run_id: str | None = None) -> None:
+        """Make a saved run's or an uploaded model the current one."""
+        self._require_idle()
+        with self._lock:
+            self._trainer, self._checkpoint = None, checkpoint
+            self._run = self.store.open(run_id) if run_id else None
+            self._state = _State(status=IDLE, history=[dict(r) for r in checkpoint.history])
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the worker and wait for it; the run is saved as stopped."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    # ----- reading ----------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            state = self._state
+            source = self._trainer or self._checkpoint
+            return Snapshot(
+                status=state.status,
+                reason=state.reason,
+                history=[dict(row) for row in state.history],
+                batch_losses=list(state.batch_losses),
+                progress=state.progress,
+                epochs_target=state.epochs_target,
+                run_id=self._run.run_id if self._run else None,
+                model_config=source.model_config if source else None,
+                train_config=(source.config if isinstance(source, Trainer) else source.train_config) if source else None,
+            )
+
+    def checkpoint(self) -> Checkpoint | None:
+        """A copy of the current model, safe to use while training goes on."""
+        with self._lock:
+            if self._trainer is not None:
+                return self._trainer.checkpoint()
+            return self._checkpoint
+
+    # ----- the worker -------------------------------------------------------------------
+
+    def _require_idle(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("training is already running in this session")
+
+    def _launch(self, epochs: int) -> None:
+        self._stop.clear()
+        with self._lock:
+            self._state.status, self._state.reason = WAITING, "waiting for a free training slot"
+            self._state.epochs_target = int(self._trainer.epochs_done) + epochs
+        self._thread = threading.Thread(target=self._work, args=(epochs,), daemon=True, name="rnn-training")
+        self._thread.start()
+
+    def _work(self, epochs: int) -> None:
+        trainer, run = self._trainer, self._run
+        if not self.slots.acquire(self._stop):
+            self._on_event(EndEvent("stopped", "stopped while waiting for a training slot"))
+            run.finish("stopped", "stopped while waiting for a training slot")
+            return
+        try:
+            with self._lock:
+                self._state.status, self._state.reason = RUNNING, ""
+            # The trainer's lock-free work happens outside self._lock; checkpoint() takes the
+            # lock, so copies are never made halfway through an optimizer step.
+            trainer.run(epochs, on_event=run.record(trainer, self._on_event), stop=self._stop, step_lock=self._lock)
+        except Exception as err:  # reported on the page instead of dying silently in a thread
+            message = f"training failed: {type(err).__name__}: {err}"
+            run.finish(FAILED, message)
+            with self._lock:
+                self._state.status, self._state.reason = FAILED, message
+        finally:
+            self.slots.release()
+
+    def _on_event(self, event: Event) -> None:
+        with self._lock:
+            state = self._state
+            if isinstance(event, BatchEvent):
+                state.progress = event
+                state.batch_losses.append((event.epoch, event.loss))
+            elif isinstance(event, EpochEvent):
+                state.history.append(event.as_dict())
+            elif isinstance(event, EndEvent):
+                state.status, state.reason = event.status, event.reason
+                # the trainer may have dropped or restored epochs (divergence): its history rules
+                state.history = [dict(row) for row in self._trainer.history] if self._trainer else state.history

@@ -1,0 +1,53 @@
+"""The headless CLI, `python -m rnn_core.train`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+EXPECTED_KEYS = {"epoch", "test_accuracy", "test_loss", "train_loss", "train_seconds", "images_per_second"}
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_core.train", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=300,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, real_mnist_dir):
+    result = run_cli(
+        "--json", "--epochs", "2", "--train-limit", "2000", "--hidden-size", "16", "--mnist-dir",
+        str(real_mnist_dir), "--no-download", "--data-dir", str(tmp_path / "data"), "--runs-dir",
+        str(tmp_path / "runs"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    epochs, last = lines[:-1], lines[-1]
+    assert [row["epoch"] for row in epochs] == [0, 1, 2]
+    assert all(EXPECTED_KEYS <= row.keys() for row in epochs)
+    assert epochs[0]["train_loss"] is None and epochs[2]["train_loss"] > 0
+    assert epochs[2]["test_accuracy"] > epochs[0]["test_accuracy"]
+    assert last["status"] == "finished"
+    assert Path(last["run_dir"]).resolve().parent == (tmp_path / "runs").resolve()
+    assert "local folder" in result.stderr
+
+
+def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
+    result = run_cli(
+        "--epochs", "1", "--train-limit", "500", "--mnist-dir", str(real_mnist_dir), "--no-download",
+        "--data-dir", str(tmp_path / "data"), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "train loss" in result.stdout and "finished" in result.stdout
+    assert len([line for line in result.stdout.splitlines() if line.strip().startswith(("0 ", "1 "))]) == 2
+
+
+def test_an_out_of_range_flag_is_a_usage_error_naming_the_field(tmp_path):
+    result = run_cli("--learning-rate", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "learning_rate must be in" in result.stderr
+    assert not (tmp_path / "runs").exists()
