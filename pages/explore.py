@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("explore")
+st.info("Coming soon.")
