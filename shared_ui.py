@@ -12,8 +12,6 @@ import streamlit as st
 from rnn_core import MnistData, MnistFileError, MnistUnavailable, RunStore, load_mnist
 from rnn_core.session import Snapshot, TrainingSession, TrainingSlots
 
-DATA_DIR = os.environ.get("RNN_DATA_DIR", "data")
-RUNS_DIR = os.environ.get("RNN_RUNS_DIR", "runs")
 FIX_HINT = (
     "To fix it: connect to the internet (the app downloads MNIST on first start), or set "
     "`MNIST_DIR` to a folder holding the four MNIST IDX files (`train-images-idx3-ubyte.gz`, ...) "
@@ -24,7 +22,7 @@ FIX_HINT = (
 @st.cache_resource(show_spinner="Loading MNIST (only on the first start)...")
 def _load_data() -> MnistData:
     # One copy per server process, shared read-only by every session.
-    return load_mnist(DATA_DIR)
+    return load_mnist(os.environ.get("RNN_DATA_DIR", "data"))
 
 
 def get_data() -> MnistData | None:
@@ -42,7 +40,7 @@ def training_slots() -> TrainingSlots:
 
 
 def run_store() -> RunStore:
-    return RunStore(RUNS_DIR)
+    return RunStore(os.environ.get("RNN_RUNS_DIR", "runs"))
 
 
 @st.cache_resource(scope="session", on_release=TrainingSession.close)

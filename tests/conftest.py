@@ -12,6 +12,17 @@ from rnn_core.data import MnistData
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
+# The app under test (AppTest or a server) reads the real MNIST from here, never the network.
+os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
+os.environ.setdefault("RNN_DATA_DIR", str(REPO / "data"))
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """Every test saves its runs in its own folder, never in the user's ./runs."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("RNN_RUNS_DIR", str(folder))
+    return folder
 
 
 def synthetic_mnist(n_train: int = 120, n_test: int = 40, seed: int = 0) -> MnistData:
