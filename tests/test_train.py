@@ -51,3 +51,29 @@ def test_an_out_of_range_flag_is_a_usage_error_naming_the_field(tmp_path):
     assert result.returncode == 2
     assert "learning_rate must be in" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tmp_path, real_mnist_dir):
+    import signal
+    import time
+
+    from rnn_core.runs import RunStore
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnn_core.train", "--json", "--epochs", "50", "--train-limit", "3000",
+         "--mnist-dir", str(real_mnist_dir), "--no-download", "--data-dir", str(tmp_path / "data"),
+         "--runs-dir", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    lines = [process.stdout.readline() for _ in range(3)]  # epochs 0, 1 and 2 are saved
+    time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1, 2]
+    store = RunStore(tmp_path / "runs")
+    table = store.list_runs()
+    assert list(table["status"]) == ["interrupted"]
+    assert table["epochs"].iloc[0] >= 2
+    checkpoint = store.checkpoint(table["run_id"].iloc[0])
+    assert checkpoint.history[-1]["epoch"] >= 2
+    assert store.scan()[1] == []  # no damaged files, whatever the kill interrupted
