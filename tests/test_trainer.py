@@ -131,3 +131,10 @@ def test_notebook_preset_learns_real_mnist(real_mnist):
     accuracies = [row["test_accuracy"] for row in trainer.history]
     assert 5 < accuracies[0] < 20  # untrained: about chance
     assert accuracies[-1] >= 75
+
+
+def test_strong_preset_reaches_98_5_percent_on_real_mnist(real_mnist):
+    preset = PRESETS["strong"]
+    trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
+    assert trainer.run().status == FINISHED
+    assert trainer.history[-1]["test_accuracy"] >= 98.5
