@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .runs import Run, RunStore
-from .trainer import BatchEvent, EndEvent, EpochEvent, Event, Trainer
+from .trainer import STOPPED, BatchEvent, EndEvent, EpochEvent, Event, Trainer
 
 IDLE, WAITING, RUNNING, FAILED = "idle", "waiting", "running", "failed"
 MAX_BATCH_POINTS = 600  # loss points kept for the live chart
@@ -60,7 +61,10 @@ class Snapshot:
     history: list[dict[str, Any]]
     batch_losses: list[tuple[float, float]]  # (fractional epoch, loss)
     progress: BatchEvent | None
+    epochs_start: float  # where this training started (0, or the epoch it continues from)
     epochs_target: float  # the epoch count this training is heading for
+    images_per_second: float | None  # training speed in the pass under way
+    seconds_left: float | None  # training time left at that speed (test-set scoring not counted)
     run_id: str | None
     model_config: ModelConfig | None
     train_config: TrainConfig | None
@@ -81,7 +85,11 @@ class _State:
     history: list[dict[str, Any]] = field(default_factory=list)
     batch_losses: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
     progress: BatchEvent | None = None
+    epochs_start: float = 0
     epochs_target: float = 0
+    images_per_second: float | None = None
+    # (pass number, clock, images seen in that pass) at the pass's first batch event
+    pass_clock: tuple[int, float, int] | None = None
 
 
 class TrainingSession:
@@ -156,7 +164,10 @@ class TrainingSession:
                 history=[dict(row) for row in state.history],
                 batch_losses=list(state.batch_losses),
                 progress=state.progress,
+                epochs_start=state.epochs_start,
                 epochs_target=state.epochs_target,
+                images_per_second=state.images_per_second,
+                seconds_left=self._seconds_left(),
                 run_id=self._run.run_id if self._run else None,
                 model_config=source.model_config if source else None,
                 train_config=(source.config if isinstance(source, Trainer) else source.train_config) if source else None,
@@ -169,25 +180,40 @@ class TrainingSession:
                 return self._trainer.checkpoint()
             return self._checkpoint
 
+    def _seconds_left(self) -> float | None:
+        state = self._state
+        if state.status != RUNNING or not state.progress or not state.images_per_second:
+            return None
+        images_left = (state.epochs_target - state.progress.epoch) * self._trainer.train_size
+        return max(0.0, images_left / state.images_per_second)
+
     # ----- the worker -------------------------------------------------------------------
 
     def _require_idle(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        thread = self._thread
+        if thread is not None and thread.is_alive() and not self.snapshot().busy:
+            thread.join(5.0)  # the training has ended and its thread is on its way out
+        if thread is not None and thread.is_alive():
             raise RuntimeError("training is already running in this session")
 
     def _launch(self, epochs: int) -> None:
         self._stop.clear()
         with self._lock:
-            self._state.status, self._state.reason = WAITING, "waiting for a free training slot"
-            self._state.epochs_target = int(self._trainer.epochs_done) + epochs
+            state = self._state
+            state.status, state.reason = WAITING, "waiting for a free training slot"
+            state.epochs_start = self._trainer.epochs_done
+            state.epochs_target = self._trainer.epochs_done + epochs
+            state.progress = state.pass_clock = None
         self._thread = threading.Thread(target=self._work, args=(epochs,), daemon=True, name="rnn-training")
         self._thread.start()
 
     def _work(self, epochs: int) -> None:
         trainer, run = self._trainer, self._run
         if not self.slots.acquire(self._stop):
-            self._on_event(EndEvent("stopped", "stopped while waiting for a training slot"))
-            run.finish("stopped", "stopped while waiting for a training slot")
+            # the run is saved before the page can see the training as ended
+            end = EndEvent(STOPPED, "stopped while waiting for a training slot")
+            run.finish(end.status, end.reason)
+            self._on_event(end)
             return
         try:
             with self._lock:
@@ -209,9 +235,21 @@ class TrainingSession:
             if isinstance(event, BatchEvent):
                 state.progress = event
                 state.batch_losses.append((event.epoch, event.loss))
+                self._measure_speed(event)
             elif isinstance(event, EpochEvent):
                 state.history.append(event.as_dict())
             elif isinstance(event, EndEvent):
                 state.status, state.reason = event.status, event.reason
                 # the trainer may have dropped or restored epochs (divergence): its history rules
                 state.history = [dict(row) for row in self._trainer.history] if self._trainer else state.history
+
+    def _measure_speed(self, event: BatchEvent) -> None:
+        # Timed per pass from its first batch event, so scoring the test set between two
+        # passes does not count as training time.
+        state, now = self._state, time.perf_counter()
+        if state.pass_clock is None or state.pass_clock[0] != event.epoch_index:
+            state.pass_clock = (event.epoch_index, now, event.images_seen)
+            return
+        _, start, seen_at_start = state.pass_clock
+        if now > start and event.images_seen > seen_at_start:
+            state.images_per_second = (event.images_seen - seen_at_start) / (now - start)

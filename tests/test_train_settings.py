@@ -1,0 +1,100 @@
+"""The Train page's settings: presets, choices and the shareable page link."""
+
+import pytest
+
+from rnn_core.config import PRESETS
+from rnn_core.train_settings import (
+    CONTROLS, CUSTOM, DEFAULTS, available_devices, configs, format_value, from_query, matching_preset,
+    preset_values, to_query,
+)  # fmt: skip
+
+
+def test_the_defaults_are_the_notebook_and_train_on_every_image():
+    assert matching_preset(DEFAULTS) == "notebook"
+    model, train = configs(DEFAULTS)
+    assert model == PRESETS["notebook"].model
+    assert train == PRESETS["notebook"].train and train.train_limit is None
+
+
+def test_every_preset_is_one_of_the_offered_choices():
+    for name in PRESETS:
+        values = {**DEFAULTS, **preset_values(name)}
+        for control in CONTROLS:
+            if control.choices is not None:
+                assert values[control.field] in control.choices, (name, control.field)
+        assert matching_preset(values) == name
+
+
+def test_changing_a_preset_setting_makes_it_custom_but_seed_and_data_size_do_not():
+    assert matching_preset({**DEFAULTS, "hidden_size": 64}) == CUSTOM
+    assert matching_preset({**DEFAULTS, "seed": 7, "train_limit": 1000}) == "notebook"
+
+
+def test_an_empty_link_gives_the_defaults_and_the_defaults_give_an_empty_link():
+    assert from_query({}) == (DEFAULTS, [])
+    assert to_query(DEFAULTS) == {}
+
+
+def test_a_link_names_its_preset_and_what_differs_from_it():
+    values = {**DEFAULTS, **preset_values("strong"), "learning_rate": 0.01, "seed": 3}
+    link = to_query(values)
+    assert link == {"lr": "0.01", "seed": "3", "hidden": "128", "layers": "2", "batch": "64", "optimizer": "Adam"}
+    strong = {**DEFAULTS, **preset_values("strong"), "train_limit": 2000}
+    assert to_query(strong) == {"preset": "strong", "images": "2000"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"hidden_size": 8, "train_limit": 500, "epochs": 2},
+        {"learning_rate": 100.0, "optimizer": "Adam", "cell_type": "GRU", "num_layers": 3},
+        {**preset_values("strong"), "seed": 2**31 - 1, "device": "cpu"},
+        {"learning_rate": 1e-4, "batch_size": 1000},
+    ],
+)
+def test_a_link_reproduces_the_settings(changes):
+    values = {**DEFAULTS, **changes}
+    assert from_query(to_query(values)) == (values, [])
+
+
+def test_a_preset_in_a_link_fills_the_settings_and_its_own_values_win():
+    values, problems = from_query({"preset": "strong", "lr": "0.003"})
+    assert problems == []
+    assert values == {**DEFAULTS, **preset_values("strong"), "learning_rate": 0.003}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"lr": "abc"}, "learning_rate", "must be one of"),
+        ({"hidden": "24"}, "hidden_size", "must be one of"),
+        ({"epochs": "0"}, "epochs", "from 1 to 200"),
+        ({"epochs": "2.5"}, "epochs", "whole number"),
+        ({"seed": "-1"}, "seed", "from 0 to"),
+        ({"images": "lots"}, "train_limit", "all"),
+        ({"cell": "Transformer"}, "cell_type", "LSTM"),
+        ({"device": "tpu"}, "device", "cpu"),
+    ],
+)
+def test_a_bad_value_in_a_link_falls_back_with_a_message(params, field, words):
+    values, problems = from_query(params)
+    assert values[field] == DEFAULTS[field]
+    assert len(problems) == 1 and words in problems[0] and list(params)[0] in problems[0]
+
+
+def test_an_unknown_preset_in_a_link_is_reported_and_the_rest_still_applies():
+    values, problems = from_query({"preset": "huge", "hidden": "64"})
+    assert values["hidden_size"] == 64 and values["num_layers"] == 1
+    assert len(problems) == 1 and "huge" in problems[0]
+
+
+def test_link_values_read_as_people_write_them():
+    assert [format_value(v) for v in (0.0001, 100.0, 0.1, None, 64, "Adam")] == [
+        "0.0001", "100", "0.1", "all", "64", "Adam",
+    ]  # fmt: skip
+
+
+def test_only_devices_this_machine_has_are_offered():
+    devices = available_devices()
+    assert devices[:2] == ("auto", "cpu")
+    assert all(device in ("cuda", "mps") for device in devices[2:])
