@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+
+from rnn_core.config import ModelConfig
+from rnn_core.explore import (
+    CURRENT,
+    READ,
+    TO_COME,
+    class_counts,
+    digit_picture,
+    gallery_indices,
+    input_vector_frame,
+    mean_image_frame,
+    mean_images,
+    row_reveal_frame,
+    running_guess,
+    running_guess_frame,
+)
+from rnn_core.model import RowClassifier
+
+
+def test_class_counts_count_each_digit_in_both_splits(tiny_data):
+    counts = class_counts(tiny_data)
+    train = counts[counts["split"] == "train"].set_index("digit")
+    test = counts[counts["split"] == "test"].set_index("digit")
+    assert train["count"].tolist() == [12] * 10  # 120 synthetic images, labels cycle 0..9
+    assert test["count"].tolist() == [4] * 10
+    assert train["share"].sum() == pytest.approx(100)
+
+
+def test_class_counts_match_the_real_mnist_training_split(real_mnist):
+    train = class_counts(real_mnist).query("split == 'train'")
+    assert train["count"].tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_mean_image_averages_the_images_of_each_digit():
+    images = torch.zeros(3, 28, 28)
+    images[0, 0, 0] = 1.0  # two images of digit 4, one of digit 7
+    images[1, 0, 0] = 0.5
+    images[2, 5, 5] = 1.0
+    means = mean_images(images, torch.tensor([4, 4, 7]))
+    assert means.shape == (10, 28, 28)
+    assert means[4, 0, 0] == pytest.approx(0.75)
+    assert means[7, 5, 5] == 1.0
+    assert means[0].sum() == 0  # no images of 0: an empty picture, not NaN
+
+
+def test_gallery_shows_only_the_chosen_digit(tiny_data):
+    labels = tiny_data.train_labels
+    picked = gallery_indices(labels, digit=3, count=5, seed=0)
+    assert len(picked) == 5
+    assert all(labels[i] == 3 for i in picked)
+
+
+def test_gallery_pick_is_repeatable_and_a_new_seed_shuffles(tiny_data):
+    labels = tiny_data.train_labels
+    assert gallery_indices(labels, None, 24, seed=1) == gallery_indices(labels, None, 24, seed=1)
+    assert gallery_indices(labels, None, 24, seed=1) != gallery_indices(labels, None, 24, seed=2)
+
+
+def test_gallery_shows_all_images_when_fewer_than_asked(tiny_data):
+    picked = gallery_indices(tiny_data.test_labels, digit=0, count=24, seed=0)
+    assert len(picked) == 4 and len(set(picked)) == 4
+
+
+def test_digit_picture_is_a_sharp_enlargement_with_dark_ink():
+    image = torch.zeros(28, 28)
+    image[3, 7] = 1.0
+    picture = np.asarray(digit_picture(image, scale=4))
+    assert picture.shape == (112, 112)
+    assert (picture[12:16, 28:32] == 0).all()  # the inked pixel became a solid 4x4 black block
+    assert (picture[:12] == 255).all() and (picture[16:] == 255).all()  # no blur around it
+
+
+def test_mean_image_frame_has_every_pixel_of_every_digit():
+    frame = mean_image_frame(torch.rand(10, 28, 28))
+    assert len(frame) == 10 * 784
+    assert sorted(frame["digit"].unique()) == list(range(10))
+
+
+@pytest.mark.parametrize("t", [0, 12, 27])
+def test_row_reveal_marks_rows_read_current_and_to_come(t):
+    image = torch.rand(28, 28)
+    frame = row_reveal_frame(image, t)
+    states = frame.groupby("row")["state"].first()
+    assert (states[:t] == READ).all()
+    assert states[t] == CURRENT
+    assert (states[t + 1 :] == TO_COME).all()
+    pixel = frame[(frame["row"] == 5) & (frame["column"] == 9)]
+    assert pixel["ink"].item() == pytest.approx(image[5, 9].item())
+
+
+def test_input_vector_is_the_current_row():
+    image = torch.rand(28, 28)
+    frame = input_vector_frame(image, 6)
+    assert frame["column"].tolist() == list(range(28))
+    assert np.allclose(frame["ink"], image[6].numpy())
+
+
+@pytest.mark.parametrize("t", [-1, 28])
+def test_time_step_outside_the_image_is_refused(t):
+    with pytest.raises(ValueError, match="0..27"):
+        row_reveal_frame(torch.rand(28, 28), t)
+
+
+def test_running_guess_gives_probabilities_after_each_row_ending_with_the_prediction():
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=8))
+    model.train()
+    image = torch.rand(28, 28)
+    probabilities = running_guess(model, image)
+    assert probabilities.shape == (28, 10)
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    with torch.no_grad():
+        final = model(image[None]).exp()[0].numpy()
+    assert np.allclose(probabilities[-1], final, atol=1e-6)
+    assert model.training  # the caller's mode is left alone
+
+
+def test_running_guess_frame_has_a_probability_per_row_and_digit():
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(10), size=28)
+    frame = running_guess_frame(probabilities, t=4)
+    assert len(frame) == 280
+    cell = frame[(frame["row"] == 4) & (frame["digit"] == 2)]
+    assert cell["probability"].item() == pytest.approx(probabilities[4, 2])
+    assert cell["state"].item() == CURRENT
+    assert set(frame.loc[frame["row"] > 4, "state"]) == {TO_COME}

@@ -1,0 +1,204 @@
+"""AppTest checks of the Explore page: gallery, row-by-row view, Play, running guess, no data."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+from rnn_core import Checkpoint, EpochEvent, MnistData, ModelConfig, TrainConfig, load_mnist
+from rnn_core.explore import TO_COME, running_guess
+from rnn_core.model import RowClassifier
+from tests.conftest import REPO
+
+TIMEOUT = 60
+
+
+def app_data() -> MnistData:
+    """The data the app under test reads (conftest points RNN_DATA_DIR and MNIST_DIR at it)."""
+    return load_mnist(os.environ["RNN_DATA_DIR"], allow_download=False, allow_sample=False)
+
+
+def chart_datasets(element) -> dict[str, pd.DataFrame]:
+    """The named tables a vega-lite chart element was sent with."""
+    return {
+        dataset.name: pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+        for dataset in element.proto.datasets
+    }
+
+
+def charts_with(at: AppTest, name: str) -> list[dict[str, pd.DataFrame]]:
+    found = [chart_datasets(element) for element in at.get("vega_lite_chart")]
+    return [datasets for datasets in found if name in datasets]
+
+
+def revealed_rows(at: AppTest) -> int:
+    (datasets,) = charts_with(at, "pixels")
+    pixels = datasets["pixels"]
+    return pixels.loc[pixels["state"] != TO_COME, "row"].nunique()
+
+
+@pytest.fixture
+def fresh_caches():
+    """Each test loads the data its own environment points to, and leaves no cache behind."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def explore() -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    return at.switch_page("pages/explore.py").run()
+
+
+def test_explore_page_shows_gallery_row_view_and_classes(explore):
+    assert not explore.exception
+    assert len(explore.get("image")) == 24
+    assert [header.value for header in explore.header] == [
+        "The digits",
+        "Row by row: what the RNN sees",
+        "Classes",
+    ]
+    assert any("Many-to-one" in markdown.value for markdown in explore.markdown)
+    specs = [json.loads(element.proto.spec) for element in explore.get("vega_lite_chart")]
+    assert all(_has_tooltips(spec) for spec in specs), "every chart shows values on mouse-over"
+
+
+def _has_tooltips(spec: dict) -> bool:
+    if "tooltip" in spec.get("encoding", {}):
+        return True
+    parts = [spec.get("spec", {})] + spec.get("layer", []) + spec.get("hconcat", [])
+    return any(_has_tooltips(part) for part in parts if part)
+
+
+def test_label_filter_shows_only_that_label(explore):
+    explore.selectbox(key="explore_gallery_digit").set_value(3).run()
+    captions = [caption for image in explore.get("image") for caption in image.captions]
+    assert len(captions) == 24
+    assert all(caption.startswith("3 ·") for caption in captions), captions
+    assert "images of a 3" in explore.caption[0].value
+
+
+def test_gallery_shows_the_chosen_split_and_shuffle_picks_other_images(explore):
+    def shown() -> list[str]:
+        return [caption for image in explore.get("image") for caption in image.captions]
+
+    first = shown()
+    explore.button[0].click().run()  # Shuffle
+    assert shown() != first
+    explore.button_group(key="explore_gallery_split").set_value("test").run()
+    indices = [int(caption.split("#")[1]) for caption in shown()]
+    assert max(indices) < 10_000 and "test images" in explore.caption[0].value
+
+
+def test_moving_t_changes_how_many_rows_are_revealed(explore):
+    assert revealed_rows(explore) == 1  # t = 0: only the row being read
+    explore.slider(key="explore_t").set_value(20).run()
+    assert revealed_rows(explore) == 21
+    (datasets,) = charts_with(explore, "row_input")
+    assert np.allclose(datasets["row_input"]["ink"], app_data().test_images[0][20].numpy())
+    explore.slider(key="explore_t").set_value(5).run()
+    assert revealed_rows(explore) == 6
+    assert any(markdown.value.startswith("**t = 5**") for markdown in explore.markdown)
+
+
+def test_play_steps_t_forward_until_paused(explore):
+    explore.button(key="explore_play").click().run()
+    assert explore.session_state["explore_t"] == 1
+    assert explore.button(key="explore_play").label == "Pause"
+    explore.run()  # what a timer tick does
+    assert explore.session_state["explore_t"] == 2
+    assert revealed_rows(explore) == 3
+    explore.button(key="explore_play").click().run()
+    assert explore.button(key="explore_play").label == "Play"
+    explore.run()
+    assert explore.session_state["explore_t"] == 2
+
+
+def test_play_stops_at_the_last_row_and_then_starts_over(explore):
+    explore.slider(key="explore_t").set_value(26).run()
+    explore.button(key="explore_play").click().run()
+    assert explore.session_state["explore_t"] == 27
+    assert not explore.session_state["explore_playing"]
+    explore.button(key="explore_play").click().run()
+    assert explore.session_state["explore_t"] == 1
+
+
+def test_random_image_and_split_choose_the_image_read(explore):
+    explore.button_group(key="explore_split").set_value("train").run()
+    explore.number_input(key="explore_index").set_value(59_999).run()
+    assert not explore.exception
+    explore.button_group(key="explore_split").set_value("test").run()
+    assert explore.number_input(key="explore_index").value == 9_999  # kept inside the smaller split
+    random_button = next(button for button in explore.button if button.label == "Random image")
+    random_button.click().run()
+    assert not explore.exception
+    assert explore.session_state["explore_index"] != 9_999  # 1 chance in 10,000 to pick the same
+
+
+def test_no_model_invites_training(explore):
+    assert any("Train" in info.value for info in explore.info)
+    assert not charts_with(explore, "guesses")
+
+
+def test_missing_data_is_explained_and_the_page_stops(tmp_path, monkeypatch, fresh_caches):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("RNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MNIST_DIR", str(empty))
+    at = AppTest.from_file(str(REPO / "pages" / "explore.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    message = " ".join(error.value for error in at.error)
+    assert "MNIST could not be loaded" in message and "MNIST_DIR" in message
+    assert not at.get("vega_lite_chart") and not at.get("image")
+
+
+def _explore_with_model(page: str, checkpoint_path: str) -> None:
+    import runpy
+
+    import shared_ui
+    from rnn_core import load_checkpoint
+
+    session = shared_ui.training_session()
+    if not session.snapshot().has_model:
+        session.adopt(load_checkpoint(checkpoint_path))
+    runpy.run_path(page)
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path) -> tuple[Checkpoint, str]:
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8)
+    history = [EpochEvent(1, 2.0, 1.9, 42.0, 1.0, 1000.0).as_dict()]
+    checkpoint = Checkpoint(config, TrainConfig(epochs=1), RowClassifier(config).state_dict(), history)
+    path = tmp_path / "model.pt"
+    checkpoint.save(path)
+    return checkpoint, str(path)
+
+
+def test_running_guess_follows_the_model_after_each_row(small_checkpoint, fresh_caches):
+    checkpoint, path = small_checkpoint
+    at = AppTest.from_function(
+        _explore_with_model, args=(str(REPO / "pages" / "explore.py"), path), default_timeout=TIMEOUT
+    ).run()
+    assert not at.exception
+    assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
+    at.slider(key="explore_t").set_value(9).run()
+    (pictures,) = charts_with(at, "guesses")
+    (bars,) = charts_with(at, "guess_now")
+    expected = running_guess(checkpoint.build_model(), app_data().test_images[0])
+    assert np.allclose(bars["guess_now"].sort_values("digit")["probability"], expected[9], atol=1e-6)
+    guesses = pictures["guesses"]
+    assert len(guesses) == 28 * 10
+    assert set(guesses.loc[guesses["row"] > 9, "state"]) == {TO_COME}
+    assert any("True label: **7**" in markdown.value for markdown in at.markdown)  # test image 0 is a 7
