@@ -1,4 +1,499 @@
-import streamlit as st
+"""Test: how good a model is, one test image at a time, on a drawn digit, and how it reads."""
 
-st.title("test")
-st.info("Coming soon.")
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+from streamlit_drawable_canvas import st_canvas
+
+import shared_ui
+from rnn_core import Checkpoint, CheckpointError, MnistData, RowClassifier, RunStore, load_checkpoint
+from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, model_fingerprint, read_image, report_on
+from rnn_core.preprocess import mnist_style
+from rnn_core.session import TrainingSession
+
+SESSION_MODEL, SAVED_RUN, UPLOADED = "This session's model", "A saved run", "An uploaded checkpoint"
+TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
+AUTOPLAY_SECONDS = 1.5
+GALLERY_SIZE = 32
+GALLERY_SCALE = 3  # 28 px -> 84 px, by repeating pixels so they stay sharp
+CANVAS_PX = 280
+BRUSH_PX = 20  # on a 280 px canvas this scales to MNIST's 2-3 px strokes
+ANSWER, TRUE_DIGIT, OTHER = "answer", "true digit", "other digits"
+ROLE_COLOURS = alt.Scale(domain=[ANSWER, TRUE_DIGIT, OTHER], range=["#1f6feb", "#2da44e", "#c9ced6"])
+SURE_COLOUR = "#e8590c"
+DIMMED = 0.12
+
+state = st.session_state
+
+
+@dataclass(frozen=True)
+class ChosenModel:
+    checkpoint: Checkpoint
+    name: str  # for people
+    file_stem: str  # for the download
+    run_id: str | None  # the saved run it comes from, if any
+
+
+# ----- loading and caching ----------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _saved_checkpoint(root: str, run_id: str, epochs: float) -> Checkpoint:
+    # `epochs` is part of the key: a run trained further is read again.
+    return RunStore(root).checkpoint(run_id)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _built_model(fingerprint: str, _checkpoint: Checkpoint) -> RowClassifier:
+    # Shared read-only by every tab: only ever run in eval mode without gradients.
+    return _checkpoint.build_model().eval()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Scoring the test images (once per model)...")
+def _test_report(fingerprint: str, data_description: str, _model: RowClassifier, _data: MnistData) -> EvaluationReport:
+    return report_on(_model, _data.test_images, _data.test_labels)
+
+
+def picture(image: torch.Tensor, scale: int) -> np.ndarray:
+    """White ink on black, as the model sees it, enlarged by repeating pixels."""
+    pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+
+
+# ----- choosing the model -----------------------------------------------------------------
+
+
+def _run_choice_label(row: pd.Series) -> str:
+    accuracy = "" if pd.isna(row.final_accuracy) else f" · {row.final_accuracy:.1f}%"
+    label = f" · {row.label}" if row.label else ""
+    return f"{row.run_id}{label} · {row.cell_type} {row.hidden_size}×{row.num_layers} · epoch {row.epochs:g}{accuracy}"
+
+
+def _from_session(session: TrainingSession, store: RunStore) -> ChosenModel | None:
+    snapshot = session.snapshot()
+    if not snapshot.has_model:
+        st.info("This session has no model yet.")
+        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
+        return None
+    name = f"this session's model (run {snapshot.run_id})" if snapshot.run_id else "this session's model"
+    if snapshot.busy:
+        # Test the weights saved at the latest epoch rather than a copy that changes every batch.
+        epochs = snapshot.history[-1]["epoch"] if snapshot.history else 0
+        if not snapshot.run_id or epochs == 0:
+            st.info("Training has just started: the model can be tested once its first epoch is done.")
+            return None
+        st.caption(f"Training is running: you are testing the model saved after epoch {epochs:g}.")
+        checkpoint = _saved_checkpoint(str(store.root), snapshot.run_id, epochs)
+    else:
+        checkpoint = session.checkpoint()
+    return ChosenModel(checkpoint, name, snapshot.run_id or "session-model", snapshot.run_id)
+
+
+def _from_saved_run(store: RunStore) -> ChosenModel | None:
+    runs = store.list_runs()
+    runs = runs[runs["epochs"] > 0]
+    if runs.empty:
+        st.info("No saved run has a trained model yet.")
+        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
+        return None
+    labels = {row.run_id: _run_choice_label(row) for row in runs.itertuples()}
+    run_id = st.selectbox("Saved run", list(labels), format_func=labels.get, key="test_run_id")
+    try:
+        checkpoint = _saved_checkpoint(str(store.root), run_id, float(runs.set_index("run_id").loc[run_id, "epochs"]))
+    except CheckpointError as err:
+        st.error(f"This run's model cannot be used: {err}", icon=":material/error:")
+        return None
+    return ChosenModel(checkpoint, f"run {run_id}", run_id, run_id)
+
+
+def _from_upload() -> ChosenModel | None:
+    uploaded = st.file_uploader(
+        "Checkpoint saved by this app (.pt)", type=["pt"], key="test_upload",
+        help="Downloaded from this page, or `checkpoint.pt` from a run folder.",
+    )  # fmt: skip
+    if uploaded is not None and uploaded.file_id != state.get("test_upload_seen"):
+        state["test_upload_seen"] = uploaded.file_id
+        try:
+            state["test_uploaded"] = (uploaded.name, load_checkpoint(uploaded.getvalue()))
+            state["test_upload_error"] = None
+        except CheckpointError as err:
+            state["test_upload_error"] = f"**{uploaded.name} was not loaded:** {err}."
+    if uploaded is None:
+        state["test_upload_error"] = None
+    if state.get("test_upload_error"):
+        kept = f" Still using {state['test_uploaded'][0]}." if state.get("test_uploaded") else ""
+        st.error(state["test_upload_error"] + kept, icon=":material/error:")
+    if not state.get("test_uploaded"):
+        return None
+    name, checkpoint = state["test_uploaded"]
+    return ChosenModel(checkpoint, f"uploaded {name}", name.removesuffix(".pt"), None)
+
+
+def _make_current(session: TrainingSession, chosen: ChosenModel, store: RunStore) -> None:
+    # A fresh copy for the session: the cached checkpoint is shared by every tab.
+    checkpoint = store.checkpoint(chosen.run_id) if chosen.run_id else chosen.checkpoint
+    session.adopt(checkpoint, chosen.run_id)
+    state["test_model_source"] = SESSION_MODEL
+    st.toast(f"{chosen.name} is now this session's model: the Train page can continue it.")
+
+
+def _describe(chosen: ChosenModel, session: TrainingSession, store: RunStore, source: str) -> None:
+    config, history = chosen.checkpoint.model_config, chosen.checkpoint.history
+    trained = f", {history[-1]['epoch']:g} epochs, {history[-1]['test_accuracy']:.1f}% when saved" if history else ""
+    st.markdown(f"**Testing {chosen.name}**: {config.cell_type}, {config.hidden_size} hidden units, "
+                f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}{trained}.")  # fmt: skip
+    download, adopt = st.columns(2)
+    download.download_button(
+        "Download this model (.pt)", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.file_stem}.pt",
+        mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
+    if source != SESSION_MODEL:
+        busy = session.snapshot().busy
+        adopt.button(
+            "Make it this session's model", on_click=_make_current, args=(session, chosen, store), disabled=busy,
+            help="Training is running in this session." if busy else "Then the Train page can train it further.",
+            icon=":material/input:",
+        )  # fmt: skip
+
+
+def choose_model(session: TrainingSession, store: RunStore) -> ChosenModel | None:
+    if "test_model_source" not in state:
+        has_runs = not store.list_runs().empty
+        state["test_model_source"] = SESSION_MODEL if session.snapshot().has_model else SAVED_RUN if has_runs else UPLOADED
+    source = st.radio("Model to test", [SESSION_MODEL, SAVED_RUN, UPLOADED], key="test_model_source", horizontal=True)
+    if source == SESSION_MODEL:
+        chosen = _from_session(session, store)
+    elif source == SAVED_RUN:
+        chosen = _from_saved_run(store)
+    else:
+        chosen = _from_upload()
+        if chosen is None and not session.snapshot().has_model and store.list_runs().empty:
+            st.info("There is no model yet: train one, or upload a checkpoint saved by this app.")
+            st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    if chosen is not None:
+        _describe(chosen, session, store, source)
+    return chosen
+
+
+# ----- charts -----------------------------------------------------------------------------
+
+
+def probability_bars(probabilities: torch.Tensor, true_digit: int | None) -> alt.LayerChart:
+    """Blue: the model's answer; green: the true digit, when the answer is wrong."""
+    answer = int(probabilities.argmax())
+    frame = pd.DataFrame({"digit": range(10), "probability": probabilities.numpy()})
+    frame["role"] = [ANSWER if d == answer else TRUE_DIGIT if d == true_digit else OTHER for d in range(10)]
+    base = alt.Chart(frame).encode(
+        x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+        tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("role:N", scale=ROLE_COLOURS, legend=None))
+    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("probability:Q", format=".0%"))
+    return (bars + labels).properties(height=240, width=360)
+
+
+def reading_chart(image: torch.Tensor, reading: Reading, sure_row: int | None) -> alt.VConcatChart:
+    """The image, the probabilities after each row beside it, and the hidden state, with a
+    slider that reveals the rows one by one (all in the browser, no rerun)."""
+    rows_read = alt.param(name="rows_read", value=28, bind=alt.binding_range(min=1, max=28, step=1, name="rows read "))
+    revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(DIMMED))
+    row_axis = alt.Y("top:Q", scale=alt.Scale(domain=[0.5, 28.5], reverse=True), title="row",
+                     axis=alt.Axis(values=[1, 7, 14, 21, 28]))  # fmt: skip
+
+    rows, columns = np.indices((28, 28))
+    pixels = pd.DataFrame({"row": rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy()})
+    image_view = (
+        alt.Chart(pixels, title="image, read from the top")
+        .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5", left="datum.column - 0.5", right="datum.column + 0.5")
+        .mark_rect()
+        .encode(
+            x=alt.X("left:Q", scale=alt.Scale(domain=[0.5, 28.5]), axis=None), x2="right:Q",
+            y=row_axis, y2="bottom:Q",
+            color=alt.Color("ink:Q", scale=alt.Scale(domain=[0, 1], range=["black", "white"]), legend=None),
+            opacity=revealed,
+        )  # fmt: skip
+        .properties(width=224, height=224)
+    )
+
+    steps, digits = np.indices(reading.probabilities.shape)
+    guesses = pd.DataFrame({"row": steps.ravel() + 1, "digit": digits.ravel(), "probability": reading.probabilities.numpy().ravel()})
+    heatmap = (
+        alt.Chart(guesses)
+        .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5")
+        .mark_rect()
+        .encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            y=row_axis.axis(None), y2="bottom:Q",
+            color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
+            opacity=revealed,
+            tooltip=["row", "digit", alt.Tooltip("probability:Q", format=".1%")],
+        )  # fmt: skip
+    )
+    if sure_row is not None:
+        line = pd.DataFrame({"top": [sure_row - 0.5]})
+        heatmap = heatmap + alt.Chart(line).mark_rule(color=SURE_COLOUR, strokeWidth=2).encode(y="top:Q")
+    heatmap = heatmap.properties(width=180, height=224, title="what it thinks after each row")
+
+    after_rows = (
+        alt.Chart(guesses, title=alt.Title(alt.expr("'after row ' + rows_read")))
+        .transform_filter("datum.row == rows_read")
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.condition(f"datum.digit == {reading.prediction}", alt.value(ROLE_COLOURS.range[0]), alt.value(ROLE_COLOURS.range[2])),
+            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
+        )  # fmt: skip
+        .properties(width=200, height=224)
+    )
+
+    units = reading.hidden.shape[1]
+    steps, unit = np.indices(reading.hidden.shape)
+    hidden = pd.DataFrame({"row": steps.ravel() + 1, "unit": unit.ravel(), "value": reading.hidden.numpy().ravel()})
+    hidden_view = (
+        alt.Chart(hidden, title="hidden state h after each row (one line per unit)")
+        .transform_calculate(left="datum.row - 0.5", right="datum.row + 0.5")
+        .mark_rect()
+        .encode(
+            x=alt.X("left:Q", scale=alt.Scale(domain=[0.5, 28.5]), title="row", axis=alt.Axis(values=[1, 7, 14, 21, 28])),
+            x2="right:Q",
+            y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
+            color=alt.Color("value:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True), title="h"),
+            opacity=revealed,
+            tooltip=["row", "unit", alt.Tooltip("value:Q", format=".3f")],
+        )  # fmt: skip
+        .properties(width=652, height=int(np.clip(units * 6, 120, 360)))
+    )
+    # Each view has its own colour scale: a concatenation would otherwise merge them into one.
+    top = alt.hconcat(image_view, heatmap, after_rows).resolve_scale(color="independent")
+    return alt.vconcat(top, hidden_view).resolve_scale(color="independent").add_params(rows_read)
+
+
+def explain_reading(reading: Reading, sure_row: int | None) -> str:
+    answer, confidence = reading.prediction, reading.final[reading.prediction].item()
+    if sure_row is None:
+        verdict = f"It never gets {SURE_PROBABILITY:.0%} sure: its final answer is **{answer}** with {confidence:.0%}."
+    elif sure_row == 1:
+        verdict = f"It says **{answer}** from the first row on, above {SURE_PROBABILITY:.0%}."
+    else:
+        verdict = (f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
+                   f"with more than {SURE_PROBABILITY:.0%} (orange line).")  # fmt: skip
+    changes = reading.mind_changes()
+    if changes:
+        listed = ", ".join(f"row {row}: {before}→{after}" for row, before, after in changes[-6:])
+        more = f" (the last 6 of {len(changes)})" if len(changes) > 6 else ""
+        verdict += f" Its leading guess changed {len(changes)} time(s){more}: {listed}."
+    return verdict
+
+
+def show_reading(image: torch.Tensor, reading: Reading) -> None:
+    st.subheader("How the RNN makes up its mind")
+    sure_row = reading.sure_row()
+    st.markdown(explain_reading(reading, sure_row))
+    st.altair_chart(reading_chart(image, reading, sure_row), width="content")
+    st.caption(
+        "Move the *rows read* slider to hide the rows the network has not read yet. Each row of the "
+        "middle heatmap is the output layer applied to the hidden state after that row; only the "
+        "last one is the network's answer. Below: the hidden state, one line per unit."
+    )
+
+
+def confusion_chart(confusion: np.ndarray, chosen: tuple[int, int]) -> alt.LayerChart:
+    true, predicted = np.indices(confusion.shape)
+    frame = pd.DataFrame({"true": true.ravel(), "predicted": predicted.ravel(), "count": confusion.ravel()})
+    frame["share"] = frame["count"] / frame.groupby("true")["count"].transform("sum").clip(lower=1)
+    # White counts on the darker cells; the colour scale is logarithmic, so is the threshold.
+    dark = float(np.expm1(0.6 * np.log1p(frame["count"].max())))
+    cell = alt.selection_point(name="cell", fields=["true", "predicted"], empty=False)
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:O", axis=alt.Axis(labelAngle=0, orient="top"), title="predicted"),
+        y=alt.Y("true:O", title="true digit"),
+    )
+    colours = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None))
+    counts = base.mark_text(fontSize=11).encode(
+        text="count:Q", color=alt.condition(f"datum.count > {dark}", alt.value("white"), alt.value("black"))
+    )
+    # A see-through layer on top takes the clicks and tooltips (the numbers would catch them
+    # otherwise) and outlines the chosen cell.
+    chosen_cell = f"datum.true == {chosen[0]} && datum.predicted == {chosen[1]}"
+    clickable = base.mark_rect(fill="white", fillOpacity=0.001, stroke=SURE_COLOUR).encode(
+        strokeWidth=alt.condition(chosen_cell, alt.value(3), alt.value(0)),
+        tooltip=[alt.Tooltip("true:O", title="true digit"), "predicted:O", "count:Q",
+                 alt.Tooltip("share:Q", format=".1%", title="share of this digit")],
+    ).add_params(cell)  # fmt: skip
+    return (colours + counts + clickable).properties(height=400)
+
+
+def class_accuracy_chart(accuracy: np.ndarray, counts: np.ndarray) -> alt.LayerChart:
+    frame = pd.DataFrame({"digit": range(10), "accuracy": accuracy, "images": counts})
+    base = alt.Chart(frame).encode(
+        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="accuracy (%)"),
+        tooltip=["digit", alt.Tooltip("accuracy:Q", format=".2f"), "images"],
+    )
+    return (base.mark_bar(color=ROLE_COLOURS.range[0]) + base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1f"))).properties(height=260)
+
+
+# ----- the three views ----------------------------------------------------------------------
+
+
+def _open_in_one_by_one(index: int) -> None:
+    state["test_image_index"] = index
+    state["test_view"] = ONE_BY_ONE
+
+
+def gallery(report: EvaluationReport, data: MnistData, indices: torch.Tensor, caption, key: str) -> None:
+    shown = indices[:GALLERY_SIZE].tolist()
+    if not shown:
+        st.caption("No images here.")
+        return
+    st.image([picture(data.test_images[i], GALLERY_SCALE) for i in shown], caption=[caption(i) for i in shown], output_format="PNG")
+    choice, button = st.columns([3, 2], vertical_alignment="bottom")
+    index = choice.selectbox("Look inside one of them", shown, format_func=lambda i: f"test image #{i}: {caption(i)}", key=f"{key}_pick")
+    button.button("Show how the RNN reads it", key=f"{key}_open", on_click=_open_in_one_by_one, args=(index,), icon=":material/visibility:")
+
+
+def _select_cell() -> None:
+    chosen = state["test_confusion"].selection.get("cell") or []
+    if chosen:
+        state["test_cell_true"], state["test_cell_predicted"] = int(chosen[0]["true"]), int(chosen[0]["predicted"])
+
+
+def test_set_view(report: EvaluationReport, data: MnistData) -> None:
+    result, confusion = report.score, report.confusion.numpy()
+    mistakes = report.examples(mistakes_only=True)
+    overall, loss, errors = st.columns(3)
+    overall.metric("Test accuracy", f"{result.accuracy:.2f}%")
+    loss.metric("Test loss (mean NLL)", f"{result.loss:.4f}")
+    errors.metric("Misclassified", f"{len(mistakes):,} of {len(report.labels):,}")
+
+    if "test_cell_true" not in state:  # start with the most frequent confusion
+        off_diagonal = confusion - np.diag(np.diag(confusion))
+        state["test_cell_true"], state["test_cell_predicted"] = (int(v) for v in np.unravel_index(off_diagonal.argmax(), confusion.shape))
+    matrix, per_class = st.columns([1, 1])
+    with matrix:
+        st.subheader("Confusion matrix")
+        st.caption("Rows: the true digit. Columns: the model's answer. Click a cell to see those images.")
+        chosen = (state["test_cell_true"], state["test_cell_predicted"])
+        st.altair_chart(confusion_chart(confusion, chosen), key="test_confusion", on_select=_select_cell, width="stretch")
+    with per_class:
+        st.subheader("Accuracy per digit")
+        st.altair_chart(class_accuracy_chart(report.per_class_accuracy.numpy(), confusion.sum(1)), width="stretch")
+        true_box, predicted_box = st.columns(2)
+        true_digit = true_box.selectbox("True digit", range(10), key="test_cell_true")
+        predicted = predicted_box.selectbox("Predicted as", range(10), key="test_cell_predicted")
+
+    st.subheader(f"True {true_digit}, predicted {predicted}: {confusion[true_digit, predicted]:,} image(s)")
+    confidence = report.confidence
+    gallery(report, data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell")
+
+    st.subheader("The most confident mistakes")
+    predictions = report.predictions
+    gallery(report, data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes")
+
+
+def _next_image(pool: Sequence[int]) -> None:
+    current = state.get("test_image_index")
+    state["test_image_index"] = random.choice([i for i in pool if i != current] or list(pool))
+    state["test_image_shown_at"] = time.monotonic()
+
+
+def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistData) -> None:
+    autoplay_column, mistakes_column = st.columns(2)
+    autoplay = autoplay_column.toggle(f"Autoplay (one every {AUTOPLAY_SECONDS:g} s)", key="test_autoplay")
+    mistakes_only = mistakes_column.toggle("Only images it gets wrong", key="test_mistakes_only")
+    pool = report.examples(mistakes_only=True).tolist() if mistakes_only else range(len(report.labels))
+    if len(pool) == 0:
+        st.info("The model gets every test image right.")
+        return
+    state.setdefault("test_image_index", random.randrange(len(report.labels)))
+
+    @st.fragment(run_every=AUTOPLAY_SECONDS if autoplay else None)
+    def show_one() -> None:
+        # A timed rerun moves on; any other rerun (a click elsewhere) keeps the image.
+        if autoplay and time.monotonic() - state.get("test_image_shown_at", 0) >= AUTOPLAY_SECONDS * 0.8:
+            _next_image(pool)
+        st.button("Next image", on_click=_next_image, args=(pool,), icon=":material/skip_next:", key="test_next")
+        index = state["test_image_index"]
+        image, true_digit = data.test_images[index], int(report.labels[index])
+        reading = read_image(model, image)
+        answer, probabilities = reading.prediction, reading.final
+        left, right = st.columns([1, 2])
+        left.image(picture(image, 6), caption=f"test image #{index} · true digit {true_digit}")
+        verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
+        right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
+        right.altair_chart(probability_bars(probabilities, true_digit), width="content")
+        right.caption("Blue: the model's answer. Green: the true digit, when the answer is wrong.")
+        show_reading(image, reading)
+
+    show_one()
+
+
+@st.fragment
+def draw_view(model: RowClassifier) -> None:
+    state.setdefault("test_canvas_round", 0)
+    canvas_column, seen_column, answer_column = st.columns([3, 2, 3])
+    with canvas_column:
+        st.caption("Draw one digit, any size, anywhere in the square.")
+        st.space("small")  # room for the canvas's toolbar, which floats above it
+        drawing = st_canvas(
+            stroke_width=BRUSH_PX, stroke_color="#ffffff", background_color="#000000", width=CANVAS_PX,
+            height=CANVAS_PX, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+            key=f"test_canvas_{state['test_canvas_round']}",
+        )  # fmt: skip
+        if st.button("Clear", icon=":material/ink_eraser:", key="test_clear"):
+            state["test_canvas_round"] += 1
+            st.rerun(scope="fragment")
+    image = mnist_style(drawing.image_data) if drawing.image_data is not None else None
+    if image is None:
+        answer_column.info("Draw a digit (0-9) in the black square: the prediction follows your strokes.")
+        return
+    reading = read_image(model, image)
+    with seen_column:
+        st.image(picture(image, 6), caption="what the model sees: 28×28, MNIST-style")
+    answer, probabilities = reading.prediction, reading.final
+    answer_column.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%})")
+    answer_column.altair_chart(probability_bars(probabilities, None), width="content")
+    show_reading(image, reading)
+
+
+def main() -> None:
+    st.title("Test the model")
+    data = shared_ui.get_data()
+    session = shared_ui.training_session()
+    if data is None or session is None:
+        st.stop()
+    store = shared_ui.run_store()
+    with st.container(border=True):
+        chosen = choose_model(session, store)
+    if chosen is None:
+        st.stop()
+    fingerprint = model_fingerprint(chosen.checkpoint)
+    model = _built_model(fingerprint, chosen.checkpoint)
+
+    test_set, one_by_one, draw = st.tabs([TEST_SET, ONE_BY_ONE, DRAW], key="test_view", on_change="rerun")
+    # Only the open tab runs: drawing never waits for the test set to be scored.
+    if test_set.open or one_by_one.open:
+        report = _test_report(fingerprint, data.description, model, data)
+    if test_set.open:
+        with test_set:
+            test_set_view(report, data)
+    if one_by_one.open:
+        with one_by_one:
+            one_by_one_view(model, report, data)
+    if draw.open:
+        with draw:
+            draw_view(model)
+
+
+main()

@@ -1,0 +1,196 @@
+"""AppTest checks of the Test page: model choice, test-set figures, one image at a time, upload errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
+from tests.conftest import REPO
+
+TIMEOUT = 60
+SAVED_RUN, UPLOADED, SESSION_MODEL = "A saved run", "An uploaded checkpoint", "This session's model"
+
+
+@pytest.fixture(scope="module")
+def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    """The test split the app under test reads (conftest points RNN_DATA_DIR and MNIST_DIR at it)."""
+    data = load_mnist(os.environ["RNN_DATA_DIR"], allow_download=False, allow_sample=False)
+    return data.test_images, data.test_labels
+
+
+@pytest.fixture
+def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
+    """A small model trained one epoch and recorded in the runs folder the app reads."""
+    store = RunStore(runs_dir)
+    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3)
+    run = store.create(model_config, train_config, label="for the test page")
+    trainer = Trainer(tiny_data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id, store.checkpoint(run.run_id)
+
+
+def open_test_page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    return at.switch_page("pages/test.py").run()
+
+
+def chart_tables(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
+    return [
+        (json.loads(element.proto.spec), [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets])
+        for element in at.get("vega_lite_chart")
+    ]  # fmt: skip
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    found = [table for _, tables in chart_tables(at) for table in tables if set(columns) <= set(table.columns)]
+    assert found, f"no chart has the columns {columns}"
+    return found[0]
+
+
+def shown_index(at: AppTest) -> int:
+    captions = [caption for image in at.get("image") for caption in image.captions if "test image #" in caption]
+    assert len(captions) == 1, captions
+    return int(re.search(r"#(\d+)", captions[0]).group(1))
+
+
+def test_with_no_model_at_all_the_page_says_so_and_links_to_train():
+    at = open_test_page()
+    assert not at.exception
+    assert any("no model yet" in info.value.lower() for info in at.info)
+    assert any("Train page" in link.value and "train" in link.proto.page for link in at.get("page_link"))
+    assert not at.get("vega_lite_chart") and not at.metric
+
+
+def test_the_test_set_figures_are_those_of_evaluate(saved_run, app_test_set):
+    run_id, checkpoint = saved_run
+    images, labels = app_test_set
+    at = open_test_page()
+    assert not at.exception
+    assert at.radio(key="test_model_source").value == SAVED_RUN
+    assert at.selectbox(key="test_run_id").value == run_id
+    model = checkpoint.build_model()
+    expected = evaluate(model, images, labels)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Test accuracy"] == f"{expected.accuracy:.2f}%"
+    assert metrics["Test loss (mean NLL)"] == f"{expected.loss:.4f}"
+    predictions = predict_log_probs(model, images).argmax(1)
+    wrong = int((predictions != labels).sum())
+    assert metrics["Misclassified"] == f"{wrong:,} of {len(labels):,}"
+
+    confusion = confusion_matrix(labels, predictions)
+    cells = table_with(at, "true", "predicted", "count").set_index(["true", "predicted"])["count"]
+    assert all(cells[t, p] == confusion[t, p] for t in range(10) for p in range(10))
+    per_digit = table_with(at, "digit", "accuracy", "images")
+    assert per_digit["images"].tolist() == torch.bincount(labels, minlength=10).tolist()
+
+
+def test_choosing_a_confusion_cell_shows_those_images(saved_run, app_test_set):
+    images, labels = app_test_set
+    predictions = predict_log_probs(saved_run[1].build_model(), images).argmax(1)
+    confusion = confusion_matrix(labels, predictions).fill_diagonal_(0)
+    second = int(confusion.flatten().argsort(descending=True)[1])  # not the cell shown first
+    true, predicted = divmod(second, 10)
+    at = open_test_page()
+    at.selectbox(key="test_cell_true").set_value(true).run()
+    at.selectbox(key="test_cell_predicted").set_value(predicted).run()
+    expected = int(confusion[true, predicted])
+    assert any(header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.subheader)
+    cell_gallery = at.get("image")[0]
+    assert len(cell_gallery.captions) == min(expected, 32)
+    assert expected > 0 and all(caption.endswith("% sure") for caption in cell_gallery.captions)
+
+
+def test_next_shows_another_test_image_with_the_models_answer(saved_run, app_test_set):
+    images, labels = app_test_set
+    model = saved_run[1].build_model()
+    at = open_test_page()
+    at.session_state["test_view"] = "One image at a time"
+    at.run()
+    assert not at.exception
+    seen = [shown_index(at)]
+    for _ in range(2):
+        at.button(key="test_next").click().run()
+        seen.append(shown_index(at))
+    assert seen[0] != seen[1] and seen[1] != seen[2]
+    index = seen[-1]
+    answer = int(model(images[index][None]).argmax())
+    assert any(markdown.value.startswith(f"### Prediction: {answer} (") for markdown in at.markdown)
+    assert any(f"true digit {int(labels[index])}" in caption for image in at.get("image") for caption in image.captions)
+    assert any("How the RNN makes up its mind" == header.value for header in at.subheader)
+    steps = table_with(at, "row", "digit", "probability")
+    assert sorted(steps["row"].unique()) == list(range(1, 29))
+
+
+def test_look_inside_opens_that_image_one_at_a_time(saved_run):
+    at = open_test_page()
+    chosen = at.selectbox(key="test_mistakes_pick").value
+    at.button(key="test_mistakes_open").click().run()
+    assert at.session_state["test_view"] == "One image at a time"
+    assert shown_index(at) == chosen
+
+
+def test_the_draw_tab_asks_for_a_digit_while_the_canvas_is_empty(saved_run):
+    at = open_test_page()
+    at.session_state["test_view"] = "Draw a digit"
+    at.run()
+    assert not at.exception
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert not any(markdown.value.startswith("### Prediction") for markdown in at.markdown)
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-upload",))
+
+
+def crafted_pickle() -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"format": "rnn-mnist-row-classifier", "payload": RunsCode()}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"just some text, named like a checkpoint\n", "not a PyTorch checkpoint"), (crafted_pickle(), "refused")],
+    ids=["text file", "crafted pickle"],
+)
+def test_a_bad_upload_is_refused_and_the_model_in_use_stays(saved_run, tmp_path, monkeypatch, content, message):
+    monkeypatch.chdir(tmp_path)
+    _, checkpoint = saved_run
+    at = open_test_page()
+    at.radio(key="test_model_source").set_value(UPLOADED).run()
+    at.file_uploader(key="test_upload").set_value(("good.pt", checkpoint.to_bytes(), "application/octet-stream")).run()
+    assert any(markdown.value.startswith("**Testing uploaded good.pt**") for markdown in at.markdown)
+    accuracy = at.metric[0].value
+
+    at.file_uploader(key="test_upload").set_value(("bad.pt", content, "application/octet-stream")).run()
+    assert not at.exception
+    errors = " ".join(error.value for error in at.error)
+    assert "bad.pt was not loaded" in errors and message in errors and "Still using good.pt" in errors
+    assert any(markdown.value.startswith("**Testing uploaded good.pt**") for markdown in at.markdown)
+    assert at.metric[0].value == accuracy
+    assert not (tmp_path / "pwned-by-upload").exists()
+
+    at.radio(key="test_model_source").set_value(SESSION_MODEL).run()
+    assert any("This session has no model yet" in info.value for info in at.info)
+
+
+def test_an_uploaded_model_can_become_the_sessions_model(saved_run):
+    _, checkpoint = saved_run
+    at = open_test_page()
+    at.radio(key="test_model_source").set_value(UPLOADED).run()
+    at.file_uploader(key="test_upload").set_value(("mine.pt", checkpoint.to_bytes(), "application/octet-stream")).run()
+    next(button for button in at.button if button.label == "Make it this session's model").click().run()
+    assert at.radio(key="test_model_source").value == SESSION_MODEL
+    assert any(markdown.value.startswith("**Testing this session's model**") for markdown in at.markdown)
