@@ -1,0 +1,59 @@
+"""Training in a real browser: live charts, Stop, page switches while training, Continue."""
+
+import time
+
+from tests.browser.conftest import wait_for_app
+
+# Long enough to still be training when the test stops it; small enough to be quick per epoch.
+LONG_RUN = "train?hidden=16&images=20000&epochs=200"
+
+
+def epochs_trained(page) -> float:
+    metric = page.locator('[data-testid="stMetric"]', has_text="Epochs trained")
+    return float(metric.locator('[data-testid="stMetricValue"]').inner_text())
+
+
+def wait_for_epochs(page, at_least: float, timeout: float = 90_000) -> None:
+    page.wait_for_function(
+        """(n) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+            .some(m => m.innerText.includes('Epochs trained')
+                  && Number(m.querySelector('[data-testid="stMetricValue"]').innerText) >= n)""",
+        arg=at_least, timeout=timeout,
+    )  # fmt: skip
+
+
+def loss_chart(page):
+    return page.locator('[data-testid="stVegaLiteChart"]').first
+
+
+def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page, app_server):
+    page.goto(f"{app_server.url}/{LONG_RUN}")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Epoch 1 of 200").wait_for(timeout=60_000)
+
+    wait_for_epochs(page, 1)
+    loss_chart(page).scroll_into_view_if_needed()
+    before = loss_chart(page).screenshot()
+    wait_for_epochs(page, epochs_trained(page) + 2)
+    assert loss_chart(page).screenshot() != before, "the loss chart must gain points while training"
+
+    page.get_by_role("link", name="Test").click()
+    wait_for_app(page)
+    time.sleep(1.0)
+    page.get_by_role("link", name="Train").click()
+    wait_for_app(page)
+    seen = epochs_trained(page)
+    assert page.get_by_text("of 200").count() == 1, "training must still be running after a page switch"
+    wait_for_epochs(page, seen + 1)
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped:").wait_for(timeout=30_000)
+    stopped_at = epochs_trained(page)
+    assert 2 <= stopped_at < 200
+
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text("Finished:").wait_for(timeout=90_000)
+    wait_for_epochs(page, stopped_at + 1)
+    assert epochs_trained(page) == stopped_at + 1
+    assert page.locator('[data-testid="stException"]').count() == 0
