@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import random
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import altair as alt
 import numpy as np
@@ -141,7 +143,11 @@ def _from_upload() -> ChosenModel | None:
 def _make_current(session: TrainingSession, chosen: ChosenModel, store: RunStore) -> None:
     # A fresh copy for the session: the cached checkpoint is shared by every tab.
     checkpoint = store.checkpoint(chosen.run_id) if chosen.run_id else chosen.checkpoint
-    session.adopt(checkpoint, chosen.run_id)
+    try:
+        session.adopt(checkpoint, chosen.run_id)
+    except RuntimeError as err:  # training started in the meantime
+        st.toast(f"Not changed: {err}.", icon=":material/error:")
+        return
     state["test_model_source"] = SESSION_MODEL
     st.toast(f"{chosen.name} is now this session's model: the Train page can continue it.")
 
@@ -187,33 +193,44 @@ def choose_model(session: TrainingSession, store: RunStore) -> ChosenModel | Non
 # ----- charts -----------------------------------------------------------------------------
 
 
-def probability_bars(probabilities: torch.Tensor, true_digit: int | None) -> alt.LayerChart:
+# The probability and reading charts are redrawn after every stroke on the canvas: their specs
+# are built (and validated by Altair, which is slow) once, and only their tables change.
+PROBABILITIES, PIXELS, GUESSES, SURE_LINE, HIDDEN = "probabilities", "pixels", "guesses", "sure_line", "hidden"
+
+
+def draw_chart(where, spec: dict, tables: dict[str, pd.DataFrame]) -> None:
+    where.vega_lite_chart(spec={**copy.deepcopy(spec), "datasets": tables}, width="content")
+
+
+@functools.cache
+def probability_bars_spec() -> dict:
     """Blue: the model's answer; green: the true digit, when the answer is wrong."""
-    answer = int(probabilities.argmax())
-    frame = pd.DataFrame({"digit": range(10), "probability": probabilities.numpy()})
-    frame["role"] = [ANSWER if d == answer else TRUE_DIGIT if d == true_digit else OTHER for d in range(10)]
-    base = alt.Chart(frame).encode(
+    base = alt.Chart(alt.Data(name=PROBABILITIES)).encode(
         x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
-        tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
+        tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%")],
     )
     bars = base.mark_bar().encode(color=alt.Color("role:N", scale=ROLE_COLOURS, legend=None))
     labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("probability:Q", format=".0%"))
-    return (bars + labels).properties(height=240, width=360)
+    return (bars + labels).properties(height=240, width=360).to_dict()
 
 
-def reading_chart(image: torch.Tensor, reading: Reading, sure_row: int | None) -> alt.VConcatChart:
+def probability_table(probabilities: torch.Tensor, true_digit: int | None) -> pd.DataFrame:
+    answer = int(probabilities.argmax())
+    roles = [ANSWER if d == answer else TRUE_DIGIT if d == true_digit else OTHER for d in range(10)]
+    return pd.DataFrame({"digit": range(10), "probability": probabilities.numpy(), "role": roles})
+
+
+@functools.cache
+def reading_spec(units: int) -> dict:
     """The image, the probabilities after each row beside it, and the hidden state, with a
     slider that reveals the rows one by one (all in the browser, no rerun)."""
     rows_read = alt.param(name="rows_read", value=28, bind=alt.binding_range(min=1, max=28, step=1, name="rows read "))
     revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(DIMMED))
     row_axis = alt.Y("top:Q", scale=alt.Scale(domain=[0.5, 28.5], reverse=True), title="row",
                      axis=alt.Axis(values=[1, 7, 14, 21, 28]))  # fmt: skip
-
-    rows, columns = np.indices((28, 28))
-    pixels = pd.DataFrame({"row": rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy()})
     image_view = (
-        alt.Chart(pixels, title="image, read from the top")
+        alt.Chart(alt.Data(name=PIXELS), title="image, read from the top")
         .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5", left="datum.column - 0.5", right="datum.column + 0.5")
         .mark_rect()
         .encode(
@@ -224,11 +241,8 @@ def reading_chart(image: torch.Tensor, reading: Reading, sure_row: int | None) -
         )  # fmt: skip
         .properties(width=224, height=224)
     )
-
-    steps, digits = np.indices(reading.probabilities.shape)
-    guesses = pd.DataFrame({"row": steps.ravel() + 1, "digit": digits.ravel(), "probability": reading.probabilities.numpy().ravel()})
     heatmap = (
-        alt.Chart(guesses)
+        alt.Chart(alt.Data(name=GUESSES))
         .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5")
         .mark_rect()
         .encode(
@@ -236,32 +250,24 @@ def reading_chart(image: torch.Tensor, reading: Reading, sure_row: int | None) -
             y=row_axis.axis(None), y2="bottom:Q",
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
             opacity=revealed,
-            tooltip=["row", "digit", alt.Tooltip("probability:Q", format=".1%")],
+            tooltip=["row:Q", "digit:O", alt.Tooltip("probability:Q", format=".1%")],
         )  # fmt: skip
     )
-    if sure_row is not None:
-        line = pd.DataFrame({"top": [sure_row - 0.5]})
-        heatmap = heatmap + alt.Chart(line).mark_rule(color=SURE_COLOUR, strokeWidth=2).encode(y="top:Q")
-    heatmap = heatmap.properties(width=180, height=224, title="what it thinks after each row")
-
+    sure_line = alt.Chart(alt.Data(name=SURE_LINE)).mark_rule(color=SURE_COLOUR, strokeWidth=2).encode(y="top:Q")
     after_rows = (
-        alt.Chart(guesses, title=alt.Title(alt.expr("'after row ' + rows_read")))
+        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'after row ' + rows_read")))
         .transform_filter("datum.row == rows_read")
         .mark_bar()
         .encode(
             x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition(f"datum.digit == {reading.prediction}", alt.value(ROLE_COLOURS.range[0]), alt.value(ROLE_COLOURS.range[2])),
-            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
+            color=alt.condition("datum.answer", alt.value(ROLE_COLOURS.range[0]), alt.value(ROLE_COLOURS.range[2])),
+            tooltip=["digit:O", alt.Tooltip("probability:Q", format=".1%")],
         )  # fmt: skip
         .properties(width=200, height=224)
     )
-
-    units = reading.hidden.shape[1]
-    steps, unit = np.indices(reading.hidden.shape)
-    hidden = pd.DataFrame({"row": steps.ravel() + 1, "unit": unit.ravel(), "value": reading.hidden.numpy().ravel()})
     hidden_view = (
-        alt.Chart(hidden, title="hidden state h after each row (one line per unit)")
+        alt.Chart(alt.Data(name=HIDDEN), title="hidden state h after each row (one line per unit)")
         .transform_calculate(left="datum.row - 0.5", right="datum.row + 0.5")
         .mark_rect()
         .encode(
@@ -270,13 +276,27 @@ def reading_chart(image: torch.Tensor, reading: Reading, sure_row: int | None) -
             y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
             color=alt.Color("value:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True), title="h"),
             opacity=revealed,
-            tooltip=["row", "unit", alt.Tooltip("value:Q", format=".3f")],
+            tooltip=["row:Q", "unit:O", alt.Tooltip("value:Q", format=".3f")],
         )  # fmt: skip
         .properties(width=652, height=int(np.clip(units * 6, 120, 360)))
     )
+    guesses = (heatmap + sure_line).properties(width=180, height=224, title="what it thinks after each row")
     # Each view has its own colour scale: a concatenation would otherwise merge them into one.
-    top = alt.hconcat(image_view, heatmap, after_rows).resolve_scale(color="independent")
-    return alt.vconcat(top, hidden_view).resolve_scale(color="independent").add_params(rows_read)
+    top = alt.hconcat(image_view, guesses, after_rows).resolve_scale(color="independent")
+    return alt.vconcat(top, hidden_view).resolve_scale(color="independent").add_params(rows_read).to_dict()
+
+
+def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) -> dict[str, pd.DataFrame]:
+    rows, columns = np.indices((28, 28))
+    steps, digits = np.indices(reading.probabilities.shape)
+    hidden_steps, units = np.indices(reading.hidden.shape)
+    return {
+        PIXELS: pd.DataFrame({"row": rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy()}),
+        GUESSES: pd.DataFrame({"row": steps.ravel() + 1, "digit": digits.ravel(), "probability": reading.probabilities.numpy().ravel(),
+                               "answer": digits.ravel() == reading.prediction}),
+        SURE_LINE: pd.DataFrame({"top": [] if sure_row is None else [sure_row - 0.5]}, dtype=float),
+        HIDDEN: pd.DataFrame({"row": hidden_steps.ravel() + 1, "unit": units.ravel(), "value": reading.hidden.numpy().ravel()}),
+    }  # fmt: skip
 
 
 def explain_reading(reading: Reading, sure_row: int | None) -> str:
@@ -300,7 +320,7 @@ def show_reading(image: torch.Tensor, reading: Reading) -> None:
     st.subheader("How the RNN makes up its mind")
     sure_row = reading.sure_row()
     st.markdown(explain_reading(reading, sure_row))
-    st.altair_chart(reading_chart(image, reading, sure_row), width="content")
+    draw_chart(st, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row))
     st.caption(
         "Move the *rows read* slider to hide the rows the network has not read yet. Each row of the "
         "middle heatmap is the output layer applied to the hidden state after that row; only the "
@@ -341,7 +361,8 @@ def class_accuracy_chart(accuracy: np.ndarray, counts: np.ndarray) -> alt.LayerC
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="accuracy (%)"),
         tooltip=["digit", alt.Tooltip("accuracy:Q", format=".2f"), "images"],
     )
-    return (base.mark_bar(color=ROLE_COLOURS.range[0]) + base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1f"))).properties(height=260)
+    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1f"))
+    return (base.mark_bar(color=ROLE_COLOURS.range[0]) + labels).properties(height=260)
 
 
 # ----- the three views ----------------------------------------------------------------------
@@ -352,7 +373,7 @@ def _open_in_one_by_one(index: int) -> None:
     state["test_view"] = ONE_BY_ONE
 
 
-def gallery(report: EvaluationReport, data: MnistData, indices: torch.Tensor, caption, key: str) -> None:
+def gallery(data: MnistData, indices: torch.Tensor, caption: Callable[[int], str], key: str) -> None:
     shown = indices[:GALLERY_SIZE].tolist()
     if not shown:
         st.caption("No images here.")
@@ -395,11 +416,11 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
 
     st.subheader(f"True {true_digit}, predicted {predicted}: {confusion[true_digit, predicted]:,} image(s)")
     confidence = report.confidence
-    gallery(report, data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell")
+    gallery(data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell")
 
     st.subheader("The most confident mistakes")
     predictions = report.predictions
-    gallery(report, data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes")
+    gallery(data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes")
 
 
 def _next_image(pool: Sequence[int]) -> None:
@@ -432,7 +453,7 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
         left.image(picture(image, 6), caption=f"test image #{index} · true digit {true_digit}")
         verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
         right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
-        right.altair_chart(probability_bars(probabilities, true_digit), width="content")
+        draw_chart(right, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, true_digit)})
         right.caption("Blue: the model's answer. Green: the true digit, when the answer is wrong.")
         show_reading(image, reading)
 
@@ -463,7 +484,7 @@ def draw_view(model: RowClassifier) -> None:
         st.image(picture(image, 6), caption="what the model sees: 28×28, MNIST-style")
     answer, probabilities = reading.prediction, reading.final
     answer_column.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%})")
-    answer_column.altair_chart(probability_bars(probabilities, None), width="content")
+    draw_chart(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, None)})
     show_reading(image, reading)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
+from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
@@ -20,6 +21,15 @@ from tests.conftest import REPO
 
 TIMEOUT = 60
 SAVED_RUN, UPLOADED, SESSION_MODEL = "A saved run", "An uploaded checkpoint", "This session's model"
+
+
+@pytest.fixture(autouse=True)
+def own_training_session():
+    """Every AppTest runs under one session id ("test session id"), so the tab's training
+    session would carry another test's model and runs folder into this one."""
+    clear_session_resource_cache("test session id")
+    yield
+    clear_session_resource_cache("test session id")
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +204,29 @@ def test_an_uploaded_model_can_become_the_sessions_model(saved_run):
     next(button for button in at.button if button.label == "Make it this session's model").click().run()
     assert at.radio(key="test_model_source").value == SESSION_MODEL
     assert any(markdown.value.startswith("**Testing this session's model**") for markdown in at.markdown)
+
+
+def _test_page_while_training(page: str) -> None:
+    import runpy
+    import time
+
+    import shared_ui
+    from rnn_core.config import ModelConfig, TrainConfig
+
+    session = shared_ui.training_session()
+    session.start(ModelConfig(hidden_size=4), TrainConfig(epochs=200, batch_size=50, train_limit=200, device="cpu"))
+    while not any(row["epoch"] >= 1 for row in session.snapshot().history):
+        time.sleep(0.05)
+    try:
+        runpy.run_path(page)
+    finally:
+        session.close()
+
+
+def test_while_training_runs_the_page_tests_the_model_saved_at_the_latest_epoch():
+    at = AppTest.from_function(_test_page_while_training, args=(str(REPO / "pages" / "test.py"),), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.radio(key="test_model_source").value == SESSION_MODEL
+    assert any(re.match(r"Training is running: you are testing the model saved after epoch \d+\.", c.value) for c in at.caption)
+    assert at.metric[0].label == "Test accuracy"
