@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import altair as alt
 import numpy as np
@@ -32,7 +33,8 @@ state.setdefault("explore_gallery_seed", 0)
 state.setdefault("explore_gallery_split", "train")
 state.setdefault("explore_split", "test")
 state.setdefault("explore_index", 0)
-state.setdefault("explore_t", 0)
+state.setdefault("explore_t", 0)  # the slider
+state.setdefault("explore_step", 0)  # where Play is; the slider follows it while playing
 state.setdefault("explore_playing", False)
 
 st.title("Explore the data")
@@ -86,8 +88,8 @@ def _random_image() -> None:
 
 
 def _toggle_play() -> None:
-    if not state.explore_playing and state.explore_t == ROWS - 1:
-        state.explore_t = 0  # Play at the end starts over
+    if not state.explore_playing:
+        state.explore_step = 0 if state.explore_t == ROWS - 1 else state.explore_t  # at the end: start over
     state.explore_playing = not state.explore_playing
 
 
@@ -203,8 +205,14 @@ def draw(where, spec: dict, datasets: dict[str, pd.DataFrame], width: str) -> No
 
 
 def _step_forward() -> None:
-    state.explore_t = min(state.explore_t + 1, ROWS - 1)
-    if state.explore_t == ROWS - 1:
+    # On a busy machine queued timer runs arrive back to back; stepping on each of them would
+    # skip rows on screen, so a run that comes too soon after the last step does not step.
+    now = time.monotonic()
+    if now - state.get("explore_stepped_at", 0.0) < 0.7 * PLAY_INTERVAL_S:
+        return
+    state.explore_stepped_at = now
+    state.explore_step = min(state.explore_step + 1, ROWS - 1)
+    if state.explore_step == ROWS - 1:
         state.explore_playing = False
 
 
@@ -216,10 +224,15 @@ def _reading_now(t: int) -> str:
 
 def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, specs: dict, ticking: bool) -> None:
     """Slider, Play and the charts for step t. Runs as a fragment, every PLAY_INTERVAL_S while playing."""
+    if ticking:
+        # Timer runs queue up when a step takes longer than the interval, and each carries the
+        # slider value the browser showed when it was queued: the play position overrides it.
+        state.explore_t = state.explore_step
     if state.explore_playing != ticking:
         st.rerun()  # the whole page, so that this fragment is set up again with or without its timer
     if state.explore_playing:
         _step_forward()
+        state.explore_t = state.explore_step
     play_col, slider_col = st.columns([1, 6], vertical_alignment="bottom")
     play_col.button(
         "Pause" if state.explore_playing else "Play",
@@ -229,7 +242,7 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         key="explore_play",
     )
     slider_col.slider("Time step t (the row being read)", 0, ROWS - 1, key="explore_t", persist_state="session")
-    t = state.explore_t
+    t = state.explore_step = state.explore_t
     picture_col, side_col = st.columns([3, 2])
     picture_col.markdown(_reading_now(t))
     pictures = {PIXELS: explore.row_reveal_frame(image, t)}
@@ -239,7 +252,7 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
     with side_col:
         draw(st, specs["input"], {ROW_INPUT: explore.input_vector_frame(image, t)}, width="stretch")
         if probabilities is None:
-            st.info("Train a model on the **Train** page to see its guess after every row here.", icon=":material/info:")
+            st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
             return
         draw(st, specs["guess_now"], {GUESS_NOW: guesses[guesses["row"] == t]}, width="stretch")
         guess = int(probabilities[t].argmax())
@@ -291,7 +304,8 @@ st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, lab
 
 
 @st.cache_data(show_spinner=False)
-def _mean_image_frame(source: str, _images: torch.Tensor, _labels: torch.Tensor):
+def _mean_image_frame(data_key: str, _images: torch.Tensor, _labels: torch.Tensor) -> pd.DataFrame:
+    # The tensors are left out of the cache key (hashing 60,000 images costs more than the mean).
     return explore.mean_image_frame(explore.mean_images(_images, _labels))
 
 
@@ -305,7 +319,9 @@ counts_col.altair_chart(
         x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("split:N", sort=["train", "test"]),
         y=alt.Y("share:Q", title="share of the split (%)"),
-        color=alt.Color("split:N", scale=alt.Scale(domain=["train", "test"]), legend=alt.Legend(orient="top", title=None)),
+        color=alt.Color(
+            "split:N", scale=alt.Scale(domain=["train", "test"]), legend=alt.Legend(orient="top", title=None)
+        ),
         tooltip=[
             alt.Tooltip("split:N"),
             alt.Tooltip("digit:O"),
@@ -324,7 +340,12 @@ means_col.altair_chart(
         x=alt.X("column:O", axis=None),
         y=alt.Y("row:O", axis=None),
         color=alt.Color("ink:Q", scale=INK, legend=None),
-        tooltip=[alt.Tooltip("digit:O"), alt.Tooltip("row:O"), alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f", title="mean ink")],
+        tooltip=[
+            alt.Tooltip("digit:O"),
+            alt.Tooltip("row:O"),
+            alt.Tooltip("column:O"),
+            alt.Tooltip("ink:Q", format=".2f", title="mean ink"),
+        ],
     )
     .properties(width=28 * 3, height=28 * 3)
     .facet(facet=alt.Facet("digit:O", title="The mean image of each digit (training split)"), columns=5),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from rnn_core.model import RowClassifier
 from tests.conftest import REPO
 
 TIMEOUT = 60
+PLAY_INTERVAL_S = 0.15  # as on the page
 
 
 def app_data() -> MnistData:
@@ -116,6 +118,7 @@ def test_play_steps_t_forward_until_paused(explore):
     explore.button(key="explore_play").click().run()
     assert explore.session_state["explore_t"] == 1
     assert explore.button(key="explore_play").label == "Pause"
+    time.sleep(PLAY_INTERVAL_S)
     explore.run()  # what a timer tick does
     assert explore.session_state["explore_t"] == 2
     assert revealed_rows(explore) == 3
@@ -130,6 +133,7 @@ def test_play_stops_at_the_last_row_and_then_starts_over(explore):
     explore.button(key="explore_play").click().run()
     assert explore.session_state["explore_t"] == 27
     assert not explore.session_state["explore_playing"]
+    time.sleep(PLAY_INTERVAL_S)
     explore.button(key="explore_play").click().run()
     assert explore.session_state["explore_t"] == 1
 

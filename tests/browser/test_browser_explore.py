@@ -1,0 +1,59 @@
+"""Play on the Explore page, in a real browser: the timer AppTest cannot run."""
+
+import time
+
+from tests.browser.conftest import wait_for_app
+
+STEP_VALUE = "[data-testid=stSliderThumbValue]"
+
+
+def current_step(page) -> int:
+    return int(page.locator(STEP_VALUE).inner_text())
+
+
+def wait_for_step(page, at_least: int, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        f"() => Number(document.querySelector('{STEP_VALUE}').innerText) >= {at_least}", timeout=timeout
+    )
+
+
+def wait_for_layout(page) -> None:
+    """Until the gallery's pictures and the four charts are drawn, the page still grows."""
+    page.wait_for_function(
+        "() => [...document.images].every(image => image.complete)"
+        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
+        "    .filter(chart => chart.querySelector('canvas, svg')).length >= 4",
+        timeout=60_000,
+    )
+
+
+def test_play_steps_through_the_rows_in_place_and_pause_stops_it(page, app_server):
+    page.goto(app_server.url)
+    wait_for_app(page)
+    wait_for_layout(page)
+    play = page.get_by_role("button", name="Play")
+    play.scroll_into_view_if_needed()  # before measuring: a click scrolls its target into view
+    picture = page.locator('[data-testid="stVegaLiteChart"]').first
+    top = picture.bounding_box()["y"]
+
+    play.click()
+    wait_for_step(page, 2)
+    tops = [picture.bounding_box()["y"] for _ in range(3)]
+    assert max(abs(y - top) for y in tops) < 1, "the page must not move while Play runs"
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for(timeout=10_000)
+    paused_at = current_step(page)
+    time.sleep(1.5)
+    assert current_step(page) == paused_at < 27
+
+
+def test_play_runs_to_the_last_row_and_stops_there(page, app_server):
+    page.goto(app_server.url)
+    wait_for_app(page)
+    page.get_by_role("button", name="Play").click()
+    wait_for_step(page, 27, timeout=60_000)
+    page.get_by_role("button", name="Play").wait_for(timeout=10_000)
+    time.sleep(1)  # timer runs still queued when Play ended must not move the slider back
+    assert current_step(page) == 27
+    assert page.get_by_text("t = 27").count() == 1
