@@ -218,7 +218,7 @@ def _step_forward() -> None:
 
 def _reading_now(t: int) -> str:
     read = "no row read yet" if t == 0 else ("row 0 read" if t == 1 else f"rows 0-{t - 1} read")
-    to_come = "the last row" if t == ROWS - 1 else f"rows {t + 1}-{ROWS - 1} to come"
+    to_come = "none to come" if t == ROWS - 1 else f"rows {t + 1}-{ROWS - 1} to come"
     return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
 
 
