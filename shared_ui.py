@@ -25,11 +25,14 @@ def _load_data() -> MnistData:
     return load_mnist(os.environ.get("RNN_DATA_DIR", "data"))
 
 
+DATA_ERRORS = (MnistFileError, MnistUnavailable, OSError)
+
+
 def get_data() -> MnistData | None:
     """The shared MNIST, or None after showing why it could not be loaded and how to fix it."""
     try:
         return _load_data()
-    except (MnistFileError, MnistUnavailable, OSError) as err:
+    except DATA_ERRORS as err:
         st.error(f"**MNIST could not be loaded.** {err}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
@@ -73,9 +76,10 @@ def _model_status(snapshot: Snapshot) -> None:
 
 def render_sidebar() -> None:
     """The block every page shows: where the data came from and the state of the model."""
-    data = get_data()
     with st.sidebar:
-        if data is None:
+        try:
+            data = _load_data()
+        except DATA_ERRORS:  # the page itself shows the whole explanation
             st.error("No data: see the message on the page.")
             return
         if data.is_sample:
