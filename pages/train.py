@@ -1,12 +1,14 @@
 """Train: hyperparameters in the sidebar, training in the tab's worker, live charts, saved runs.
 
 The page never touches a model: it sends commands to this tab's TrainingSession and draws
-what `snapshot()` returns. While a training is under way a fragment polls the snapshot about
-twice a second; when the training ends it reruns the whole page so that the buttons and the
-list of runs catch up.
+what `snapshot()` returns. While a training is under way two fragments poll the snapshot: the
+progress and the batch losses about twice a second, the per-epoch scores every two seconds.
+When the training ends the whole page reruns, so that the buttons and the list of runs catch up.
 """
 
 from __future__ import annotations
+
+import json
 
 import altair as alt
 import pandas as pd
@@ -21,7 +23,8 @@ from rnn_core.train_settings import CUSTOM, PRESET_CHOICES, matching_preset, pre
 from rnn_core.trainer import DIVERGED, FINISHED, STOPPED
 from shared_ui import run_store, training_session
 
-POLL_SECONDS = 0.5
+PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 2.0
+LOSS_DATA = "training_loss"
 CHART_HEIGHT = 300
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
@@ -256,28 +259,43 @@ def metrics_row(frame: pd.DataFrame) -> None:
         columns[3].metric("Seconds per epoch", f"{trained.train_seconds.mean():.2f}")
 
 
-def epoch_axis(snapshot: Snapshot) -> alt.X:
-    # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
+def epoch_end(snapshot: Snapshot) -> float:
     last = snapshot.history[-1]["epoch"] if snapshot.history else 0
-    end = max(1, snapshot.epochs_target, last)
+    return max(1, snapshot.epochs_target, last)
+
+
+def epoch_axis(end: float) -> alt.X:
+    # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
     return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=alt.Axis(tickMinStep=1))
 
 
-def training_loss_chart(snapshot: Snapshot, frame: pd.DataFrame) -> alt.LayerChart:
-    x = epoch_axis(snapshot)
+def loss_points(snapshot: Snapshot, frame: pd.DataFrame) -> pd.DataFrame:
     batches = pd.DataFrame(snapshot.batch_losses, columns=["epoch", "loss"]).assign(series="batch")
     epochs = frame.loc[frame["train_loss"].notna(), ["epoch", "train_loss"]]
     epochs = epochs.rename(columns={"train_loss": "loss"}).assign(series="epoch mean")
-    # told apart by the subtitle rather than a legend, so all three plots have the same height
+    return pd.concat([batches, epochs], ignore_index=True)
+
+
+@st.cache_data(show_spinner=False)
+def training_loss_spec(end: float) -> str:
+    """The training-loss chart without its data, as Vega-Lite JSON. Altair builds it once per
+    epoch span; a redraw then only sends the data, which keeps the twice-a-second polls short
+    (an Altair build takes tens of milliseconds, and the training thread waits for the GIL)."""
+    x = epoch_axis(end)
+    # told apart by the subtitle rather than a legend, which would squeeze the plot
     colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=["#9ecae9", "#1f6feb"]))
     tooltip = [alt.Tooltip("series:N", title="Loss of"), alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")]
     y = alt.Y("loss:Q", title="Loss", scale=alt.Scale(zero=True), axis=alt.Axis(format="~r"))
-    batch_line = alt.Chart(batches).mark_line(strokeWidth=1.5).encode(x, y, colour)
+    batches, epochs = (alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean"))
+    batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
     # invisible points over the batch line, so every point of it has a tooltip
-    batch_points = alt.Chart(batches).mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
-    epoch_points = alt.Chart(epochs).mark_line(point=alt.OverlayMarkDef(size=50)).encode(x, y, colour, tooltip=tooltip)
+    batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
+    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=50)).encode(x, y, colour, tooltip=tooltip)
     title = alt.Title("Training loss", subtitle="light: each batch · dark: mean over the epoch")
-    return alt.layer(batch_line, batch_points, epoch_points).properties(height=CHART_HEIGHT, title=title)
+    chart = alt.layer(batch_line, batch_points, epoch_points, data=alt.NamedData(LOSS_DATA))
+    spec = chart.properties(height=CHART_HEIGHT - 60, title=title).to_dict()
+    del spec["config"]  # Altair's default sizes; Streamlit sizes its charts itself
+    return json.dumps(spec)
 
 
 def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str) -> alt.Chart:
@@ -293,7 +311,7 @@ def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str
     return (
         alt.Chart(frame[list(HISTORY_COLUMNS)])
         .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=50))
-        .encode(epoch_axis(snapshot), y, tooltip=tooltip)
+        .encode(epoch_axis(epoch_end(snapshot)), y, tooltip=tooltip)
         .properties(height=CHART_HEIGHT, title=alt.Title(title.replace(" (%)", ""), subtitle="on the 10,000 test images"))
     )
 
@@ -316,7 +334,8 @@ def epoch_table(frame: pd.DataFrame) -> None:
     )  # fmt: skip
 
 
-def live_view(session: TrainingSession, polling: bool) -> None:
+def live_progress(session: TrainingSession, polling: bool) -> None:
+    """Redrawn about twice a second while a model trains: the progress and every batch's loss."""
     snapshot = session.snapshot()
     if polling and not snapshot.busy:
         st.rerun()  # the training ended: buttons, sidebar and run list catch up
@@ -324,10 +343,16 @@ def live_view(session: TrainingSession, polling: bool) -> None:
         progress_bar(session, snapshot)
     else:
         status_message(snapshot)
+    spec = json.loads(training_loss_spec(epoch_end(snapshot)))
+    st.vega_lite_chart(spec={**spec, "datasets": {LOSS_DATA: loss_points(snapshot, history_frame(snapshot))}})
+
+
+def epoch_view(session: TrainingSession) -> None:
+    """What changes once an epoch, so redrawn less often: the scores, their charts, the table."""
+    snapshot = session.snapshot()
     frame = history_frame(snapshot)
     metrics_row(frame)
-    loss_column, accuracy_column, test_loss_column = st.columns(3)
-    loss_column.altair_chart(training_loss_chart(snapshot, frame))
+    accuracy_column, test_loss_column = st.columns(2)
     accuracy_column.altair_chart(test_chart(snapshot, frame, "test_accuracy", "#2a9d4b"))
     test_loss_column.altair_chart(test_chart(snapshot, frame, "test_loss", "#d9480f"))
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
@@ -438,5 +463,8 @@ if error := st.session_state.pop(ACTION_ERROR, None):
 command_bar(session, snapshot)
 if snapshot.has_model:
     st.markdown(describe_model(snapshot))
-st.fragment(live_view, run_every=POLL_SECONDS if snapshot.busy else None)(session, snapshot.busy)
+# Every redraw costs the training thread some time (the GIL), so only what changes within an
+# epoch is redrawn twice a second.
+st.fragment(live_progress, run_every=PROGRESS_SECONDS if snapshot.busy else None)(session, snapshot.busy)
+st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if snapshot.busy else None)(session)
 compare_runs(session, snapshot)

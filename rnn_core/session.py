@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +23,7 @@ from .runs import Run, RunStore
 from .trainer import STOPPED, BatchEvent, EndEvent, EpochEvent, Event, Trainer
 
 IDLE, WAITING, RUNNING, FAILED = "idle", "waiting", "running", "failed"
-MAX_BATCH_POINTS = 600  # loss points kept for the live chart
+MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the whole training
 
 
 def _default_slots() -> int:
@@ -83,7 +82,9 @@ class _State:
     status: str = IDLE
     reason: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
-    batch_losses: deque = field(default_factory=lambda: deque(maxlen=MAX_BATCH_POINTS))
+    batch_losses: list[tuple[float, float]] = field(default_factory=list)
+    batch_stride: int = 1  # keep one batch event in this many
+    batch_events: int = 0
     progress: BatchEvent | None = None
     epochs_start: float = 0
     epochs_target: float = 0
@@ -234,7 +235,7 @@ class TrainingSession:
             state = self._state
             if isinstance(event, BatchEvent):
                 state.progress = event
-                state.batch_losses.append((event.epoch, event.loss))
+                self._keep_batch_loss(event)
                 self._measure_speed(event)
             elif isinstance(event, EpochEvent):
                 state.history.append(event.as_dict())
@@ -242,6 +243,18 @@ class TrainingSession:
                 state.status, state.reason = event.status, event.reason
                 # the trainer may have dropped or restored epochs (divergence): its history rules
                 state.history = [dict(row) for row in self._trainer.history] if self._trainer else state.history
+
+    def _keep_batch_loss(self, event: BatchEvent) -> None:
+        # When the points are all used, every other one goes and from then on half as many
+        # are kept: the chart covers the whole training at a bounded cost.
+        state = self._state
+        state.batch_events += 1
+        if state.batch_events % state.batch_stride:
+            return
+        state.batch_losses.append((event.epoch, event.loss))
+        if len(state.batch_losses) > MAX_BATCH_POINTS:
+            state.batch_losses = state.batch_losses[1::2]
+            state.batch_stride *= 2
 
     def _measure_speed(self, event: BatchEvent) -> None:
         # Timed per pass from its first batch event, so scoring the test set between two

@@ -94,8 +94,10 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     assert list(accuracy["test_accuracy"]) == list(at.dataframe[0].value["Test accuracy (%)"])
     assert accuracy["test_accuracy"].between(0, 100).all()
     assert shown["Test accuracy"]["spec"]["encoding"]["tooltip"]
-    batch_losses, epoch_means = shown["Training loss"]["data"]
+    [losses] = shown["Training loss"]["data"]
+    batch_losses, epoch_means = (losses[losses["series"] == name] for name in ("batch", "epoch mean"))
     assert batch_losses["epoch"].max() == pytest.approx(2.0) and list(epoch_means["epoch"]) == [1, 2]
+    assert list(epoch_means["loss"]) == list(at.dataframe[0].value["Train loss"][1:])
     assert list(shown["Test loss"]["data"][0]["test_loss"]) == list(at.dataframe[0].value["Test loss"])
     assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Epochs trained", "Seconds per epoch"]
     csv = at.get("download_button")[0]

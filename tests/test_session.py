@@ -5,6 +5,7 @@ import time
 import pytest
 import torch
 
+from rnn_core import session as session_module
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.runs import RunStore
 from rnn_core.session import IDLE, RUNNING, WAITING, TrainingSession, TrainingSlots
@@ -114,6 +115,16 @@ def test_speed_and_time_left_are_reported_while_training(make_session):
     assert snapshot.seconds_left == pytest.approx(images_left / snapshot.images_per_second, rel=0.05)
     session.stop()
     assert wait_done(session).seconds_left is None
+
+
+def test_the_batch_losses_cover_the_whole_training_in_bounded_points(make_session, monkeypatch):
+    monkeypatch.setattr(session_module, "MAX_BATCH_POINTS", 20)
+    session = make_session()
+    session.start(MODEL, TrainConfig(epochs=60, batch_size=10, device="cpu"))
+    points = wait_done(session).batch_losses
+    epochs = [epoch for epoch, _ in points]
+    assert 10 <= len(points) <= 20
+    assert epochs == sorted(epochs) and epochs[0] < 6 and epochs[-1] > 54
 
 
 def test_reset_forgets_the_model_and_keeps_its_run(make_session):

@@ -1,0 +1,138 @@
+"""The Train page's overhead: one epoch trained through the page vs the same epoch headless.
+
+    python bench/bench_page_overhead.py [--rounds 5] [--preset notebook|strong] [--images 60000]
+
+Through the page: the app is served by `streamlit run`, headless Chromium opens the Train
+page, presses Train for two epochs and shows the live view (progress bar and batch losses
+redrawn twice a second, scores, charts and table every two seconds) until they are done;
+each epoch's training time is read from the run record the worker saved. Headless:
+rnn_core's Trainer trains the same two epochs (same settings, same seed) in this process.
+The first epoch through the page also carries the browser's full redraw after the click.
+
+Both measure the same thing, the trainer's own clock around an epoch's batches, and both run
+with the torch thread count the app gives its workers (TrainingSlots: cores // simultaneous
+trainings). The two alternate so that both see the same machine state; the ratio of the
+medians and the median of each round's ratio are the result (the goal is at most 1.15).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import torch
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rnn_core import PRESETS, RunStore, Trainer, load_mnist, train_settings  # noqa: E402
+from rnn_core.session import TrainingSlots  # noqa: E402
+from rnn_core.train_settings import TRAIN_IMAGES  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.server import AppServer  # noqa: E402
+
+
+EPOCHS = 2  # the first includes the page's full redraw after the click; the second does not
+# Counts the distinct texts the progress bar shows, from inside the page, so that watching
+# costs the browser next to nothing.
+COUNT_PROGRESS_TEXTS = """() => {
+    window.progressTexts = new Set();
+    new MutationObserver(() => {
+        const bar = document.querySelector('[data-testid="stProgress"]');
+        if (bar) window.progressTexts.add(bar.innerText);
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def page_epochs(browser, url: str, query: str, store: RunStore) -> tuple[list[float], float, int]:
+    """(each epoch's training seconds, click-to-finished seconds, progress texts shown)."""
+    before = set(store.list_runs()["run_id"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # The app's entry page first: it registers the page list before /train is asked for.
+    page.goto(url)
+    page.get_by_text("Data: MNIST").wait_for(timeout=120_000)
+    page.goto(f"{url}/train?{query}")
+    train = page.get_by_role("button", name="Train", exact=True)
+    train.wait_for(timeout=60_000)
+    page.evaluate(COUNT_PROGRESS_TEXTS)
+    start = time.perf_counter()
+    train.click()
+    page.get_by_text(f"Finished: trained to epoch {EPOCHS}").wait_for(timeout=1_800_000)
+    wall = time.perf_counter() - start
+    updates = page.evaluate("() => window.progressTexts.size")
+    page.close()
+    [run_id] = set(store.list_runs()["run_id"]) - before
+    _, history = store.read(run_id)
+    return [row["train_seconds"] for row in history[1:]], wall, updates
+
+
+def headless_epochs(data, model_config, train_config) -> list[float]:
+    trainer = Trainer(data, model_config, train_config)
+    trainer.run()
+    return [row["train_seconds"] for row in trainer.history[1:]]
+
+
+def report(name: str, through_page: list[float], headless: list[float]) -> None:
+    ratio = statistics.median(through_page) / statistics.median(headless)
+    # each round's two trainings ran back to back, so their ratio is the least disturbed by
+    # whatever else the machine was doing at the time
+    paired = statistics.median(page / alone for page, alone in zip(through_page, headless))
+    print(
+        f"{name}: median through the page {statistics.median(through_page):.2f} s, headless "
+        f"{statistics.median(headless):.2f} s, ratio {ratio:.2f}x; median of the rounds' ratios {paired:.2f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--preset", default="notebook", choices=sorted(PRESETS))
+    parser.add_argument("--images", type=int, default=60_000, choices=[n or 60_000 for n in TRAIN_IMAGES])
+    args = parser.parse_args()
+
+    preset = PRESETS[args.preset]
+    train_limit = None if args.images >= 60_000 else args.images
+    train_config = dataclasses.replace(preset.train, epochs=EPOCHS, device="cpu", train_limit=train_limit)
+    query = urllib.parse.urlencode(
+        {"preset": args.preset, "epochs": EPOCHS, "device": "cpu", "images": train_settings.format_value(train_limit)}
+    )
+
+    TrainingSlots()  # sizes torch's threads here exactly as the app does for its workers
+    data = load_mnist(os.environ.get("RNN_DATA_DIR", REPO / "data"), allow_download=False, allow_sample=False)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-page-"))
+    store = RunStore(workdir / "runs")
+    server = AppServer(store.root, workdir / "server.log").start()
+    print(
+        f"{os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} thread(s) in both, "
+        f"data: {data.description}; preset {args.preset}, {args.images:,} images"
+    )
+    through_page, headless = [], []  # per round, each epoch's seconds
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for round_index in range(1, args.rounds + 1):
+                seconds, wall, updates = page_epochs(browser, server.url, query, store)
+                through_page.append(seconds)
+                headless.append(headless_epochs(data, preset.model, train_config))
+                print(
+                    f"round {round_index}: page {' + '.join(f'{s:.2f}' for s in seconds)} s ({updates} progress "
+                    f"texts shown, {wall:.1f} s click to finished), headless "
+                    f"{' + '.join(f'{s:.2f}' for s in headless[-1])} s"
+                )
+            browser.close()
+    finally:
+        server.stop()
+    for epoch in range(EPOCHS):
+        report(f"epoch {epoch + 1}", [r[epoch] for r in through_page], [r[epoch] for r in headless])
+    print("goal: at most 1.15x")
+
+if __name__ == "__main__":
+    main()
