@@ -25,6 +25,7 @@ from shared_ui import run_store, training_session
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 2.0
 LOSS_DATA = "training_loss"
+METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
@@ -80,7 +81,7 @@ def name_preset() -> None:
 
 
 def images_label(count: int | None, train_size: int) -> str:
-    return f"all {train_size:,}" if count is None or count >= train_size else f"{count:,}"
+    return f"all {train_size:,}" if pd.isna(count) or count >= train_size else f"{int(count):,}"
 
 
 def settings_sidebar(train_size: int) -> None:
@@ -221,15 +222,20 @@ def progress_bar(session: TrainingSession, snapshot: Snapshot) -> None:
     st.progress(done, text=" · ".join(parts))
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def status_message(snapshot: Snapshot) -> None:
     if snapshot.status == DIVERGED:
-        st.error(f"**The training diverged.** {snapshot.reason}", icon=":material/trending_up:")
+        st.error(f"**The training diverged.** {sentence(snapshot.reason)}", icon=":material/trending_up:")
     elif snapshot.status == FAILED:
         st.error(snapshot.reason, icon=":material/error:")
     elif snapshot.status == FINISHED:
         st.success(f"Finished: {snapshot.reason}.", icon=":material/check_circle:")
     elif snapshot.status == STOPPED:
-        st.info(f"Stopped: {snapshot.reason}. **Continue** picks up from here.", icon=":material/pause_circle:")
+        how = snapshot.reason.removeprefix("stopped ")
+        st.info(f"Stopped: {how}. **Continue** picks up from here.", icon=":material/pause_circle:")
     elif snapshot.has_model:
         st.info("A saved model is loaded. **Continue** trains it further; the Test page uses it.", icon=":material/save:")
     else:
@@ -240,23 +246,21 @@ def status_message(snapshot: Snapshot) -> None:
 
 
 def metrics_row(frame: pd.DataFrame) -> None:
-    columns = st.columns(4)
-    if frame.empty:
-        return
-    last = frame.iloc[-1]
+    """The latest scores, in boxes of one height whether or not they have a change to show,
+    so that nothing below moves when the first epoch comes in."""
+    last = frame.iloc[-1] if len(frame) else None
     previous = frame.iloc[-2] if len(frame) > 1 else None
     trained = frame[frame["train_loss"].notna()]
-    columns[0].metric(
-        "Test accuracy", f"{last.test_accuracy:.2f}%",
-        None if previous is None else f"{last.test_accuracy - previous.test_accuracy:+.2f} pts",
-    )  # fmt: skip
-    columns[1].metric(
-        "Test loss", f"{last.test_loss:.4f}",
-        None if previous is None else f"{last.test_loss - previous.test_loss:+.4f}", delta_color="inverse",
-    )  # fmt: skip
-    columns[2].metric("Epochs trained", f"{last.epoch:g}")
-    if not trained.empty:
-        columns[3].metric("Seconds per epoch", f"{trained.train_seconds.mean():.2f}")
+
+    def change(column: str, digits: int, unit: str = "") -> str | None:
+        return None if previous is None else f"{last[column] - previous[column]:+.{digits}f}{unit}"
+
+    accuracy, loss, epochs, speed = st.columns(4)
+    box = {"border": True, "height": METRIC_HEIGHT}
+    accuracy.metric("Test accuracy", "–" if last is None else f"{last.test_accuracy:.2f}%", change("test_accuracy", 2, " pts"), **box)
+    loss.metric("Test loss", "–" if last is None else f"{last.test_loss:.4f}", change("test_loss", 4), delta_color="inverse", **box)
+    epochs.metric("Epochs trained", "–" if last is None else f"{last.epoch:g}", **box)
+    speed.metric("Seconds per epoch", f"{trained.train_seconds.mean():.2f}" if len(trained) else "–", **box)
 
 
 def epoch_end(snapshot: Snapshot) -> float:
@@ -267,6 +271,11 @@ def epoch_end(snapshot: Snapshot) -> float:
 def epoch_axis(end: float) -> alt.X:
     # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
     return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=alt.Axis(tickMinStep=1))
+
+
+def point_size(end: float) -> int:
+    # big enough to hover over a few epochs, small enough not to merge into a band over many
+    return 50 if end <= 30 else 12
 
 
 def loss_points(snapshot: Snapshot, frame: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +299,7 @@ def training_loss_spec(end: float) -> str:
     batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
     # invisible points over the batch line, so every point of it has a tooltip
     batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
-    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=50)).encode(x, y, colour, tooltip=tooltip)
+    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(x, y, colour, tooltip=tooltip)
     title = alt.Title("Training loss", subtitle="light: each batch · dark: mean over the epoch")
     chart = alt.layer(batch_line, batch_points, epoch_points, data=alt.NamedData(LOSS_DATA))
     spec = chart.properties(height=CHART_HEIGHT - 60, title=title).to_dict()
@@ -310,7 +319,7 @@ def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str
     y = alt.Y(f"{column}:Q", title=title, scale=scale, axis=alt.Axis(format="~r"))
     return (
         alt.Chart(frame[list(HISTORY_COLUMNS)])
-        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=50))
+        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=point_size(epoch_end(snapshot))))
         .encode(epoch_axis(epoch_end(snapshot)), y, tooltip=tooltip)
         .properties(height=CHART_HEIGHT, title=alt.Title(title.replace(" (%)", ""), subtitle="on the 10,000 test images"))
     )
@@ -319,7 +328,7 @@ def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str
 def epoch_table(frame: pd.DataFrame) -> None:
     table = frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
     st.dataframe(
-        table, hide_index=True,
+        table, hide_index=True, height=TABLE_HEIGHT,
         column_config={
             "Train loss": st.column_config.NumberColumn(format="%.4f"),
             "Test loss": st.column_config.NumberColumn(format="%.4f"),
@@ -373,7 +382,10 @@ def overlay_chart(history: pd.DataFrame) -> alt.VConcatChart:
     ]
     base = alt.Chart(history).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         y=alt.Y("test_accuracy:Q", title="Test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("run:N", title="Settings that differ", legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
+        color=alt.Color(
+            "run:N", title="Settings that differ", scale=alt.Scale(scheme="tableau10"),
+            legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
+        ),
         tooltip=tooltip,
     )
     by_epoch = base.encode(x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)))
@@ -418,6 +430,7 @@ def compare_runs(session: TrainingSession, snapshot: Snapshot) -> None:
         st.caption("Every training is saved here as a run. None yet.")
         return
     table = pd.DataFrame([summarize(info, history) for info, history in runs])
+    table["train_limit"] = [images_label(count, len(session.data.train_labels)) for count in table["train_limit"]]
     labels = dict(zip(table["run_id"], compare.run_labels([info for info, _ in runs])))
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(

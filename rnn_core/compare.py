@@ -43,6 +43,8 @@ def differing_settings(infos: Sequence[dict[str, Any]]) -> list[str]:
 def _describe(name: str, value: Any) -> str:
     if name == "train_limit" and value is None:
         return "all images"
+    if name == "num_layers" and value == 1:
+        return "1 layer"
     return SETTING_LABELS[name].format(value)
 
 
