@@ -2,7 +2,7 @@
 
 The page never touches a model: it sends commands to this tab's TrainingSession and draws
 what `snapshot()` returns. While a training is under way two fragments poll the snapshot: the
-progress and the batch losses about twice a second, the per-epoch scores every two seconds.
+progress and the batch losses twice a second, the per-epoch scores once a second.
 When the training ends the whole page reruns, so that the buttons and the list of runs catch up.
 """
 
@@ -23,8 +23,8 @@ from rnn_core.train_settings import CUSTOM, PRESET_CHOICES, matching_preset, pre
 from rnn_core.trainer import DIVERGED, FINISHED, STOPPED
 from shared_ui import run_store, training_session
 
-PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 2.0
-LOSS_DATA = "training_loss"
+PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
+LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
@@ -288,8 +288,8 @@ def loss_points(snapshot: Snapshot, frame: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def training_loss_spec(end: float) -> str:
     """The training-loss chart without its data, as Vega-Lite JSON. Altair builds it once per
-    epoch span; a redraw then only sends the data, which keeps the twice-a-second polls short
-    (an Altair build takes tens of milliseconds, and the training thread waits for the GIL)."""
+    epoch span; a redraw then only sends the data, which keeps the polls short (an Altair
+    build takes tens of milliseconds, during which the training thread waits for the GIL)."""
     x = epoch_axis(end)
     # told apart by the subtitle rather than a legend, which would squeeze the plot
     colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=["#9ecae9", "#1f6feb"]))
@@ -302,12 +302,12 @@ def training_loss_spec(end: float) -> str:
     epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(x, y, colour, tooltip=tooltip)
     title = alt.Title("Training loss", subtitle="light: each batch · dark: mean over the epoch")
     chart = alt.layer(batch_line, batch_points, epoch_points, data=alt.NamedData(LOSS_DATA))
-    spec = chart.properties(height=CHART_HEIGHT - 60, title=title).to_dict()
-    del spec["config"]  # Altair's default sizes; Streamlit sizes its charts itself
-    return json.dumps(spec)
+    return vega_lite_json(chart.properties(height=CHART_HEIGHT - 60, title=title))
 
 
-def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str) -> alt.Chart:
+@st.cache_data(show_spinner=False)
+def test_chart_spec(column: str, colour: str, end: float) -> str:
+    """A per-epoch test-set chart without its data, as Vega-Lite JSON (see training_loss_spec)."""
     tooltip = [
         alt.Tooltip("epoch:Q", title="Epoch"),
         alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
@@ -317,12 +317,25 @@ def test_chart(snapshot: Snapshot, frame: pd.DataFrame, column: str, colour: str
     scale = alt.Scale(domain=[0, 100]) if column == "test_accuracy" else alt.Scale(zero=True)
     title = HISTORY_COLUMNS[column]
     y = alt.Y(f"{column}:Q", title=title, scale=scale, axis=alt.Axis(format="~r"))
-    return (
-        alt.Chart(frame[list(HISTORY_COLUMNS)])
-        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=point_size(epoch_end(snapshot))))
-        .encode(epoch_axis(epoch_end(snapshot)), y, tooltip=tooltip)
+    chart = (
+        alt.Chart(alt.NamedData(HISTORY_DATA))
+        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=point_size(end)))
+        .encode(epoch_axis(end), y, tooltip=tooltip)
         .properties(height=CHART_HEIGHT, title=alt.Title(title.replace(" (%)", ""), subtitle="on the 10,000 test images"))
     )
+    return vega_lite_json(chart)
+
+
+def vega_lite_json(chart: alt.TopLevelMixin) -> str:
+    spec = chart.to_dict()
+    del spec["config"]  # Altair's default sizes; Streamlit sizes its charts itself
+    return json.dumps(spec)
+
+
+def draw(spec_json: str, data: pd.DataFrame) -> None:
+    """A chart from a spec built once, with this poll's data in the data set it names."""
+    spec = json.loads(spec_json)
+    st.vega_lite_chart(spec={**spec, "datasets": {spec["data"]["name"]: data}})
 
 
 def epoch_table(frame: pd.DataFrame) -> None:
@@ -352,8 +365,7 @@ def live_progress(session: TrainingSession, polling: bool) -> None:
         progress_bar(session, snapshot)
     else:
         status_message(snapshot)
-    spec = json.loads(training_loss_spec(epoch_end(snapshot)))
-    st.vega_lite_chart(spec={**spec, "datasets": {LOSS_DATA: loss_points(snapshot, history_frame(snapshot))}})
+    draw(training_loss_spec(epoch_end(snapshot)), loss_points(snapshot, history_frame(snapshot)))
 
 
 def epoch_view(session: TrainingSession) -> None:
@@ -362,8 +374,11 @@ def epoch_view(session: TrainingSession) -> None:
     frame = history_frame(snapshot)
     metrics_row(frame)
     accuracy_column, test_loss_column = st.columns(2)
-    accuracy_column.altair_chart(test_chart(snapshot, frame, "test_accuracy", "#2a9d4b"))
-    test_loss_column.altair_chart(test_chart(snapshot, frame, "test_loss", "#d9480f"))
+    history = frame[list(HISTORY_COLUMNS)]
+    with accuracy_column:
+        draw(test_chart_spec("test_accuracy", "#2a9d4b", epoch_end(snapshot)), history)
+    with test_loss_column:
+        draw(test_chart_spec("test_loss", "#d9480f", epoch_end(snapshot)), history)
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
     epoch_table(frame)
 
