@@ -1,4 +1,9 @@
-"""Entry point: `streamlit run streamlit_app.py`. Lists the pages and draws the shared sidebar."""
+"""Entry point: `streamlit run streamlit_app.py`. Lists the pages and draws the shared sidebar.
+
+The page files live in app_pages/, not pages/: Streamlit treats a folder named pages/ as the
+old multipage layout until the entry script has run once, so a shared link to /train opened
+first on a freshly started server would run that page without this shell.
+"""
 
 import streamlit as st
 
@@ -8,9 +13,9 @@ st.set_page_config(page_title="Row-by-row RNN on MNIST", page_icon=":material/ne
 
 navigation = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore", icon=":material/grid_view:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/test.py", title="Test", icon=":material/ink_pen:"),
+        st.Page("app_pages/explore.py", title="Explore", icon=":material/grid_view:", default=True),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/test.py", title="Test", icon=":material/ink_pen:"),
     ]
 )
 render_sidebar()

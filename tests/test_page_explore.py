@@ -60,7 +60,7 @@ def fresh_caches():
 @pytest.fixture
 def explore() -> AppTest:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
-    return at.switch_page("pages/explore.py").run()
+    return at.switch_page("app_pages/explore.py").run()
 
 
 def test_explore_page_shows_gallery_row_view_and_classes(explore):
@@ -160,7 +160,7 @@ def test_missing_data_is_explained_and_the_page_stops(tmp_path, monkeypatch, fre
     empty.mkdir()
     monkeypatch.setenv("RNN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MNIST_DIR", str(empty))
-    at = AppTest.from_file(str(REPO / "pages" / "explore.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(REPO / "app_pages" / "explore.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     message = " ".join(error.value for error in at.error)
     assert "MNIST could not be loaded" in message and "MNIST_DIR" in message
@@ -193,7 +193,7 @@ def small_checkpoint(tmp_path) -> tuple[Checkpoint, str]:
 def test_running_guess_follows_the_model_after_each_row(small_checkpoint, fresh_caches):
     checkpoint, path = small_checkpoint
     at = AppTest.from_function(
-        _explore_with_model, args=(str(REPO / "pages" / "explore.py"), path), default_timeout=TIMEOUT
+        _explore_with_model, args=(str(REPO / "app_pages" / "explore.py"), path), default_timeout=TIMEOUT
     ).run()
     assert not at.exception
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)

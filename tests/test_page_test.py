@@ -52,7 +52,7 @@ def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
 
 def open_test_page() -> AppTest:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
-    return at.switch_page("pages/test.py").run()
+    return at.switch_page("app_pages/test.py").run()
 
 
 def chart_tables(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
@@ -224,7 +224,7 @@ def _test_page_while_training(page: str) -> None:
 
 
 def test_while_training_runs_the_page_tests_the_model_saved_at_the_latest_epoch():
-    at = AppTest.from_function(_test_page_while_training, args=(str(REPO / "pages" / "test.py"),), default_timeout=TIMEOUT)
+    at = AppTest.from_function(_test_page_while_training, args=(str(REPO / "app_pages" / "test.py"),), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
     assert at.radio(key="test_model_source").value == SESSION_MODEL

@@ -30,7 +30,7 @@ def close_the_tab():
 
 def open_train_page(**params) -> AppTest:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
-    at.switch_page("pages/train.py")
+    at.switch_page("app_pages/train.py")
     at.query_params.update(params)
     at.run()
     assert not at.exception
@@ -126,12 +126,12 @@ def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
 
 def test_training_goes_on_while_another_page_is_shown(runs_dir):
     at = press(open_train_page(hidden="8", images="2000", epochs="200"), "Train")
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/explore.py").run()
     deadline = time.monotonic() + 60
     while len(saved := RunStore(runs_dir).scan()[0]) == 0 or len(saved[0][1]) < 3:
         assert time.monotonic() < deadline, "no epoch was trained while the Explore page was shown"
         time.sleep(0.2)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert training(at) and len(epoch_column(at)) >= 3
     rerun_until_idle(press(at, "Stop"))
 
@@ -204,8 +204,8 @@ def test_settings_survive_a_page_switch():
     at = open_train_page()
     slider(at, "Hidden size").set_value(64).run()
     at.number_input(key="train_epochs").set_value(4).run()
-    at.switch_page("pages/explore.py").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/explore.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert slider(at, "Hidden size").value == 64 and at.number_input(key="train_epochs").value == 4
     assert at.query_params["hidden"] == "64" and at.query_params["epochs"] == "4"
 

@@ -84,7 +84,7 @@ def _from_session(session: TrainingSession, store: RunStore) -> ChosenModel | No
     snapshot = session.snapshot()
     if not snapshot.has_model:
         st.info("This session has no model yet.")
-        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
         return None
     name = f"this session's model (run {snapshot.run_id})" if snapshot.run_id else "this session's model"
     if snapshot.busy:
@@ -105,7 +105,7 @@ def _from_saved_run(store: RunStore) -> ChosenModel | None:
     runs = runs[runs["epochs"] > 0]
     if runs.empty:
         st.info("No saved run has a trained model yet.")
-        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
         return None
     labels = {row.run_id: _run_choice_label(row) for row in runs.itertuples()}
     run_id = st.selectbox("Saved run", list(labels), format_func=labels.get, key="test_run_id")
@@ -184,7 +184,7 @@ def choose_model(session: TrainingSession, store: RunStore) -> ChosenModel | Non
         chosen = _from_upload()
         if chosen is None and not session.snapshot().has_model and store.list_runs().empty:
             st.info("There is no model yet: train one, or upload a checkpoint saved by this app.")
-            st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+            st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     if chosen is not None:
         _describe(chosen, session, store, source)
     return chosen
