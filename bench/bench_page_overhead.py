@@ -102,7 +102,7 @@ def page_epochs(browser, url: str, query: str, store: RunStore) -> tuple[list[fl
     cores kept busy by other work meanwhile)."""
     before = set(store.list_runs()["run_id"])
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    # The app's entry page first: it registers the page list before /train is asked for.
+    # the entry page first, as a visitor arriving at the app
     page.goto(url)
     page.get_by_text("Data: MNIST").wait_for(timeout=120_000)
     page.goto(f"{url}/train?{query}")

@@ -12,6 +12,7 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
+from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.runs import RunStore
 from tests.conftest import REPO
 
@@ -258,3 +259,13 @@ def test_a_damaged_run_folder_is_shown_as_a_warning(runs_dir):
     at = open_train_page()
     assert any("broken-run" in w.value for w in at.warning)
     assert not at.exception
+
+
+def test_a_run_without_a_model_cannot_become_the_current_one_and_says_why(runs_dir):
+    run = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
+    run.finish("stopped", "stopped while waiting for a training slot")
+    at = open_train_page()
+    at.selectbox(key="train_action_run").set_value(run.run_id).run()
+    press(at, "Make current model")
+    assert run.run_id in at.error[0].value and "no such file" in at.error[0].value
+    assert button(at, "Continue").disabled
