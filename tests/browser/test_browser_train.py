@@ -5,7 +5,7 @@ import time
 from tests.browser.conftest import wait_for_app
 
 # Long enough to still be training when the test stops it; small enough to be quick per epoch.
-LONG_RUN = "train?hidden=16&images=20000&epochs=200"
+LONG_RUN = "train?hidden=16&images=all&epochs=200"
 
 
 def epochs_trained(page) -> float:
@@ -30,7 +30,7 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
     page.goto(f"{app_server.url}/{LONG_RUN}")
     wait_for_app(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Epoch 1 of 200").wait_for(timeout=60_000)
+    page.get_by_text(" of 200 · batch").wait_for(timeout=60_000)
 
     wait_for_epochs(page, 1)
     loss_chart(page).scroll_into_view_if_needed()
