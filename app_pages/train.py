@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from rnn_core import compare, train_settings
-from rnn_core.config import CELL_TYPES, OPTIMIZERS, TRAIN_LIMITS
+from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, TRAIN_LIMITS
 from rnn_core.runs import RUNNING as RUN_IN_PROGRESS
 from rnn_core.runs import summarize
 from rnn_core.session import FAILED, WAITING, Snapshot, TrainingSession
@@ -30,11 +30,11 @@ CHART_HEIGHT = 300
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
 FIELDS = [control.field for control in train_settings.CONTROLS]
-# The test-set charts and the table share these names for the history's columns.
-RUN_COLUMNS = [
+RUN_COLUMNS = [  # the saved runs' table, in this order
     "created", "status", "hidden_size", "batch_size", "learning_rate", "optimizer", "cell_type", "num_layers",
     "train_limit", "epochs", "final_accuracy", "best_accuracy", "seconds_per_epoch", "images_per_second", "seed", "run_id",
 ]  # fmt: skip
+# The test-set charts and the table share these names for the history's columns.
 HISTORY_COLUMNS = {
     "epoch": "Epoch",
     "train_loss": "Train loss",
@@ -94,7 +94,8 @@ def settings_sidebar(train_size: int) -> None:
             "Picking one fills the controls below; changing a control makes it custom.",
         )  # fmt: skip
         st.select_slider("Hidden size", train_settings.HIDDEN_SIZES, key=widget_key("hidden_size"), **keep)
-        st.radio("Layers", (1, 2, 3), key=widget_key("num_layers"), horizontal=True, **keep)
+        low, high = MODEL_LIMITS["num_layers"]
+        st.radio("Layers", range(low, high + 1), key=widget_key("num_layers"), horizontal=True, **keep)
         st.radio("Cell type", CELL_TYPES, key=widget_key("cell_type"), horizontal=True, **keep)
         st.select_slider("Batch size", train_settings.BATCH_SIZES, key=widget_key("batch_size"), **keep)
         st.select_slider(
@@ -111,8 +112,7 @@ def settings_sidebar(train_size: int) -> None:
             help="Fewer images make each epoch quicker and the model weaker.",
         )  # fmt: skip
         with st.expander("Seed and device"):
-            seed_limits = TRAIN_LIMITS["seed"]
-            st.number_input("Seed", *seed_limits, step=1, key=widget_key("seed"), **keep)
+            st.number_input("Seed", *TRAIN_LIMITS["seed"], step=1, key=widget_key("seed"), **keep)
             st.selectbox("Device", train_settings.available_devices(), key=widget_key("device"), **keep)
         st.caption("Moving a control never retrains: **Train** does, with these settings.")
     link = train_settings.to_query(current_values())
