@@ -1,0 +1,67 @@
+"""The Test page in a real browser: drawing on the canvas, Clear, and a bad upload."""
+
+import time
+
+import pytest
+
+from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
+from tests.browser.conftest import wait_for_app
+
+
+@pytest.fixture(scope="module")
+def saved_run(app_server, real_mnist):
+    config = ModelConfig(hidden_size=32)
+    train = TrainConfig(epochs=2, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=5000, device="cpu")
+    run = RunStore(app_server.runs_dir).create(config, train, label="browser test")
+    trainer = Trainer(real_mnist, config, train)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def draw_stroke(page, points) -> None:
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=10)
+    page.mouse.up()
+
+
+def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app_server, saved_run):
+    page.goto(f"{app_server.url}/test")
+    wait_for_app(page)
+    page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Draw a digit").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+    prompt = page.get_by_text("Draw a digit (0-9) in the black square")
+    prompt.wait_for(timeout=30_000)
+
+    draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])  # a 7
+    stroke_end = time.perf_counter()
+    page.get_by_text("Prediction:").first.wait_for(timeout=30_000)
+    print(f"prediction shown {(time.perf_counter() - stroke_end) * 1000:.0f} ms after the end of the stroke")
+    page.get_by_text("what the model sees").wait_for(timeout=10_000)
+    assert prompt.count() == 0
+
+    page.get_by_role("button", name="Clear").click()
+    prompt.wait_for(timeout=30_000)
+    assert page.get_by_text("Prediction:").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_text_file_named_pt_gets_a_clear_error_and_the_page_keeps_working(page, app_server, saved_run, tmp_path):
+    fake = tmp_path / "model.pt"
+    fake.write_text("this is a text file, not a checkpoint\n")
+    page.goto(f"{app_server.url}/test")
+    wait_for_app(page)
+    page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
+    page.get_by_text("An uploaded checkpoint").click()
+    page.locator('input[type="file"]').set_input_files(str(fake))
+    page.get_by_text("model.pt was not loaded").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    page.get_by_text("A saved run").click()
+    page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Test set").click()
+    page.get_by_text("Confusion matrix").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
