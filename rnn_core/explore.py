@@ -15,6 +15,7 @@ from PIL import Image
 from torch import nn
 
 from .data import MnistData
+from .inspection import read_image
 from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
 
 READ, CURRENT, TO_COME = "read", "current", "to come"
@@ -100,16 +101,9 @@ def input_vector_frame(image: torch.Tensor, t: int) -> pd.DataFrame:
     return pd.DataFrame({"column": np.arange(PIXELS_PER_ROW), "ink": image[t].numpy()})
 
 
-@torch.inference_mode()
 def running_guess(model: nn.Module, image: torch.Tensor) -> np.ndarray:
     """Class probabilities [28, 10] after each row of one image."""
-    was_training = model.training
-    model.eval()
-    try:
-        log_probs = model.trace(image.reshape(1, ROWS, PIXELS_PER_ROW)).log_probs[0]
-    finally:
-        model.train(was_training)
-    return log_probs.exp().numpy()
+    return read_image(model, image).probabilities.numpy()
 
 
 def running_guess_frame(probabilities: np.ndarray, t: int) -> pd.DataFrame:
