@@ -9,6 +9,7 @@ import time
 
 import pyarrow as pa
 import pytest
+import torch
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
@@ -20,6 +21,14 @@ TINY = {"hidden": "8", "images": "500", "epochs": "2"}
 # Every AppTest runs under this one session id, so the tab's training session would carry
 # over from one test to the next.
 APPTEST_SESSION_ID = "test session id"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads():
+    """The app's training slots size torch's process-wide thread count; later tests get theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
