@@ -7,12 +7,14 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .config import PRESETS, ModelConfig, Preset, TrainConfig
 from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .evaluate import Score, evaluate
+from .history import EpochRecord, RunStatus
 from .model import RowClassifier, RowTrace
-from .runs import Run, RunStore
-from .trainer import BatchEvent, EndEvent, EpochEvent, Trainer
+from .runs import Run, RunRecord, RunStore
+from .trainer import BatchEvent, EndEvent, Trainer
 
 __all__ = [
-    "BatchEvent", "Checkpoint", "CheckpointError", "EndEvent", "EpochEvent", "MnistData",
+    "BatchEvent", "Checkpoint", "CheckpointError", "EndEvent", "EpochRecord", "MnistData",
     "MnistFileError", "MnistUnavailable", "ModelConfig", "PRESETS", "Preset", "RowClassifier",
-    "RowTrace", "Run", "RunStore", "Score", "TrainConfig", "Trainer", "evaluate", "load_mnist",
+    "RowTrace", "Run", "RunRecord", "RunStatus", "RunStore", "Score", "TrainConfig", "Trainer",
+    "evaluate", "load_checkpoint", "load_mnist",
 ]  # fmt: skip

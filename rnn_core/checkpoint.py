@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,6 +18,7 @@ import torch
 
 from .config import ModelConfig, TrainConfig, config_from_dict
 from .data import atomic_write_bytes
+from .history import EpochRecord, history_from_rows, history_rows
 from .model import RowClassifier
 
 FORMAT = "rnn-mnist-row-classifier"
@@ -34,7 +35,7 @@ class Checkpoint:
     model_config: ModelConfig
     train_config: TrainConfig
     state_dict: dict[str, torch.Tensor]
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: tuple[EpochRecord, ...] = ()
     optimizer_state: dict[str, Any] | None = None
 
     def build_model(self) -> RowClassifier:
@@ -51,7 +52,7 @@ class Checkpoint:
                 "model_config": dataclasses.asdict(self.model_config),
                 "train_config": dataclasses.asdict(self.train_config),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
-                "history": self.history,
+                "history": history_rows(self.history),
                 "optimizer_state": self.optimizer_state,
             },
             buffer,
@@ -93,7 +94,7 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
             model_config=config_from_dict(ModelConfig, payload["model_config"]),
             train_config=config_from_dict(TrainConfig, payload["train_config"]),
             state_dict=payload["state_dict"],
-            history=list(payload.get("history") or []),
+            history=history_from_rows(payload.get("history", [])),
             optimizer_state=payload.get("optimizer_state"),
         )
         checkpoint.build_model()  # proves the weights fit the config

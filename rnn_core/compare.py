@@ -4,11 +4,14 @@ their histories out in one long table for an overlay chart.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from typing import Any, Sequence
 
 import pandas as pd
+
+from .runs import RunRecord
 
 # The settings a run is told apart by, and how each reads in a legend.
 SETTING_LABELS: dict[str, str] = {
@@ -26,17 +29,15 @@ SETTING_LABELS: dict[str, str] = {
 EXERCISE_SETTINGS = ("hidden_size", "batch_size", "learning_rate")
 OVERLAY_COLUMNS = ["run", "run_id", "epoch", "test_accuracy", "test_loss", "seconds"]
 
-RunRecord = tuple[dict[str, Any], list[dict[str, Any]]]  # (info, history) as RunStore.scan gives
 
-
-def run_settings(info: dict[str, Any]) -> dict[str, Any]:
-    settings = {**info["model_config"], **info["train_config"]}
+def run_settings(record: RunRecord) -> dict[str, Any]:
+    settings = {**dataclasses.asdict(record.model_config), **dataclasses.asdict(record.train_config)}
     return {name: settings.get(name) for name in SETTING_LABELS}
 
 
-def differing_settings(infos: Sequence[dict[str, Any]]) -> list[str]:
+def differing_settings(records: Sequence[RunRecord]) -> list[str]:
     """The settings that do not have the same value in all these runs."""
-    all_settings = [run_settings(info) for info in infos]
+    all_settings = [run_settings(record) for record in records]
     return [name for name in SETTING_LABELS if len({repr(s[name]) for s in all_settings}) > 1]
 
 
@@ -48,15 +49,15 @@ def _describe(name: str, value: Any) -> str:
     return SETTING_LABELS[name].format(value)
 
 
-def run_labels(infos: Sequence[dict[str, Any]]) -> list[str]:
+def run_labels(records: Sequence[RunRecord]) -> list[str]:
     """One legend label per run: the settings that differ, plus the start time where those
     alone do not tell two runs apart. A run on its own is named by the exercise's settings."""
-    names = differing_settings(infos) if len(infos) > 1 else list(EXERCISE_SETTINGS)
-    settings = [" · ".join(_describe(name, run_settings(info)[name]) for name in names) for info in infos]
+    names = differing_settings(records) if len(records) > 1 else list(EXERCISE_SETTINGS)
+    settings = [" · ".join(_describe(name, run_settings(record)[name]) for name in names) for record in records]
     labels, uses = [], Counter()
-    for label, info in zip(settings, infos):
+    for label, record in zip(settings, records):
         if not label or settings.count(label) > 1:
-            started = time.strftime("%H:%M:%S", time.localtime(info.get("created", 0)))
+            started = time.strftime("%H:%M:%S", time.localtime(record.created))
             label = f"{label} (started {started})" if label else f"started {started}"
         # runs started within the same second still need a label of their own
         uses[label] += 1
@@ -67,9 +68,9 @@ def run_labels(infos: Sequence[dict[str, Any]]) -> list[str]:
 def overlay_history(runs: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per (run, scored epoch); `seconds` is the training time up to that epoch."""
     rows = []
-    for label, (info, history) in zip(run_labels([info for info, _ in runs]), runs):
+    for label, record in zip(run_labels(runs), runs):
         seconds = 0.0
-        for row in history:
-            seconds += row.get("train_seconds") or 0.0
-            rows.append([label, info.get("id"), row["epoch"], row["test_accuracy"], row["test_loss"], seconds])
+        for row in record.history:
+            seconds += row.train_seconds
+            rows.append([label, record.run_id, row.epoch, row.test_accuracy, row.test_loss, seconds])
     return pd.DataFrame(rows, columns=OVERLAY_COLUMNS)

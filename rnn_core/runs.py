@@ -1,18 +1,22 @@
-"""Run records: every training run gets a folder under the runs root.
+"""Run records: every model, trained here or uploaded, gets a folder under the runs root.
 
-    runs/<run id>/run.json        configs, status, reason, owner pid, timestamps
+    runs/<run id>/run.json        configs, status, reason, owner, parent, process, timestamps
     runs/<run id>/metrics.json    the per-epoch history
     runs/<run id>/checkpoint.pt   the latest good model (rewritten after each epoch)
 
-Every file is written atomically. A run left "running" by a process that no longer exists
-is reported as interrupted; a folder that cannot be read is reported and skipped.
+The folder name is the run id and must match RUN_ID_PATTERN, so no id, from a link or from a
+planted run.json, can name a path outside the root. Every file is written atomically. A run
+left "running" by a process that no longer exists is reported as interrupted; a folder that
+cannot be read is reported and skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -25,40 +29,138 @@ import pandas as pd
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .config import ModelConfig, TrainConfig, config_from_dict
 from .data import atomic_write_bytes
-from .trainer import EndEvent, EpochEvent, Event, EventCallback, Trainer
+from .history import EpochRecord, RunStatus, history_from_rows, history_rows
+from .trainer import EndEvent, Event, EventCallback, Trainer
 
-RUNNING, INTERRUPTED = "running", "interrupted"
+RUN_ID_PATTERN = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
+RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "metrics.json", "checkpoint.pt"
+MAX_RECORD_BYTES = 16 * 2**20  # run.json and metrics.json are a few KB; refuse planted giants
 # Tells this process apart from an earlier one that had the same pid.
 PROCESS_TOKEN = secrets.token_hex(8)
-RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "metrics.json", "checkpoint.pt"
 
 
-def _write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, json.dumps(value, indent=1, allow_nan=True).encode())
+class RunNotFound(LookupError):
+    """No run with that id in this store; the message is meant for the user."""
+
+
+def check_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise RunNotFound(f"{str(run_id)[:40]!r} is not a run id (they look like 20261128-093000-a1b2c3)")
+    return run_id
+
+
+def owner_digest(token: str | None) -> str | None:
+    """What run.json keeps of a browser's secret token: enough to recognise it, not to reuse it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32] if token else None
+
+
+def _process_started(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _this_process() -> dict[str, Any]:
+    return {"pid": os.getpid(), "process": PROCESS_TOKEN, "process_started": _process_started(os.getpid())}
 
 
 def _owner_alive(info: dict[str, Any]) -> bool:
-    pid = info.get("pid", -1)
     if info.get("process") == PROCESS_TOKEN:
         return True
-    if pid == os.getpid() or not isinstance(pid, int) or pid <= 0:
+    pid = info.get("pid")
+    if pid == os.getpid() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    # the pid is taken, but by the process that wrote the record only if it started then too
+    recorded, now = info.get("process_started"), _process_started(pid)
+    return recorded is None or now is None or recorded == now
+
+
+def _write_json(path: Path, value: Any) -> None:
+    atomic_write_bytes(path, json.dumps(value, indent=1).encode())
+
+
+def _read_json(path: Path) -> Any:
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_RECORD_BYTES // 2**20} MB")
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as read from its folder: everything but the weights."""
+
+    run_id: str
+    status: RunStatus
+    reason: str
+    label: str
+    created: float
+    model_config: ModelConfig
+    train_config: TrainConfig
+    history: tuple[EpochRecord, ...]
+    owner: str | None  # owner_digest of the browser token that started it
+    parent: dict[str, Any] | None  # {"run_id": ..., "epoch": ...} when it continues another run
+
+    @property
+    def epochs(self) -> float:
+        return self.history[-1].epoch if self.history else 0
+
+    @property
+    def final_accuracy(self) -> float | None:
+        return self.history[-1].test_accuracy if self.history else None
+
+    def owned_by(self, token: str | None) -> bool:
+        return self.owner is not None and self.owner == owner_digest(token)
+
+
+def _record_from_info(run_id: str, info: Any, history: tuple[EpochRecord, ...]) -> RunRecord:
+    if not isinstance(info, dict):
+        raise ValueError("run.json is not an object")
+    parent = info.get("parent")
+    if parent is not None and not (isinstance(parent, dict) and isinstance(parent.get("run_id"), str)):
+        raise ValueError("run.json has a malformed parent")
+    owner, label, reason = info.get("owner"), info.get("label", ""), info.get("reason", "")
+    if not (owner is None or isinstance(owner, str)) or not isinstance(label, str) or not isinstance(reason, str):
+        raise ValueError("run.json has a malformed owner, label or reason")
+    created = info.get("created", 0)
+    if isinstance(created, bool) or not isinstance(created, (int, float)):
+        raise ValueError("run.json has a malformed creation time")
+    status = RunStatus(info.get("status"))  # ValueError for anything else
+    if status.live and not _owner_alive(info):
+        status, reason = RunStatus.INTERRUPTED, "the process training it ended before the run did"
+    return RunRecord(
+        run_id=run_id,  # the folder's name, whatever run.json says
+        status=status,
+        reason=reason,
+        label=label,
+        created=float(created),
+        model_config=config_from_dict(ModelConfig, _mapping(info.get("model_config"), "model_config")),
+        train_config=config_from_dict(TrainConfig, _mapping(info.get("train_config"), "train_config")),
+        history=history,
+        owner=owner,
+        parent=parent,
+    )
+
+
+def _mapping(value: Any, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"run.json's {name} is not an object")
+    return value
 
 
 @dataclass
 class Run:
-    """An open run folder. Use `record(trainer, on_event)` as the trainer's event callback."""
+    """An open run folder, written by one job only. Use `record(trainer, on_event)` as the
+    trainer's event callback: it saves the metrics and checkpoint after every epoch."""
 
     folder: Path
-    model_config: ModelConfig
-    train_config: TrainConfig
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,105 +171,140 @@ class Run:
         self.info.update(changes, updated=time.time())
         _write_json(self.folder / RUN_FILE, self.info)
 
+    def save_epoch(self, trainer: Trainer) -> None:
+        _write_json(self.folder / METRICS_FILE, history_rows(trainer.history))
+        trainer.checkpoint().save(self.folder / CHECKPOINT_FILE)
+
     def record(self, trainer: Trainer, forward: EventCallback | None = None) -> EventCallback:
         """An event callback that saves metrics, checkpoint and status, then forwards."""
 
         def on_event(event: Event) -> None:
-            if isinstance(event, EpochEvent):
-                _write_json(self.folder / METRICS_FILE, trainer.history)
-                trainer.checkpoint().save(self.folder / CHECKPOINT_FILE)
-                self._write_info(status=RUNNING, pid=os.getpid(), process=PROCESS_TOKEN)
+            if isinstance(event, EpochRecord):
+                self.save_epoch(trainer)
             elif isinstance(event, EndEvent):
+                self.save_epoch(trainer)  # a divergence may have dropped epochs
                 self.finish(event.status, event.reason)
             if forward is not None:
                 forward(event)
 
         return on_event
 
-    def finish(self, status: str, reason: str) -> None:
-        self._write_info(status=status, reason=reason)
+    def mark(self, status: RunStatus, reason: str = "") -> None:
+        """A live status (waiting, running), with this process as its keeper."""
+        self._write_info(status=status.value, reason=reason, **_this_process())
 
-    def load_checkpoint(self) -> Checkpoint:
-        return load_checkpoint(self.folder / CHECKPOINT_FILE)
+    def finish(self, status: RunStatus, reason: str) -> None:
+        self._write_info(status=RunStatus(status).value, reason=reason)
 
 
 class RunStore:
     def __init__(self, root: str | Path = "runs"):
-        self.root = Path(root)
+        self.root = Path(root).resolve()
 
-    def create(self, model_config: ModelConfig, train_config: TrainConfig, label: str = "") -> Run:
+    def folder(self, run_id: str) -> Path:
+        return self.root / check_run_id(run_id)
+
+    def _new_folder(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        folder = self.root / run_id
-        folder.mkdir()
-        run = Run(folder, model_config, train_config)
-        run._write_info(
-            id=run_id,
-            label=label,
-            created=time.time(),
-            status=RUNNING,
-            reason="",
-            pid=os.getpid(),
-            process=PROCESS_TOKEN,
-            model_config=dataclasses.asdict(model_config),
-            train_config=dataclasses.asdict(train_config),
-        )
+        while True:
+            folder = self.root / (time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3))
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+
+    def create(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        label: str = "",
+        owner: str | None = None,
+        parent: dict[str, Any] | None = None,
+        status: RunStatus = RunStatus.WAITING,
+    ) -> Run:
+        """A new run folder. `owner` is the browser's token (only its digest is kept)."""
+        folder = self._new_folder()
+        run = Run(folder)
+        try:
+            run._write_info(
+                id=folder.name,
+                label=label,
+                created=time.time(),
+                status=RunStatus(status).value,
+                reason="",
+                owner=owner_digest(owner),
+                parent=parent,
+                model_config=dataclasses.asdict(model_config),
+                train_config=dataclasses.asdict(train_config),
+                **_this_process(),
+            )
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)  # no half-made run left behind
+            raise
         return run
 
+    def add_checkpoint(self, checkpoint: Checkpoint, label: str, owner: str | None = None) -> RunRecord:
+        """Keep an uploaded checkpoint as a run of its own, so every page can pick it."""
+        run = self.create(checkpoint.model_config, checkpoint.train_config, label, owner, status=RunStatus.UPLOADED)
+        try:
+            checkpoint.save(run.folder / CHECKPOINT_FILE)
+            _write_json(run.folder / METRICS_FILE, history_rows(checkpoint.history))
+        except OSError:
+            shutil.rmtree(run.folder, ignore_errors=True)
+            raise
+        return self.read(run.run_id)
+
     def open(self, run_id: str) -> Run:
-        folder = self.root / run_id
-        info = json.loads((folder / RUN_FILE).read_text())
-        return Run(
-            folder,
-            config_from_dict(ModelConfig, info["model_config"]),
-            config_from_dict(TrainConfig, info["train_config"]),
-            info,
-        )
+        """An existing run, to be written by a job that continues it."""
+        folder = self.folder(run_id)
+        info = _read_json(folder / RUN_FILE)
+        if not isinstance(info, dict):
+            raise ValueError("run.json is not an object")
+        return Run(folder, info)
 
     def delete(self, run_id: str) -> None:
-        folder = self.root / run_id
-        if folder.parent != self.root or not (folder / RUN_FILE).is_file():
-            raise ValueError(f"{run_id!r} is not a run in {self.root}")
+        folder = self.folder(run_id)
+        if not (folder / RUN_FILE).is_file():
+            raise RunNotFound(f"there is no run {run_id}")
         shutil.rmtree(folder)
 
-    def read(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """(info, history) of one run; status reads interrupted if its process is gone."""
-        folder = self.root / run_id
-        info = json.loads((folder / RUN_FILE).read_text())
-        metrics_path = folder / METRICS_FILE
-        history = json.loads(metrics_path.read_text()) if metrics_path.exists() else []
-        if not isinstance(info, dict) or not isinstance(history, list):
-            raise ValueError("run.json or metrics.json has the wrong structure")
-        config_from_dict(ModelConfig, info["model_config"])
-        config_from_dict(TrainConfig, info["train_config"])
-        if info.get("status") == RUNNING and not _owner_alive(info):
-            info["status"] = INTERRUPTED
-            info["reason"] = "the process training it ended before the run did"
-        return info, history
+    def read(self, run_id: str) -> RunRecord:
+        """One run; its status reads interrupted if the process keeping it is gone.
+        RunNotFound for an unknown id, ValueError or OSError for a damaged folder."""
+        folder = self.folder(run_id)
+        if not (folder / RUN_FILE).is_file():
+            raise RunNotFound(f"there is no run {run_id}")
+        info = _read_json(folder / RUN_FILE)
+        metrics = folder / METRICS_FILE
+        history = history_from_rows(_read_json(metrics)) if metrics.exists() else ()
+        return _record_from_info(run_id, info, history)
 
-    def scan(self) -> tuple[list[tuple[dict, list]], list[str]]:
-        """All readable runs (newest first) and one message per damaged folder."""
+    def scan(self) -> tuple[list[RunRecord], list[str]]:
+        """All readable runs (newest first) and one message per folder that was skipped."""
         runs, problems = [], []
         if not self.root.is_dir():
             return runs, problems
         for folder in sorted(self.root.iterdir(), reverse=True):
-            if not folder.is_dir() or folder.name.startswith("."):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            if not RUN_ID_PATTERN.fullmatch(folder.name):
+                problems.append(f"{folder.name}: skipped, the folder's name is not a run id (a copied folder?)")
                 continue
             try:
                 runs.append(self.read(folder.name))
-            except (OSError, ValueError, KeyError, TypeError) as err:
+            except (OSError, ValueError, TypeError, RunNotFound) as err:
                 problems.append(f"{folder.name}: skipped, cannot be read ({type(err).__name__}: {err})")
         return runs, problems
 
     def list_runs(self) -> pd.DataFrame:
         """One row per readable run: settings, status and results. Damaged folders are skipped
         (see `scan` for the messages)."""
-        rows = [summarize(info, history) for info, history in self.scan()[0]]
-        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+        return summary_table(self.scan()[0])
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         try:
-            return load_checkpoint(self.root / run_id / CHECKPOINT_FILE)
+            return load_checkpoint(self.folder(run_id) / CHECKPOINT_FILE)
         except CheckpointError as err:
             raise CheckpointError(f"run {run_id}: {err}") from None
 
@@ -175,26 +312,37 @@ class RunStore:
 SUMMARY_COLUMNS = [
     "run_id", "label", "status", "cell_type", "hidden_size", "num_layers", "optimizer",
     "learning_rate", "batch_size", "train_limit", "seed", "epochs", "final_accuracy",
-    "best_accuracy", "seconds_per_epoch", "images_per_second", "created", "reason",
+    "best_accuracy", "seconds_per_epoch", "images_per_second", "created", "reason", "parent",
 ]  # fmt: skip
 
 
-def summarize(info: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    trained = [row for row in history if row.get("train_loss") is not None]
-    accuracies = [row["test_accuracy"] for row in history]
-    speeds = [row["images_per_second"] for row in trained if row.get("images_per_second")]
-    model, train = info["model_config"], info["train_config"]
+def summarize(record: RunRecord) -> dict[str, Any]:
+    history = record.history
+    speeds = [row.seconds_per_epoch for row in history if row.seconds_per_epoch]
+    images = [row.images_per_second for row in history if row.images_per_second]
+    model, train = record.model_config, record.train_config
     return {
-        "run_id": info.get("id"),
-        "label": info.get("label", ""),
-        "status": info.get("status"),
-        **{key: model.get(key) for key in ("cell_type", "hidden_size", "num_layers")},
-        **{key: train.get(key) for key in ("optimizer", "learning_rate", "batch_size", "train_limit", "seed")},
-        "epochs": history[-1]["epoch"] if history else 0,
-        "final_accuracy": accuracies[-1] if accuracies else None,
-        "best_accuracy": max(accuracies) if accuracies else None,
-        "seconds_per_epoch": sum(r["train_seconds"] for r in trained) / len(trained) if trained else None,
-        "images_per_second": sum(speeds) / len(speeds) if speeds else None,
-        "created": pd.Timestamp(info.get("created", 0), unit="s"),
-        "reason": info.get("reason", ""),
+        "run_id": record.run_id,
+        "label": record.label,
+        "status": record.status.value,
+        "cell_type": model.cell_type,
+        "hidden_size": model.hidden_size,
+        "num_layers": model.num_layers,
+        "optimizer": train.optimizer,
+        "learning_rate": train.learning_rate,
+        "batch_size": train.batch_size,
+        "train_limit": train.train_limit,
+        "seed": train.seed,
+        "epochs": record.epochs,
+        "final_accuracy": record.final_accuracy,
+        "best_accuracy": max(row.test_accuracy for row in history) if history else None,
+        "seconds_per_epoch": sum(speeds) / len(speeds) if speeds else None,
+        "images_per_second": sum(images) / len(images) if images else None,
+        "created": pd.Timestamp(record.created, unit="s"),
+        "reason": record.reason,
+        "parent": record.parent["run_id"] if record.parent else None,
     }
+
+
+def summary_table(records: list[RunRecord]) -> pd.DataFrame:
+    return pd.DataFrame([summarize(record) for record in records], columns=SUMMARY_COLUMNS)

@@ -15,8 +15,9 @@ from typing import Sequence, TextIO
 
 from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
 from .data import MnistFileError, MnistUnavailable, load_mnist
-from .runs import INTERRUPTED, RunStore
-from .trainer import BatchEvent, EndEvent, EpochEvent, Event, Trainer
+from .history import EpochRecord, RunStatus
+from .runs import RunStore
+from .trainer import BatchEvent, EndEvent, Event, Trainer
 
 MODEL_FLAGS = {"hidden_size": int, "num_layers": int, "cell_type": str}
 TRAIN_FLAGS = {
@@ -70,7 +71,7 @@ class ConsoleReporter:
             print(TABLE_HEADER, file=out)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, EpochEvent):
+        if isinstance(event, EpochRecord):
             row = event.as_dict()
             if self.as_json:
                 print(json.dumps(row), file=self.out, flush=True)
@@ -102,16 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer = Trainer(data, model_config, train_config)
     except ValueError as err:
         parser.error(str(err))
-    run = RunStore(args.runs_dir).create(model_config, train_config, label=args.label)
+    run = RunStore(args.runs_dir).create(model_config, train_config, label=args.label, status=RunStatus.RUNNING)
     reporter = ConsoleReporter(args.json)
     try:
         end = trainer.run(on_event=run.record(trainer, reporter))
     except KeyboardInterrupt:
-        run.finish(INTERRUPTED, "interrupted from the keyboard")
+        run.finish(RunStatus.INTERRUPTED, "interrupted from the keyboard")
         print(f"\ninterrupted; epochs so far are saved in {run.folder}", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps({"run_dir": str(run.folder), "status": end.status, "reason": end.reason}))
+        print(json.dumps({"run_dir": str(run.folder), "status": end.status.value, "reason": end.reason}))
     else:
         print(f"run saved in {run.folder}")
     return 0

@@ -13,8 +13,8 @@ import copy
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Union
+from dataclasses import dataclass
+from typing import Callable, Union
 
 import torch
 from torch.nn import functional as F
@@ -23,12 +23,15 @@ from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .evaluate import evaluate
+from .history import EpochRecord, RunStatus
 from .model import RowClassifier
 
-FINISHED, STOPPED, DIVERGED = "finished", "stopped", "diverged"
 # A batch loss this many times the untrained model's test loss counts as blown up: a
 # learning rate far too high can send the loss into the hundreds without reaching NaN.
 BLOW_UP_FACTOR = 10.0
+# Held while a model is built from a seed, so two trainings started at once on a threaded
+# server cannot interleave their draws from the one global generator.
+_GLOBAL_SEED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -42,28 +45,12 @@ class BatchEvent:
 
 
 @dataclass(frozen=True)
-class EpochEvent:
-    """One row of the history: the test set scored after an epoch (epoch 0 = untrained)."""
-
-    epoch: float  # an integer count, or fractional after a stop part-way through a pass
-    train_loss: float | None
-    test_loss: float
-    test_accuracy: float
-    train_seconds: float
-    images_per_second: float | None
-    partial: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class EndEvent:
-    status: str  # FINISHED, STOPPED or DIVERGED
+    status: RunStatus  # FINISHED, STOPPED or DIVERGED
     reason: str
 
 
-Event = Union[BatchEvent, EpochEvent, EndEvent]
+Event = Union[BatchEvent, EpochRecord, EndEvent]
 EventCallback = Callable[[Event], None]
 
 
@@ -97,7 +84,6 @@ class Trainer:
         self.model_config, self.config = model_config, train_config
         self.device = resolve_device(train_config.device)
         self.batch_event_interval = batch_event_interval
-        torch.manual_seed(train_config.seed)
         self.generator = torch.Generator().manual_seed(train_config.seed)
 
         images, labels = data.train_images, data.train_labels
@@ -107,23 +93,25 @@ class Trainer:
         self.train_images, self.train_labels = images.to(self.device), labels.to(self.device)
         self.test_images, self.test_labels = data.test_images, data.test_labels
 
-        self.model = RowClassifier(model_config).to(self.device)
+        with _GLOBAL_SEED_LOCK:  # the initial weights come from torch's global generator
+            torch.manual_seed(train_config.seed)
+            self.model = RowClassifier(model_config).to(self.device)
         optimizer_class = torch.optim.SGD if train_config.optimizer == "SGD" else torch.optim.Adam
         self.optimizer = optimizer_class(self.model.parameters(), lr=train_config.learning_rate)
-        self.history: list[dict[str, Any]] = []
+        self.history: list[EpochRecord] = []
         self.images_trained = 0
         self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint.state_dict)
             if checkpoint.optimizer_state is not None:
                 self.optimizer.load_state_dict(checkpoint.optimizer_state)
-            self.history = [dict(row) for row in checkpoint.history]
+            self.history = list(checkpoint.history)
             self.images_trained = round(self.epochs_done * len(self.train_labels))
         self._last_good = self._snapshot()
 
     @property
     def epochs_done(self) -> float:
-        return self.history[-1]["epoch"] if self.history else 0
+        return self.history[-1].epoch if self.history else 0
 
     @property
     def train_size(self) -> int:
@@ -142,13 +130,13 @@ class Trainer:
             model_config=self.model_config,
             train_config=self.config,
             state_dict={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            history=[dict(row) for row in self.history],
+            history=tuple(self.history),
             optimizer_state=copy.deepcopy(self.optimizer.state_dict()),
         )
 
-    def _record(self, train_loss: float | None, seconds: float, images: int, partial: bool) -> EpochEvent:
+    def _record(self, train_loss: float | None, seconds: float, images: int, partial: bool) -> EpochRecord:
         result = evaluate(self.model, self.test_images, self.test_labels)
-        event = EpochEvent(
+        event = EpochRecord(
             epoch=_whole(round(self.images_trained / self.train_size, 3)),
             train_loss=train_loss,
             test_loss=result.loss,
@@ -157,7 +145,7 @@ class Trainer:
             images_per_second=images / seconds if seconds > 0 and images else None,
             partial=partial,
         )
-        self.history.append(event.as_dict())
+        self.history.append(event)
         return event
 
     def run(
@@ -188,7 +176,7 @@ class Trainer:
             seen, last_emit, start = 0, -math.inf, time.perf_counter()
             for batch in range(batches):
                 if stop.is_set():
-                    end = EndEvent(STOPPED, f"stopped by the user during epoch {self.epochs_done_whole + 1}")
+                    end = EndEvent(RunStatus.STOPPED, f"during epoch {self.epochs_done_whole + 1}")
                     if seen:
                         emit(self._record(loss_sum.item() / batch, time.perf_counter() - start, seen, partial=True))
                     emit(end)
@@ -219,24 +207,24 @@ class Trainer:
                 return self._diverge(emit, event.test_loss, batches)
             self._last_good = self._snapshot()
             emit(event)
-        end = EndEvent(FINISHED, f"trained to epoch {_whole(self.epochs_done)}")
+        end = EndEvent(RunStatus.FINISHED, f"trained to epoch {_whole(self.epochs_done)}")
         emit(end)
         return end
 
     def _blown_up(self, loss: float) -> bool:
-        return not math.isfinite(loss) or loss > BLOW_UP_FACTOR * self.history[0]["test_loss"]
+        return not math.isfinite(loss) or loss > BLOW_UP_FACTOR * self.history[0].test_loss
 
     @property
     def epochs_done_whole(self) -> int:
         return int(self.epochs_done)
 
     def _diverge(self, emit: EventCallback, value: float, batch: int) -> EndEvent:
-        last_good = self.history[-1]["epoch"] if self.history else 0
+        last_good = self.epochs_done
         with self._step_lock:
             self._restore_last_good()
         self.images_trained = round(last_good * self.train_size)
         end = EndEvent(
-            DIVERGED,
+            RunStatus.DIVERGED,
             f"the loss blew up to {value:.4g} at batch {batch} of epoch {self.epochs_done_whole + 1}: "
             f"learning rate {self.config.learning_rate:g} is too high, lower it. "
             f"The model keeps its weights from epoch {_whole(last_good)}.",

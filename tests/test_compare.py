@@ -4,18 +4,17 @@ import pytest
 
 from rnn_core.compare import differing_settings, overlay_history, run_labels
 from rnn_core.config import ModelConfig, TrainConfig
-from rnn_core.runs import RunStore
+from rnn_core.history import RunStatus
+from rnn_core.runs import RunRecord, RunStore
 from rnn_core.trainer import Trainer
 
 
-def info(hidden=20, lr=0.1, batch=100, created=0.0, run_id="run"):
-    return {
-        "id": run_id,
-        "created": created,
-        "model_config": {"hidden_size": hidden, "num_layers": 1, "cell_type": "LSTM"},
-        "train_config": {"learning_rate": lr, "batch_size": batch, "optimizer": "SGD", "train_limit": None,
-                         "seed": 0, "device": "auto", "epochs": 10},
-    }  # fmt: skip
+def info(hidden=20, lr=0.1, batch=100, created=0.0, run_id="20260101-000000-000000"):
+    return RunRecord(
+        run_id=run_id, status=RunStatus.FINISHED, reason="", label="", created=created,
+        model_config=ModelConfig(hidden_size=hidden), train_config=TrainConfig(learning_rate=lr, batch_size=batch),
+        history=(), owner=None, parent=None,
+    )  # fmt: skip
 
 
 def test_only_the_settings_that_differ_name_the_runs():
@@ -47,10 +46,11 @@ def test_the_overlay_has_every_scored_epoch_with_the_training_time_so_far(tmp_pa
     runs, _ = store.scan()
     history = overlay_history(runs)
     assert len(history) == 6 and set(history["run"]) == {"lr 0.1", "lr 0.5"}
-    for (info_, rows), (_, frame) in zip(runs, history.groupby("run_id", sort=False)):
+    for record, (_, frame) in zip(runs, history.groupby("run_id", sort=False)):
+        rows = record.history
         assert list(frame["epoch"]) == [0, 1, 2]
-        assert list(frame["test_accuracy"]) == [row["test_accuracy"] for row in rows]
-        seconds = [sum(row["train_seconds"] for row in rows[: i + 1]) for i in range(3)]
+        assert list(frame["test_accuracy"]) == [row.test_accuracy for row in rows]
+        seconds = [sum(row.train_seconds for row in rows[: i + 1]) for i in range(3)]
         assert list(frame["seconds"]) == pytest.approx(seconds)
         assert frame["seconds"].iloc[0] == 0
 

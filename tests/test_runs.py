@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -8,7 +9,8 @@ import pytest
 from rnn_core import data as data_module
 from rnn_core import runs as runs_module
 from rnn_core.config import ModelConfig, TrainConfig
-from rnn_core.runs import INTERRUPTED, RunStore
+from rnn_core.history import RunStatus
+from rnn_core.runs import RunNotFound, RunStore
 from rnn_core.trainer import Trainer
 
 MODEL = ModelConfig(hidden_size=6)
@@ -26,10 +28,10 @@ def train_recorded(store, data, **train_changes):
 def test_a_recorded_run_saves_config_metrics_checkpoint_and_status(tmp_path, tiny_data):
     store = RunStore(tmp_path)
     run, trainer = train_recorded(store, tiny_data)
-    info, history = store.read(run.run_id)
-    assert info["status"] == "finished" and info["model_config"]["hidden_size"] == 6
-    assert history == trainer.history
-    assert store.checkpoint(run.run_id).history == trainer.history
+    record = store.read(run.run_id)
+    assert record.status == RunStatus.FINISHED and record.model_config.hidden_size == 6
+    assert list(record.history) == trainer.history
+    assert list(store.checkpoint(run.run_id).history) == trainer.history
 
 
 def test_list_runs_is_a_dataframe_with_settings_and_results(tmp_path, tiny_data):
@@ -47,12 +49,13 @@ def test_list_runs_is_a_dataframe_with_settings_and_results(tmp_path, tiny_data)
 def test_a_damaged_run_folder_is_reported_and_skipped(tmp_path, tiny_data):
     store = RunStore(tmp_path)
     good, _ = train_recorded(store, tiny_data)
-    (tmp_path / "zz-broken").mkdir()
-    (tmp_path / "zz-broken" / "run.json").write_text("{ not json")
-    (tmp_path / "zz-empty").mkdir()
+    broken, empty = tmp_path / "29990101-000000-00000b", tmp_path / "29990101-000000-00000e"
+    broken.mkdir()
+    (broken / "run.json").write_text("{ not json")
+    empty.mkdir()
     runs, problems = store.scan()
-    assert [info["id"] for info, _ in runs] == [good.run_id]
-    assert len(problems) == 2 and any("zz-broken" in p for p in problems)
+    assert [record.run_id for record in runs] == [good.run_id]
+    assert len(problems) == 2 and any(broken.name in p for p in problems)
     assert list(store.list_runs()["run_id"]) == [good.run_id]
 
 
@@ -63,11 +66,11 @@ def test_a_run_left_running_by_a_dead_process_is_interrupted(tmp_path, tiny_data
     info = json.loads((run.folder / "run.json").read_text())
     info.update(status="running", pid=int(dead.stdout), process="an-earlier-process")
     (run.folder / "run.json").write_text(json.dumps(info))
-    info, history = store.read(run.run_id)
-    assert info["status"] == INTERRUPTED and len(history) == 3
+    record = store.read(run.run_id)
+    assert record.status == RunStatus.INTERRUPTED and len(record.history) == 3
     # this process's own running run is not mistaken for an interrupted one
-    live = store.create(MODEL, TRAIN)
-    assert store.read(live.run_id)[0]["status"] == "running"
+    live = store.create(MODEL, TRAIN, status=RunStatus.RUNNING)
+    assert store.read(live.run_id).status == RunStatus.RUNNING
 
 
 def test_a_crash_while_writing_keeps_the_previous_file_whole(tmp_path, tiny_data, monkeypatch):
@@ -89,7 +92,86 @@ def test_a_crash_while_writing_keeps_the_previous_file_whole(tmp_path, tiny_data
 def test_delete_removes_only_run_folders(tmp_path, tiny_data):
     store = RunStore(tmp_path)
     run, _ = train_recorded(store, tiny_data)
-    with pytest.raises(ValueError):
+    with pytest.raises(RunNotFound):
         store.delete("..")
     store.delete(run.run_id)
     assert store.list_runs().empty
+
+
+def test_a_pid_reused_by_another_process_does_not_keep_a_run_running(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run, _ = train_recorded(store, tiny_data)
+    info = json.loads((run.folder / "run.json").read_text())
+    # pid 1 exists, but it did not start when the run was written
+    info.update(status="running", pid=1, process="an-earlier-process", process_started="12345")
+    (run.folder / "run.json").write_text(json.dumps(info))
+    assert store.read(run.run_id).status == RunStatus.INTERRUPTED
+
+
+@pytest.mark.parametrize("run_id", ["../victim", "/etc", "..", "", "20260101-000000-abcdeg", "a/b", 7])
+def test_no_run_id_can_name_a_path_outside_the_runs_folder(tmp_path, run_id):
+    store = RunStore(tmp_path / "runs")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "run.json").write_text("{}")
+    for call in (store.read, store.open, store.checkpoint, store.delete, store.folder):
+        with pytest.raises(RunNotFound):
+            call(run_id)
+    assert (victim / "run.json").exists()
+
+
+def test_a_planted_run_json_id_is_ignored_for_the_folder_name(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run, _ = train_recorded(store, tiny_data)
+    info = json.loads((run.folder / "run.json").read_text())
+    info["id"] = "../victim"
+    (run.folder / "run.json").write_text(json.dumps(info))
+    assert store.read(run.run_id).run_id == run.run_id
+    assert store.open(run.run_id).folder == run.folder
+
+
+def test_a_copied_run_folder_is_skipped_with_a_note_and_the_table_still_builds(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run, _ = train_recorded(store, tiny_data)
+    shutil.copytree(run.folder, tmp_path / f"{run.run_id} copy")
+    runs, problems = store.scan()
+    assert [record.run_id for record in runs] == [run.run_id]
+    assert len(problems) == 1 and "not a run id" in problems[0]
+    assert list(store.list_runs()["run_id"]) == [run.run_id]
+
+
+@pytest.mark.parametrize(
+    "metrics", ['[{"epoch": 0}]', '"abc"', '{"epoch": 1}', '[["x"]]', '[{"epoch": 0, "train_loss": null, '
+                '"test_loss": 2.3, "test_accuracy": 500, "train_seconds": 0, "images_per_second": null}]'],
+)  # fmt: skip
+def test_a_damaged_metrics_file_skips_the_run_with_a_note(tmp_path, tiny_data, metrics):
+    store = RunStore(tmp_path)
+    good, _ = train_recorded(store, tiny_data)
+    bad, _ = train_recorded(store, tiny_data)
+    (bad.folder / "metrics.json").write_text(metrics)
+    runs, problems = store.scan()
+    assert [record.run_id for record in runs] == [good.run_id]
+    assert len(problems) == 1 and bad.run_id in problems[0]
+    assert len(store.list_runs()) == 1
+
+
+def test_a_disk_full_at_creation_leaves_no_run_folder(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs_module, "atomic_write_bytes", full)
+    with pytest.raises(OSError):
+        store.create(MODEL, TRAIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_uploaded_checkpoint_becomes_a_run_of_its_own(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run, trainer = train_recorded(store, tiny_data)
+    record = store.add_checkpoint(trainer.checkpoint(), label="uploaded model.pt", owner="token")
+    assert record.status == RunStatus.UPLOADED and record.run_id != run.run_id
+    assert record.owned_by("token") and not record.owned_by("other") and not record.owned_by(None)
+    assert list(record.history) == trainer.history
+    assert store.checkpoint(record.run_id).state_dict.keys() == trainer.model.state_dict().keys()

@@ -27,7 +27,7 @@ def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, rea
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     epochs, last = lines[:-1], lines[-1]
-    assert [row["epoch"] for row in epochs] == [0, 1, 2]
+    assert [row.epoch for row in epochs] == [0, 1, 2]
     assert all(EXPECTED_KEYS <= row.keys() for row in epochs)
     assert epochs[0]["train_loss"] is None and epochs[2]["train_loss"] > 0
     assert epochs[2]["test_accuracy"] > epochs[0]["test_accuracy"]
@@ -75,5 +75,5 @@ def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tm
     assert list(table["status"]) == ["interrupted"]
     assert table["epochs"].iloc[0] >= 2
     checkpoint = store.checkpoint(table["run_id"].iloc[0])
-    assert checkpoint.history[-1]["epoch"] >= 2
+    assert checkpoint.history[-1].epoch >= 2
     assert store.scan()[1] == []  # no damaged files, whatever the kill interrupted

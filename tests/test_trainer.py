@@ -4,7 +4,10 @@ import pytest
 import torch
 
 from rnn_core.config import PRESETS, ModelConfig, TrainConfig
-from rnn_core.trainer import DIVERGED, FINISHED, STOPPED, BatchEvent, EndEvent, EpochEvent, Trainer
+from rnn_core.history import EpochRecord, RunStatus
+from rnn_core.trainer import BatchEvent, EndEvent, Trainer
+
+FINISHED, STOPPED, DIVERGED = RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED
 
 SMALL = ModelConfig(hidden_size=8)
 FAST = TrainConfig(epochs=2, batch_size=20, learning_rate=0.5, optimizer="SGD", device="cpu")
@@ -20,11 +23,11 @@ def test_history_holds_epoch_0_untrained_then_every_epoch(tiny_data):
     trainer = Trainer(tiny_data, SMALL, FAST)
     end, events = collect(trainer)
     assert end.status == FINISHED
-    assert [row["epoch"] for row in trainer.history] == [0, 1, 2]
-    assert trainer.history[0]["train_loss"] is None
-    assert all(row["train_loss"] > 0 and row["train_seconds"] > 0 for row in trainer.history[1:])
-    epoch_events = [e for e in events if isinstance(e, EpochEvent)]
-    assert [e.as_dict() for e in epoch_events] == trainer.history
+    assert [row.epoch for row in trainer.history] == [0, 1, 2]
+    assert trainer.history[0].train_loss is None
+    assert all(row.train_loss > 0 and row.train_seconds > 0 for row in trainer.history[1:])
+    epoch_events = [e for e in events if isinstance(e, EpochRecord)]
+    assert epoch_events == trainer.history
     assert isinstance(events[-1], EndEvent)
 
 
@@ -73,13 +76,13 @@ def test_stop_between_batches_records_where_it_stopped_then_continue(tiny_data):
 
     end = trainer.run(on_event=stop_after_two_batches_of_epoch_2, stop=stop)
     assert end.status == STOPPED
-    assert [row["epoch"] for row in trainer.history] == [0, 1, pytest.approx(1.333, abs=1e-3)]
-    assert trainer.history[-1]["partial"] is True
+    assert [row.epoch for row in trainer.history] == [0, 1, pytest.approx(1.333, abs=1e-3)]
+    assert trainer.history[-1].partial is True
     # the model is consistent: it scores and continues from where it stopped
     stop.clear()
     end = trainer.run(epochs=1, stop=stop)
     assert end.status == FINISHED
-    assert trainer.history[-1]["epoch"] == pytest.approx(2.333, abs=1e-3)
+    assert trainer.history[-1].epoch == pytest.approx(2.333, abs=1e-3)
 
 
 def test_continue_keeps_the_optimizer_state(tiny_data):
@@ -89,7 +92,7 @@ def test_continue_keeps_the_optimizer_state(tiny_data):
     steps = next(iter(trainer.optimizer.state.values()))["step"].item()
     trainer.run(epochs=1)
     assert next(iter(trainer.optimizer.state.values()))["step"].item() == 2 * steps
-    assert [row["epoch"] for row in trainer.history] == [0, 1, 2]
+    assert [row.epoch for row in trainer.history] == [0, 1, 2]
 
 
 def test_stopped_and_continued_training_equals_uninterrupted_training(tiny_data):
@@ -110,7 +113,7 @@ def test_a_nan_loss_ends_training_as_diverged_and_keeps_the_last_good_weights(ti
     end = trainer.run(epochs=1)
     assert end.status == DIVERGED
     assert "lower it" in end.reason and "epoch 1" in end.reason
-    assert [row["epoch"] for row in trainer.history] == [0, 1]
+    assert [row.epoch for row in trainer.history] == [0, 1]
     for name, value in trainer.model.state_dict().items():
         assert torch.equal(value, good[name])
 
@@ -121,14 +124,14 @@ def test_a_huge_learning_rate_diverges_with_a_clear_reason(tiny_data):
     end = trainer.run()
     assert end.status == DIVERGED
     assert "learning rate 100 is too high" in end.reason
-    assert [row["epoch"] for row in trainer.history] == [0]
+    assert [row.epoch for row in trainer.history] == [0]
 
 
 def test_notebook_preset_learns_real_mnist(real_mnist):
     preset = PRESETS["notebook"]
     trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
     trainer.run(epochs=3)
-    accuracies = [row["test_accuracy"] for row in trainer.history]
+    accuracies = [row.test_accuracy for row in trainer.history]
     assert 5 < accuracies[0] < 20  # untrained: about chance
     assert accuracies[-1] >= 75
 
@@ -137,4 +140,4 @@ def test_strong_preset_reaches_98_5_percent_on_real_mnist(real_mnist):
     preset = PRESETS["strong"]
     trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
     assert trainer.run().status == FINISHED
-    assert trainer.history[-1]["test_accuracy"] >= 98.5
+    assert trainer.history[-1].test_accuracy >= 98.5

@@ -1,0 +1,237 @@
+"""The server's registry of runs: the one place that starts, continues, stops and deletes them.
+
+A browser tab holds only the id of the run it looks at; the registry holds the jobs, keyed by
+run id, so a reload, a second tab or a shared link all see the same live run. A training
+outlives its tab: it runs until it ends, or until no page has watched it for
+`unwatched_minutes`, when it is stopped and saved with that reason.
+
+Ownership: a run remembers (a digest of) the secret token of the browser that started it.
+Only that browser can stop, continue in place, or delete it; anyone with the admin password
+may stop or delete. Continuing anybody else's run, or a finished one, forks it: a new run that
+records its parent and starts from the parent's checkpoint and optimizer state.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from .checkpoint import Checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import MnistData
+from .history import RunStatus
+from .jobs import Executor, Job, JobSnapshot, JobSpec, LocalExecutor
+from .runs import RunNotFound, RunRecord, RunStore, check_run_id
+from .trainer import Trainer
+
+
+KEEP_ENDED_JOBS = 8
+# An own run that ended this way goes on in the same run folder; any other is forked.
+CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
+
+
+class NotAllowed(PermissionError):
+    """Refused because the run belongs to someone else; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run as a page shows it: its record, and its live job's snapshot when it has one."""
+
+    record: RunRecord
+    live: JobSnapshot | None
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def status(self) -> RunStatus:
+        return self.live.status if self.live else self.record.status
+
+    @property
+    def reason(self) -> str:
+        return self.live.reason if self.live else self.record.reason
+
+    @property
+    def history(self):
+        return self.live.history if self.live else self.record.history
+
+    @property
+    def busy(self) -> bool:
+        return self.status.live
+
+    @property
+    def has_model(self) -> bool:
+        return bool(self.history)
+
+
+class JobRegistry:
+    def __init__(
+        self,
+        data: MnistData,
+        store: RunStore,
+        executor: Executor | None = None,
+        unwatched_minutes: float = 10.0,
+        admin_password: str | None = None,
+    ):
+        self.data, self.store = data, store
+        self.executor = executor or LocalExecutor()
+        self.unwatched_seconds = unwatched_minutes * 60
+        self._admin_password = admin_password or None
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._watched: dict[str, float] = {}  # run id -> when a page last showed it
+        self._closed = threading.Event()
+        self._watchdog = threading.Thread(target=self._stop_unwatched, daemon=True, name="rnn-unwatched-runs")
+        self._watchdog.start()
+
+    # ----- starting and continuing ------------------------------------------------------------
+
+    def start(self, model_config: ModelConfig, train_config: TrainConfig, owner: str | None, label: str = "") -> str:
+        """Queue a new model trained from scratch; returns its run id."""
+        trainer = Trainer(self.data, model_config, train_config)  # validates before anything is saved
+        run = self.store.create(model_config, train_config, label=label, owner=owner)
+        return self._submit(JobSpec(run, trainer, train_config.epochs))
+
+    def continue_run(self, run_id: str, epochs: int, owner: str | None) -> str:
+        """Train `epochs` more. Your own stopped or diverged run goes on in place; any other
+        run (finished, someone else's, uploaded, interrupted) is forked. Returns the run id
+        that trains."""
+        view = self.view(run_id)
+        if view.busy:
+            raise RuntimeError(f"run {run_id} is training already")
+        if not view.has_model:
+            raise RuntimeError(f"run {run_id} has no model to continue")
+        job = self._job(run_id)
+        checkpoint = None if job else self.store.checkpoint(run_id)
+        if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
+            # the same trainer when it is still here: shuffling goes on exactly as if never paused
+            trainer = job.trainer if job else self._trainer(checkpoint)
+            return self._submit(JobSpec(job.run if job else self.store.open(run_id), trainer, epochs))
+        checkpoint = checkpoint or job.checkpoint()
+        trainer = self._trainer(checkpoint)
+        parent = {"run_id": run_id, "epoch": trainer.epochs_done}
+        label = f"continues {run_id}"
+        run = self.store.create(checkpoint.model_config, checkpoint.train_config, label=label, owner=owner, parent=parent)
+        return self._submit(JobSpec(run, trainer, epochs))
+
+    def _trainer(self, checkpoint: Checkpoint) -> Trainer:
+        return Trainer(self.data, checkpoint.model_config, checkpoint.train_config, checkpoint)
+
+    def add_checkpoint(self, checkpoint: Checkpoint, name: str, owner: str | None) -> str:
+        """Keep an uploaded model as a run of its own; returns its id."""
+        return self.store.add_checkpoint(checkpoint, label=f"uploaded {name}"[:80], owner=owner).run_id
+
+    def _submit(self, spec: JobSpec) -> str:
+        with self._lock:
+            job = self.executor.submit(spec)
+            self._jobs[job.run_id] = job
+            self._watched[job.run_id] = time.monotonic()
+            self._forget_old_jobs()
+        return job.run_id
+
+    def _forget_old_jobs(self) -> None:
+        # An ended job keeps its trainer (and a copy of its training images) for an exact
+        # Continue; only the newest few are kept, older runs continue from their checkpoint.
+        ended = [run_id for run_id, job in self._jobs.items() if job.done.is_set()]
+        for run_id in ended[:-KEEP_ENDED_JOBS]:
+            del self._jobs[run_id]
+            self._watched.pop(run_id, None)
+
+    # ----- stopping and deleting --------------------------------------------------------------
+
+    def may_change(self, run_id: str, owner: str | None, password: str | None = None) -> bool:
+        """Whether this browser (or the admin password) may stop or delete the run."""
+        if self.is_admin(password):
+            return True
+        try:
+            return self.store.read(run_id).owned_by(owner)
+        except (RunNotFound, ValueError, OSError):
+            return False
+
+    def is_admin(self, password: str | None) -> bool:
+        return bool(self._admin_password and password) and hmac.compare_digest(password, self._admin_password)
+
+    def stop(self, run_id: str, owner: str | None, password: str | None = None) -> None:
+        job = self._job(check_run_id(run_id))
+        if job is None:
+            return
+        if not self.may_change(run_id, owner, password):
+            raise NotAllowed("this run was started in another browser: only that browser can stop it")
+        job.stop()
+
+    def delete(self, run_id: str, owner: str | None, password: str | None = None) -> None:
+        if not self.may_change(run_id, owner, password):
+            raise NotAllowed("this run was started in another browser: only that browser, or the admin password, can delete it")
+        job = self._job(run_id)
+        if job is not None and not job.done.is_set():
+            raise RuntimeError("the run is training: stop it first")
+        self.store.delete(run_id)
+        with self._lock:
+            self._jobs.pop(run_id, None)
+            self._watched.pop(run_id, None)
+
+    def close(self) -> None:
+        """Stop every job (the server is going down); each run is saved as stopped."""
+        self._closed.set()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop("stopped because the server shut down")
+        self.executor.shutdown()
+
+    # ----- reading ----------------------------------------------------------------------------
+
+    def _job(self, run_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(run_id)
+
+    def view(self, run_id: str) -> RunView:
+        """The run as it is now; RunNotFound, or ValueError/OSError for a damaged folder."""
+        job = self._job(check_run_id(run_id))
+        snapshot = job.snapshot() if job else None
+        return RunView(self.store.read(run_id), snapshot)
+
+    def runs(self) -> tuple[list[RunView], list[str]]:
+        """Every readable run, newest first, with live state where it trains here, and one
+        message per skipped folder."""
+        records, problems = self.store.scan()
+        with self._lock:
+            jobs = dict(self._jobs)
+        return [RunView(record, jobs[record.run_id].snapshot() if record.run_id in jobs else None) for record in records], problems
+
+    def newest_finished(self) -> str | None:
+        views, _ = self.runs()
+        return next((view.run_id for view in views if view.status == RunStatus.FINISHED), None)
+
+    def checkpoint(self, run_id: str) -> Checkpoint:
+        """The run's model: a live copy while it trains here, else its saved checkpoint."""
+        job = self._job(check_run_id(run_id))
+        return job.checkpoint() if job else self.store.checkpoint(run_id)
+
+    def waiting(self) -> int:
+        return self.executor.waiting()
+
+    # ----- watching ---------------------------------------------------------------------------
+
+    def watch(self, run_id: str) -> None:
+        """A page shows this run now: it is not unwatched."""
+        with self._lock:
+            if run_id in self._jobs:
+                self._watched[run_id] = time.monotonic()
+
+    def _stop_unwatched(self) -> None:
+        interval = min(5.0, max(0.2, self.unwatched_seconds / 4))
+        while not self._closed.wait(interval):
+            now = time.monotonic()
+            with self._lock:
+                idle = [job for run_id, job in self._jobs.items() if now - self._watched.get(run_id, now) > self.unwatched_seconds]
+            for job in idle:
+                job.stop(f"stopped because no page watched it for {_minutes(self.unwatched_seconds)}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"

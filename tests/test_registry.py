@@ -1,0 +1,185 @@
+"""The server's registry of runs: live jobs by run id, ownership, forks, the unwatched stop."""
+
+import time
+
+import pytest
+import torch
+
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.history import RunStatus
+from rnn_core.jobs import LocalExecutor
+from rnn_core.registry import JobRegistry, NotAllowed
+from rnn_core.runs import RunNotFound, RunStore
+from tests.conftest import synthetic_mnist
+
+MODEL = ModelConfig(hidden_size=6)
+QUICK = TrainConfig(epochs=2, batch_size=40, device="cpu")
+LONG = TrainConfig(epochs=200, batch_size=10, device="cpu")
+ALICE, BOB = "alice-token", "bob-token"
+
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), admin_password="sesame")
+    yield registry
+    registry.close()
+
+
+def finished(registry, run_id):
+    wait_until(lambda: not registry.view(run_id).busy)
+    return registry.view(run_id)
+
+
+def training(registry, run_id):
+    wait_until(lambda: registry.view(run_id).live.progress is not None)
+    return registry.view(run_id)
+
+
+def test_a_run_trains_to_the_end_and_any_reader_sees_the_same_run(registry):
+    run_id = registry.start(MODEL, QUICK, owner=ALICE, label="notebook")
+    view = finished(registry, run_id)
+    assert view.status == RunStatus.FINISHED and view.reason == "trained to epoch 2"
+    assert [row.epoch for row in view.history] == [0, 1, 2]
+    # a second tab, or a reload, asks by run id and reads the same records from the run folder
+    again = registry.view(run_id)
+    assert again.record.history == view.history and again.record.label == "notebook"
+    assert registry.newest_finished() == run_id
+
+
+def test_stop_is_seen_at_once_and_the_run_is_saved_with_the_reason(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    registry.stop(run_id, owner=ALICE)
+    live = registry.view(run_id).live
+    assert live.stopping and live.busy  # before the partial epoch is scored
+    view = finished(registry, run_id)
+    assert view.status == RunStatus.STOPPED and view.reason.startswith("stopped by the user during epoch")
+    assert view.history[-1].partial and registry.store.read(run_id).status == RunStatus.STOPPED
+
+
+def test_another_browser_cannot_stop_or_delete_a_run_but_the_admin_can(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    with pytest.raises(NotAllowed):
+        registry.stop(run_id, owner=BOB)
+    with pytest.raises(NotAllowed):
+        registry.stop(run_id, owner=BOB, password="wrong")
+    assert registry.view(run_id).busy
+    registry.stop(run_id, owner=BOB, password="sesame")
+    finished(registry, run_id)
+    with pytest.raises(NotAllowed):
+        registry.delete(run_id, owner=BOB)
+    assert registry.view(run_id).has_model
+    registry.delete(run_id, owner=None, password="sesame")
+    with pytest.raises(RunNotFound):
+        registry.view(run_id)
+
+
+def test_a_run_cannot_be_deleted_while_it_trains(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    with pytest.raises(RuntimeError):
+        registry.delete(run_id, owner=ALICE)
+    registry.stop(run_id, owner=ALICE)
+    finished(registry, run_id)
+    registry.delete(run_id, owner=ALICE)
+    assert registry.runs()[0] == []
+
+
+def test_continuing_your_own_stopped_run_goes_on_in_the_same_run(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    registry.stop(run_id, owner=ALICE)
+    stopped_at = finished(registry, run_id).history[-1].epoch
+    assert registry.continue_run(run_id, 1, owner=ALICE) == run_id
+    view = finished(registry, run_id)
+    assert view.status == RunStatus.FINISHED and view.history[-1].epoch == pytest.approx(stopped_at + 1)
+    assert view.record.parent is None
+
+
+def test_continuing_someone_elses_run_forks_it_and_leaves_theirs_untouched(registry):
+    run_id = registry.start(MODEL, QUICK, owner=ALICE)
+    original = finished(registry, run_id)
+    before = (registry.store.folder(run_id) / "metrics.json").read_bytes()
+    fork_id = registry.continue_run(run_id, 1, owner=BOB)
+    fork = finished(registry, fork_id)
+    assert fork_id != run_id and fork.record.parent == {"run_id": run_id, "epoch": 2}
+    assert [row.epoch for row in fork.history] == [0, 1, 2, 3]
+    assert fork.history[:3] == original.history and fork.record.owned_by(BOB)
+    assert (registry.store.folder(run_id) / "metrics.json").read_bytes() == before
+    # a finished run is forked even for its owner: its record stays as it ended
+    assert registry.continue_run(run_id, 1, owner=ALICE) != run_id
+
+
+def test_an_uploaded_model_is_a_run_that_continues_as_a_fork(registry):
+    source = registry.start(MODEL, QUICK, owner=ALICE)
+    checkpoint = registry.checkpoint(finished(registry, source).run_id)
+    uploaded = registry.add_checkpoint(checkpoint, "model.pt", owner=BOB)
+    assert registry.view(uploaded).status == RunStatus.UPLOADED
+    fork = registry.continue_run(uploaded, 1, owner=BOB)
+    assert fork != uploaded and finished(registry, fork).record.parent["run_id"] == uploaded
+
+
+def test_runs_beyond_the_slots_wait_in_line_and_can_leave_it(tmp_path):
+    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=1))
+    try:
+        first = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+        second = registry.start(MODEL, LONG, owner=BOB)
+        third = registry.start(MODEL, LONG, owner=BOB)
+        assert registry.view(second).live.queue_position == 1 and registry.view(third).live.queue_position == 2
+        assert registry.view(second).status == RunStatus.WAITING and registry.waiting() == 2
+        registry.stop(second, owner=BOB)
+        view = registry.view(second)  # leaves the line at once, without waiting for a slot
+        assert view.status == RunStatus.STOPPED and "while waiting" in view.reason
+        assert registry.store.read(second).status == RunStatus.STOPPED
+        assert registry.view(third).live.queue_position == 1 and registry.view(first).status == RunStatus.RUNNING
+    finally:
+        registry.close()
+
+
+def test_a_run_no_page_watches_is_stopped_with_that_reason(tmp_path):
+    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), unwatched_minutes=0.5 / 60)
+    try:
+        watched = registry.start(MODEL, LONG, owner=ALICE)
+        unwatched = registry.start(MODEL, LONG, owner=ALICE)
+        deadline = time.monotonic() + 60
+        while registry.view(unwatched).busy:
+            assert time.monotonic() < deadline
+            registry.watch(watched)
+            time.sleep(0.05)
+        assert "no page watched it for 0.5 seconds" in registry.view(unwatched).reason
+        assert registry.store.read(unwatched).status == RunStatus.STOPPED
+        assert registry.view(watched).busy
+    finally:
+        registry.close()
+
+
+def test_a_disk_failure_reaches_the_page_and_the_run_does_not_stay_running(registry, monkeypatch):
+    from rnn_core import runs as runs_module
+
+    run_id = registry.start(MODEL, QUICK, owner=ALICE)
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs_module, "atomic_write_bytes", full)
+    view = finished(registry, run_id)
+    assert view.status == RunStatus.FAILED and "No space left on device" in view.reason
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_training_that_cannot_start_saves_nothing(registry):
+    with pytest.raises(ValueError):
+        registry.start(MODEL, TrainConfig(device="cuda"), owner=ALICE)
+    assert registry.runs() == ([], [])
+
+
+@pytest.mark.parametrize("run_id", ["../x", "/tmp", "20990101-000000-abcdef"])
+def test_unknown_or_malformed_run_ids_are_refused(registry, run_id):
+    with pytest.raises(RunNotFound):
+        registry.view(run_id)
+    with pytest.raises(RunNotFound):
+        registry.continue_run(run_id, 1, owner=ALICE)
