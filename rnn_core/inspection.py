@@ -3,21 +3,43 @@
 `EvaluationReport` holds the probabilities for every test image, from which the accuracy, the
 confusion matrix and any group of examples (a cell of the matrix, the confident mistakes)
 are read. `Reading` holds what the model thinks after each of the 28 rows of one image, to
-show at which row it becomes sure and where it changed its mind.
+show at which row it becomes sure and where it changed its mind, and inside the cell.
+
+`accuracy_by_rows` and `gradient_by_row` ask the same of a whole test set: how many rows the
+model needs, and how much each row still moves its final answer (vanishing gradients).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .checkpoint import Checkpoint
 from .evaluate import Score, confusion_matrix, per_class_accuracy, predict_log_probs, score
+from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
 
 SURE_PROBABILITY = 0.9
+# Images per batch for the whole-set measures: memory stays bounded on 10,000 images.
+ROWS_BATCH = 1000
+GRADIENT_BATCH = 500
+
+
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[torch.device]:
+    """The model in eval mode for the block (restored after); yields the model's device."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
 
 
 def model_fingerprint(checkpoint: Checkpoint) -> str:
@@ -74,10 +96,13 @@ def report_on(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> E
 
 @dataclass(frozen=True)
 class Reading:
-    """The model's view of one image after each row: probabilities [28, 10], hidden [28, H]."""
+    """The model's view of one image after each row: probabilities [28, 10], hidden [28, H],
+    and for the top layer the cell state [28, H] (LSTM) and gates (name -> [28, H])."""
 
     probabilities: torch.Tensor
     hidden: torch.Tensor
+    cell: torch.Tensor | None = None
+    gates: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def final(self) -> torch.Tensor:
@@ -109,12 +134,62 @@ class Reading:
 
 @torch.no_grad()
 def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
-    """Run one [28, 28] image through the model row by row, on the CPU."""
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        trace = model.trace(image.reshape(1, 28, 28).to(device))
-    finally:
-        model.train(was_training)
-    return Reading(probabilities=trace.log_probs[0].exp().cpu(), hidden=trace.hidden[0].cpu())
+    """Run one [28, 28] image through the model row by row; the reading is on the CPU."""
+    with _evaluating(model) as device:
+        trace = model.trace(image.reshape(1, ROWS, PIXELS_PER_ROW).to(device))
+    return Reading(
+        probabilities=trace.log_probs[0].exp().cpu(),
+        hidden=trace.hidden[0].cpu(),
+        cell=None if trace.cell is None else trace.cell[0].cpu(),
+        gates={name: gate[0].cpu() for name, gate in trace.gates.items()},
+    )
+
+
+@torch.no_grad()
+def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """bool [N, 28]: whether the model's guess after reading rows 1..t of each image is right."""
+    chunks = []
+    with _evaluating(model) as device:
+        for start in range(0, len(images), ROWS_BATCH):
+            guesses = model.row_log_probs(images[start : start + ROWS_BATCH].to(device)).argmax(-1).cpu()
+            chunks.append(guesses == labels[start : start + ROWS_BATCH, None])
+    return torch.cat(chunks) if chunks else torch.empty(0, ROWS, dtype=torch.bool)
+
+
+def accuracy_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """float [28]: percent of the images guessed right after reading rows 1..t; the last is
+    the model's accuracy."""
+    if len(labels) == 0:
+        raise ValueError("cannot score an empty set")
+    return correct_by_rows(model, images, labels).double().mean(0) * 100
+
+
+def accuracy_by_rows_per_digit(correct: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """float [10, 28] from `correct_by_rows`: accuracy_by_rows for each true digit (NaN for a
+    digit with no images)."""
+    right = torch.zeros(NUM_CLASSES, ROWS, dtype=torch.float64).index_add_(0, labels, correct.double())
+    totals = torch.bincount(labels, minlength=NUM_CLASSES).double()
+    return right / totals[:, None] * 100
+
+
+def gradient_by_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """float [28]: the mean over images of |d NLL(true label) / d row t|, the norm over the
+    row's 28 pixels: how much each row still moves the final answer."""
+    if len(labels) == 0:
+        raise ValueError("cannot measure an empty set")
+    # A private copy in training mode: cuDNN runs the RNN backward pass only in training
+    # mode, which computes the same function here (no dropout), and the caller's model,
+    # perhaps in use by another thread, keeps its mode.
+    model = copy.deepcopy(model).train().requires_grad_(False)  # no weight gradients needed
+    device = next(model.parameters()).device
+    totals = torch.zeros(ROWS, dtype=torch.float64)
+    with torch.enable_grad():
+        for start in range(0, len(images), GRADIENT_BATCH):
+            batch = images[start : start + GRADIENT_BATCH]
+            rows = batch.reshape(-1, ROWS, PIXELS_PER_ROW).to(device).detach().requires_grad_()
+            # Each image's loss depends on its own rows only, so the gradient of the sum
+            # holds every image's own gradient.
+            loss = F.nll_loss(model(rows), labels[start : start + GRADIENT_BATCH].to(device), reduction="sum")
+            (row_grads,) = torch.autograd.grad(loss, rows)
+            totals += row_grads.norm(dim=2).sum(0).double().cpu()
+    return totals / len(labels)

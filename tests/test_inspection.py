@@ -2,11 +2,16 @@ import dataclasses
 
 import pytest
 import torch
+from torch.nn import functional as F
 
+from rnn_core import inspection
 from rnn_core.checkpoint import Checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
-from rnn_core.inspection import Reading, EvaluationReport, model_fingerprint, read_image, report_on
+from rnn_core.inspection import (
+    EvaluationReport, Reading, accuracy_by_rows, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row,
+    model_fingerprint, read_image, report_on,
+)  # fmt: skip
 from rnn_core.model import RowClassifier
 
 
@@ -99,3 +104,98 @@ def test_reading_an_image_gives_the_trace_row_by_row_and_the_models_answer(tiny_
     assert torch.allclose(reading.probabilities.sum(1), torch.ones(28), atol=1e-5)
     assert torch.allclose(reading.final, model(image[None]).exp()[0].detach(), atol=1e-6)
     assert model.training  # reading leaves the mode as it found it
+
+
+def test_reading_an_lstm_image_gives_its_cell_state_and_gates(tiny_data):
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=5, num_layers=2))
+    image = tiny_data.test_images[3]
+    reading = read_image(model, image)
+    with torch.no_grad():
+        trace = model.trace(image[None])
+    assert torch.equal(reading.cell, trace.cell[0])
+    assert set(reading.gates) == {"input", "forget", "candidate", "output"}
+    assert torch.equal(reading.gates["forget"], trace.gates["forget"][0])
+    assert read_image(RowClassifier(ModelConfig(hidden_size=5, cell_type="RNN")), image).gates == {}
+
+
+def fitted(data, cell_type: str = "LSTM", steps: int = 60) -> RowClassifier:
+    """A model trained just enough on the synthetic data that its guesses change with the rows."""
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=16, cell_type=cell_type))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.nll_loss(model(data.train_images), data.train_labels).backward()
+        optimizer.step()
+    return model
+
+
+def accuracy_reading_only(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor, rows: int) -> float:
+    """Percent right when the model is given the first `rows` rows and nothing else."""
+    with torch.no_grad():
+        outputs, _ = model.recurrent(images[:, :rows])
+        guesses = model.classifier(outputs[:, -1]).argmax(1)
+    return 100 * (guesses == labels).double().mean().item()
+
+
+@pytest.mark.parametrize("cell_type", ["LSTM", "RNN"])
+def test_accuracy_by_rows_is_the_accuracy_of_the_model_given_only_the_first_rows(tiny_data, monkeypatch, cell_type):
+    monkeypatch.setattr(inspection, "ROWS_BATCH", 7)  # batches, and a shorter last one
+    model = fitted(tiny_data, cell_type)
+    images, labels = tiny_data.test_images, tiny_data.test_labels
+    curve = accuracy_by_rows(model, images, labels)
+    assert curve.shape == (28,)
+    expected = [accuracy_reading_only(model, images, labels, rows) for rows in range(1, 29)]
+    assert curve.tolist() == pytest.approx(expected)
+    assert curve[-1].item() == pytest.approx(evaluate(model, images, labels).accuracy)
+    # the label is drawn in row 2*label+5, so the first rows cannot tell the digits apart
+    assert curve[:4].max() <= 20 < 50 < curve[-1]
+
+
+def test_accuracy_by_rows_per_digit_is_the_curve_of_each_digits_images(tiny_data):
+    model = fitted(tiny_data)
+    images, labels = tiny_data.test_images, tiny_data.test_labels
+    per_digit = accuracy_by_rows_per_digit(correct_by_rows(model, images, labels), labels)
+    assert per_digit.shape == (10, 28)
+    for digit in (0, 4, 9):
+        chosen = labels == digit
+        assert torch.allclose(per_digit[digit], accuracy_by_rows(model, images[chosen], labels[chosen]))
+    no_sevens = labels != 7
+    images, labels = images[no_sevens], labels[no_sevens]
+    without_sevens = accuracy_by_rows_per_digit(correct_by_rows(model, images, labels), labels)
+    assert without_sevens[7].isnan().all() and not without_sevens[:7].isnan().any()
+
+
+def gradient_norms_one_image_at_a_time(model: RowClassifier, images, labels) -> torch.Tensor:
+    model.eval()
+    norms = []
+    for image, label in zip(images, labels):
+        rows = image.clone().requires_grad_()
+        nll = -model(rows[None])[0, label]
+        (gradient,) = torch.autograd.grad(nll, rows)
+        norms.append(gradient.norm(dim=1))
+    return torch.stack(norms).mean(0)
+
+
+@pytest.mark.parametrize("cell_type", ["LSTM", "GRU", "RNN"])
+def test_gradient_by_row_is_the_mean_gradient_norm_of_each_image_by_autograd(tiny_data, monkeypatch, cell_type):
+    monkeypatch.setattr(inspection, "GRADIENT_BATCH", 4)
+    model = fitted(tiny_data, cell_type, steps=10)
+    images, labels = tiny_data.test_images[:10], tiny_data.test_labels[:10]
+    model.train()
+    model.zero_grad()
+    by_row = gradient_by_row(model, images, labels)
+    assert model.training and all(p.grad is None for p in model.parameters())  # the model is left as it was
+    assert by_row.shape == (28,) and (by_row > 0).all()
+    expected = gradient_norms_one_image_at_a_time(model, images, labels)
+    assert torch.allclose(by_row, expected.double(), rtol=1e-4, atol=1e-9)
+
+
+def test_the_whole_set_measures_refuse_an_empty_set():
+    model = RowClassifier(ModelConfig(hidden_size=4))
+    empty_images, empty_labels = torch.empty(0, 28, 28), torch.empty(0, dtype=torch.long)
+    with pytest.raises(ValueError):
+        accuracy_by_rows(model, empty_images, empty_labels)
+    with pytest.raises(ValueError):
+        gradient_by_row(model, empty_images, empty_labels)
