@@ -1,13 +1,15 @@
 import io
 import os
 import pickle
+import zipfile
 
 import pytest
 import torch
 
 from rnn_core import checkpoint as checkpoint_module
-from rnn_core.checkpoint import CheckpointError, load_checkpoint
+from rnn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.model import RowClassifier
 from rnn_core.trainer import Trainer
 
 
@@ -23,7 +25,7 @@ def test_round_trip_rebuilds_the_same_model_with_its_configs_and_history(trained
     trained.checkpoint().save(path)
     loaded = load_checkpoint(path)
     assert loaded.model_config == trained.model_config and loaded.train_config == trained.config
-    assert loaded.history == trained.history
+    assert loaded.history == tuple(trained.history)
     model = loaded.build_model()
     assert torch.equal(model(tiny_data.test_images), trained.model(tiny_data.test_images))
     assert not list(tmp_path.glob(".*.tmp"))
@@ -97,3 +99,187 @@ def test_an_oversized_file_is_refused_before_it_is_read(trained, tmp_path, monke
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="larger than"):
         load_checkpoint(io.BytesIO(path.read_bytes()))
+
+
+def payload_of(raw: bytes) -> dict:
+    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+
+
+def saved(payload: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def trained_adam(tiny_data):
+    trainer = Trainer(tiny_data, ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=30, optimizer="Adam", device="cpu"))
+    trainer.run()
+    return trainer
+
+
+def deflated_with_a_huge_entry(raw: bytes, entry_mib: int) -> bytes:
+    """The same checkpoint re-zipped with deflate, plus one storage of `entry_mib` MiB of zeros."""
+    source, buffer = zipfile.ZipFile(io.BytesIO(raw)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+        for entry in source.infolist():
+            target.writestr(entry.filename, source.read(entry))
+        prefix = source.infolist()[0].filename.split("/")[0]
+        with target.open(f"{prefix}/data/999", "w", force_zip64=True) as huge:
+            for _ in range(entry_mib):
+                huge.write(bytes(2**20))
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_is_refused_by_its_directory_before_anything_is_inflated(trained, monkeypatch):
+    bomb = deflated_with_a_huge_entry(trained.checkpoint().to_bytes(), entry_mib=256)
+    assert len(bomb) < 2 * 2**20  # 256 MiB once unpacked
+
+    def never(*args, **kwargs):
+        raise AssertionError("torch.load was reached: the bomb would have been inflated")
+
+    monkeypatch.setattr(checkpoint_module.torch, "load", never)
+    with pytest.raises(CheckpointError, match=r"refused: it would unpack to 256 MB"):
+        load_checkpoint(bomb)
+
+
+def test_one_oversized_part_is_refused_even_under_the_total_bound(trained):
+    bomb = deflated_with_a_huge_entry(trained.checkpoint().to_bytes(), entry_mib=40)
+    with pytest.raises(CheckpointError, match=r"one of its parts would unpack to 40.0 MB"):
+        load_checkpoint(bomb)
+
+
+def test_a_pickle_larger_than_any_history_is_refused_unread(trained, monkeypatch):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload["history"] = [dict(payload["history"][-1], epoch=n) for n in range(40_000)]
+    raw = saved(payload)
+    monkeypatch.setattr(checkpoint_module.torch, "load", lambda *a, **k: pytest.fail("inflated"))
+    with pytest.raises(CheckpointError, match=r"one of its parts would unpack to"):
+        load_checkpoint(raw)
+
+
+def test_the_largest_model_allowed_with_adam_state_fits_the_bounds():
+    """LSTM, hidden 512, 3 layers: its checkpoint measured 63.8 MB, under the 100 MB bounds."""
+    config = ModelConfig(hidden_size=512, num_layers=3)
+    model = RowClassifier(config)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.rand(2, 28, 28)).sum().backward()
+    optimizer.step()
+    checkpoint = Checkpoint(config, TrainConfig(optimizer="Adam"), model.state_dict(), optimizer_state=optimizer.state_dict())
+    raw = checkpoint.to_bytes()
+    assert 60 * 2**20 < len(raw) < checkpoint_module.MAX_UNPACKED_BYTES
+    assert load_checkpoint(raw).model_config == config
+
+
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        (["epoch 1", "epoch 2"], "history row 0"),
+        ({"epoch": 1}, "history must be a list"),
+        ([{}], "history row 0: an epoch record lacks"),
+        ("abc", "history must be a list"),
+    ],
+)
+def test_a_history_of_the_wrong_shape_is_refused(trained, history, message):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload["history"] = history
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(saved(payload))
+
+
+@pytest.mark.parametrize("field", ["model_config", "train_config", "state_dict"])
+def test_a_field_that_is_not_a_mapping_is_refused(trained, field):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload[field] = [1, 2, 3]
+    with pytest.raises(CheckpointError, match=f"{field} must be a mapping"):
+        load_checkpoint(saved(payload))
+
+
+def sgd_state_of(trainer) -> dict:
+    optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.1)
+    return optimizer.state_dict()
+
+
+@pytest.mark.parametrize(
+    "make_state",
+    [
+        lambda trainer: {"foo": 1},
+        lambda trainer: {"state": {}, "param_groups": []},
+        sgd_state_of,  # an SGD state in a checkpoint whose config says Adam
+    ],
+    ids=["foo", "no-groups", "wrong-optimizer"],
+)
+def test_an_optimizer_state_continue_could_not_use_is_refused(trained_adam, make_state):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"] = make_state(trained_adam)
+    with pytest.raises(CheckpointError, match="the optimizer state is not that of Adam for this model"):
+        load_checkpoint(saved(payload))
+
+
+def test_an_optimizer_state_with_tensors_of_the_wrong_shape_is_refused(trained_adam):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["state"][0]["exp_avg"] = torch.zeros(3, 3)
+    with pytest.raises(CheckpointError, match="the optimizer state is not that of Adam"):
+        load_checkpoint(saved(payload))
+
+
+def test_the_trial_step_on_the_optimizer_state_leaves_the_loaded_state_untouched(trained_adam):
+    raw = trained_adam.checkpoint().to_bytes()
+    loaded = load_checkpoint(raw)
+    saved_state = payload_of(raw)["optimizer_state"]["state"]
+    assert all(torch.equal(loaded.optimizer_state["state"][0][key], saved_state[0][key]) for key in saved_state[0])
+
+
+def test_an_optimizer_state_holding_nan_is_refused(trained_adam):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["state"][0]["exp_avg_sq"][0] = float("nan")
+    with pytest.raises(CheckpointError, match="the optimizer state holds NaN/Inf values"):
+        load_checkpoint(saved(payload))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_inf_weights_are_refused_as_such(trained, value):
+    checkpoint = trained.checkpoint()
+    checkpoint.state_dict["recurrent.weight_hh_l0"][0, 0] = value
+    with pytest.raises(CheckpointError, match=r"the weights hold NaN/Inf values \(recurrent.weight_hh_l0\)"):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+def test_a_shape_mismatch_names_the_tensor_and_both_shapes(trained):
+    checkpoint = trained.checkpoint()
+    checkpoint.state_dict["classifier.weight"] = torch.zeros(10, 99)
+    with pytest.raises(CheckpointError, match=r"classifier.weight has shape 10x99, but the model in its config needs 10x6"):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+def test_missing_and_unexpected_weights_are_named(trained):
+    checkpoint = trained.checkpoint()
+    checkpoint.state_dict["extra.weight"] = checkpoint.state_dict.pop("classifier.bias")
+    with pytest.raises(CheckpointError, match=r"missing: classifier.bias; unexpected: extra.weight"):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+def garbage_files(trained) -> dict[str, bytes]:
+    real = trained.checkpoint().to_bytes()
+    crafted = io.BytesIO()
+    torch.save({"format": checkpoint_module.FORMAT, "payload": RunsCode()}, crafted)
+    bad_pickle = io.BytesIO()
+    with zipfile.ZipFile(bad_pickle, "w") as archive:
+        archive.writestr("archive/data.pkl", os.urandom(300))
+        archive.writestr("archive/version", "3\n")
+    return {
+        "random": os.urandom(4096),
+        "half": real[: len(real) // 2],
+        "crafted": crafted.getvalue(),
+        "bad-pickle": bad_pickle.getvalue(),
+        "raw-pickle": pickle.dumps(RunsCode()),
+    }
+
+
+def test_no_message_ever_passes_on_torchs_advice_to_turn_weights_only_off(trained):
+    for name, raw in garbage_files(trained).items():
+        with pytest.raises(CheckpointError) as refused:
+            load_checkpoint(raw)
+        message = str(refused.value).lower()
+        assert "weights_only" not in message and "weights only" not in message, (name, message)
+        assert "trusted" not in message and "\n" not in message, (name, message)
