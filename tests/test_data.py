@@ -1,4 +1,7 @@
 import gzip
+import os
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +149,105 @@ def test_real_mnist_has_the_known_sizes_labels_and_class_counts(real_mnist):
     assert real_mnist.test_labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     counts = np.bincount(real_mnist.train_labels.numpy()).tolist()
     assert counts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_a_damaged_extracted_file_is_replaced_from_the_local_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    write_fake_mnist(tmp_path / "idx")
+    load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+    labels = raw_dir(tmp_path / "root") / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(encode_idx(np.arange(9, dtype=np.uint8)))  # one label short
+    with pytest.raises(MnistFileError, match="the test split has 10 images but 9 labels"):
+        load_mnist(tmp_path / "root", None, allow_download=False)
+    data = load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+    assert data.source == "local" and "replacing damaged files" in data.description
+    assert len(read_idx(labels)) == 10
+    assert load_mnist(tmp_path / "root", None, allow_download=False).source == "existing"
+
+
+def test_images_and_labels_swapped_are_refused_and_nothing_lands(tmp_path):
+    folder = tmp_path / "idx"
+    write_fake_mnist(folder)
+    images, labels = folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    images_bytes = images.read_bytes()
+    images.write_bytes(labels.read_bytes())
+    labels.write_bytes(images_bytes)
+    with pytest.raises(MnistFileError, match=r"train-images-idx3-ubyte.gz: holds labels where images belong"):
+        load_mnist(tmp_path / "root", folder, allow_download=False)
+    assert not raw_dir(tmp_path / "root").exists()
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    write_fake_mnist(tmp_path / "idx", n_test=0)
+    with pytest.raises(MnistFileError, match=r"t10k-images-idx3-ubyte.gz: its header announces 0 images"):
+        load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+
+
+def test_a_header_announcing_more_than_mnist_is_refused_before_the_body_is_read(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte"
+    path.write_bytes((2049).to_bytes(4, "big") + (10**9).to_bytes(4, "big") + bytes(100))
+    with pytest.raises(MnistFileError, match=r"announces 1,000,000,000 labels; MNIST has 1 to 60,000"):
+        read_idx(path)
+
+
+def test_a_gzip_bomb_is_refused_without_being_inflated(tmp_path):
+    """A valid labels file followed by 256 MiB of zeros (256 gzip members, ~260 KB on disk)."""
+    write_fake_mnist(tmp_path / "idx")
+    bomb = tmp_path / "idx" / "train-labels-idx1-ubyte.gz"
+    zeros = gzip.compress(bytes(2**20), 9)
+    bomb.write_bytes(gzip.compress(encode_idx((np.arange(30) % 10).astype(np.uint8))) + zeros * 256)
+    assert bomb.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(MnistFileError, match="train-labels-idx1-ubyte.gz: longer than the 38 bytes"):
+            load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"{peak / 2**20:.0f} MiB held while refusing the bomb"
+
+
+def test_a_local_folder_that_does_not_exist_says_so(tmp_path):
+    with pytest.raises(MnistFileError, match=r"the MNIST folder .*nowhere does not exist"):
+        load_mnist(tmp_path / "root", tmp_path / "nowhere", allow_download=False)
+
+
+def denied(*args, **kwargs):
+    raise PermissionError(13, "Permission denied", "/srv/data/MNIST/raw")
+
+
+def test_a_data_root_that_cannot_be_written_is_reported_as_that(tmp_path, monkeypatch):
+    write_fake_mnist(tmp_path / "idx")
+    monkeypatch.setattr(data_module, "atomic_write_bytes", denied)
+    with pytest.raises(MnistFileError, match=r"cannot read or write /srv/data/MNIST/raw: Permission denied") as refused:
+        load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+    assert "MNIST_DIR" not in str(refused.value)
+
+
+def test_a_download_stopped_by_permissions_does_not_suggest_setting_mnist_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setattr(data_module, "_download", denied)
+    with pytest.raises(MnistFileError, match="Permission denied") as refused:
+        load_mnist(tmp_path, allow_sample=False)
+    assert "MNIST_DIR" not in str(refused.value)
+
+
+def test_an_unreadable_local_file_is_reported_as_that(tmp_path, monkeypatch):
+    write_fake_mnist(tmp_path / "idx")
+    monkeypatch.setattr(data_module.gzip, "open", denied)
+    with pytest.raises(MnistFileError, match="Permission denied") as refused:
+        load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+    assert "decompressed" not in str(refused.value)
+
+
+def test_temporary_files_of_killed_extractions_are_cleaned_up_but_not_a_live_ones(tmp_path):
+    write_fake_mnist(tmp_path / "idx")
+    folder = raw_dir(tmp_path / "root")
+    folder.mkdir(parents=True)
+    stale, live = folder / ".train-images-idx3-ubyte.k1ll3d.tmp", folder / ".t10k-images-idx3-ubyte.l1v3.tmp"
+    for leftover in (stale, live):
+        leftover.write_bytes(bytes(1000))
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
+    assert not stale.exists() and live.exists()
