@@ -1,22 +1,46 @@
-"""What every page shares: the data, the per-tab training session, the run store, the sidebar.
+"""What every page shares: the data, the server's run registry, the run this tab looks at, the
+browser's identity and the sidebar.
 
 The only module besides the pages that imports Streamlit; all logic lives in rnn_core.
+A tab holds nothing but the id of the run it looks at (also in the page link as `?run=<id>`)
+and the browser's token; runs, their jobs and their files belong to the server's registry.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
+from dataclasses import dataclass
 
 import streamlit as st
 
-from rnn_core import MnistData, MnistFileError, MnistUnavailable, RunStore, load_mnist
-from rnn_core.session import Snapshot, TrainingSession, TrainingSlots
+from rnn_core import Checkpoint, CheckpointError, MnistData, MnistFileError, MnistUnavailable, RowClassifier, RunStore, load_mnist
+from rnn_core.history import RunStatus
+from rnn_core.inspection import model_fingerprint
+from rnn_core.registry import JobRegistry, RunView
+from rnn_core.runs import RunNotFound
 
 FIX_HINT = (
     "To fix it: connect to the internet (the app downloads MNIST on first start), or set "
     "`MNIST_DIR` to a folder holding the four MNIST IDX files (`train-images-idx3-ubyte.gz`, ...) "
     "and restart the app."
 )
+RUN_KEY, RUN_PARAM, PICKER_KEY = "run_id", "run", "sidebar_run"
+TOKEN_KEY, OWNER_COOKIE = "browser_token", "rnn_owner"
+TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
+ADMIN_KEY = "admin_password"
+DATA_ERRORS = (MnistFileError, MnistUnavailable, OSError)
+POLL_SECONDS = 1.0
+
+
+def escape_markdown(text: object) -> str:
+    """Any text from a link, a file or a run folder, made inert for st.markdown: no links,
+    images, code spans or HTML can come out of it."""
+    return re.sub(r"([\\`*_\[\]()<>#!|~:$])", r"\\\1", str(text))
+
+
+# ----- the data and the registry ------------------------------------------------------------
 
 
 @st.cache_resource(show_spinner="Loading MNIST (only on the first start)...")
@@ -25,57 +49,237 @@ def _load_data() -> MnistData:
     return load_mnist(os.environ.get("RNN_DATA_DIR", "data"))
 
 
-DATA_ERRORS = (MnistFileError, MnistUnavailable, OSError)
-
-
 def get_data() -> MnistData | None:
     """The shared MNIST, or None after showing why it could not be loaded and how to fix it."""
     try:
         return _load_data()
     except DATA_ERRORS as err:
-        st.error(f"**MNIST could not be loaded.** {err}\n\n{FIX_HINT}", icon=":material/error:")
+        st.error(f"**MNIST could not be loaded.** {escape_markdown(err)}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
 
-@st.cache_resource
-def training_slots() -> TrainingSlots:
-    return TrainingSlots()
+def runs_root() -> str:
+    return os.environ.get("RNN_RUNS_DIR", "runs")
 
 
-def run_store() -> RunStore:
-    return RunStore(os.environ.get("RNN_RUNS_DIR", "runs"))
+@st.cache_resource(on_release=JobRegistry.close)
+def _registry(root: str, _data: MnistData) -> JobRegistry:
+    # One per server process (and runs folder): every tab and every browser sees the same runs.
+    return JobRegistry(
+        _data,
+        RunStore(root),
+        unwatched_minutes=float(os.environ.get("RNN_UNWATCHED_MINUTES") or 10),
+        admin_password=os.environ.get("RNN_ADMIN_PASSWORD"),
+    )
 
 
-@st.cache_resource(scope="session", on_release=TrainingSession.close)
-def _session(_data: MnistData) -> TrainingSession:
-    return TrainingSession(_data, run_store(), training_slots())
-
-
-def training_session() -> TrainingSession | None:
-    """This browser tab's training session; its worker stops when the tab closes."""
+def registry() -> JobRegistry | None:
     data = get_data()
-    return None if data is None else _session(data)
+    return None if data is None else _registry(runs_root(), data)
 
 
-def _model_status(snapshot: Snapshot) -> None:
-    if not snapshot.has_model:
+# ----- who this browser is ------------------------------------------------------------------
+
+
+def browser_token() -> str:
+    """This browser's secret, kept in a cookie: runs it starts are its own, in every tab."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token is None:
+        cookie = _cookie()
+        token = cookie if cookie and TOKEN_PATTERN.fullmatch(cookie) else secrets.token_hex(16)
+        st.session_state[TOKEN_KEY] = token
+    return token
+
+
+def _cookie() -> str | None:
+    value = st.context.cookies.get(OWNER_COOKIE)
+    return value if isinstance(value, str) else None  # AppTest has no browser, so no cookies
+
+
+def _remember_browser() -> None:
+    """Writes the token into a cookie the first time, so a reload or a new tab keeps it."""
+    token = browser_token()
+    if _cookie() != token:
+        st.html(
+            f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
+
+
+def admin_password() -> str | None:
+    return st.session_state.get(ADMIN_KEY) or None
+
+
+def may_change(run_id: str) -> bool:
+    runs = registry()
+    return runs is not None and runs.may_change(run_id, browser_token(), admin_password())
+
+
+# ----- which run this tab looks at ----------------------------------------------------------
+
+
+def choose_run(run_id: str | None) -> None:
+    """Look at this run from now on, on every page; None: the newest finished one."""
+    st.session_state[RUN_KEY] = run_id
+    if run_id:
+        st.query_params[RUN_PARAM] = run_id
+    else:
+        st.query_params.pop(RUN_PARAM, None)
+
+
+def read_run_link() -> None:
+    """The page link's `?run=` wins over what the tab looked at before: a shared link, a reload."""
+    linked = st.query_params.get(RUN_PARAM)
+    if linked and linked != st.session_state.get(RUN_KEY):
+        runs = registry()
+        try:
+            runs.view(linked)
+        except (RunNotFound, ValueError, OSError) as err:
+            st.warning(f"The link names a run that cannot be shown: {escape_markdown(err)}", icon=":material/link_off:")
+            st.query_params.pop(RUN_PARAM, None)
+            return
+        st.session_state[RUN_KEY] = linked
+
+
+def current_run() -> RunView | None:
+    """The run this tab looks at: the one chosen, else the newest finished one, else None."""
+    runs = registry()
+    if runs is None:
+        return None
+    chosen = st.session_state.get(RUN_KEY)
+    if chosen:
+        try:
+            view = runs.view(chosen)
+            runs.watch(chosen)
+            st.query_params[RUN_PARAM] = chosen
+            return view
+        except (RunNotFound, ValueError, OSError):
+            st.session_state[RUN_KEY] = None  # deleted, or damaged, since it was chosen
+    newest = runs.newest_finished()
+    return runs.view(newest) if newest else None
+
+
+def describe_config(view: RunView) -> str:
+    model = view.record.model_config
+    layers = "1 layer" if model.num_layers == 1 else f"{model.num_layers} layers"
+    return f"{model.cell_type}, {model.hidden_size} hidden units, {layers}"
+
+
+def run_label(view: RunView) -> str:
+    """One line naming a run in pickers: id, label, state and score."""
+    parts = [view.run_id]
+    if view.record.label:
+        parts.append(view.record.label)
+    parts.append(view.status.value)
+    if view.history:
+        parts.append(f"epoch {view.history[-1].epoch:g}, {view.history[-1].test_accuracy:.1f}%")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChosenModel:
+    run_id: str
+    name: str  # for people
+    checkpoint: Checkpoint
+    model: RowClassifier  # shared read-only by every tab: eval mode, no gradients
+    fingerprint: str
+    description: str  # the model and how far it is trained
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _saved_checkpoint(root: str, run_id: str, epochs: float) -> Checkpoint:
+    # `epochs` is part of the key: a run trained further is read again.
+    return RunStore(root).checkpoint(run_id)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _built_model(fingerprint: str, _checkpoint: Checkpoint) -> RowClassifier:
+    return _checkpoint.build_model().eval()
+
+
+def chosen_model(explain: bool = True) -> ChosenModel | None:
+    """The current run's model as saved after its latest epoch, or None (after saying why,
+    if `explain`). A training run is read from its last saved epoch, not from weights that
+    change every batch."""
+    view = current_run()
+    if view is None:
+        if explain:
+            st.info("There is no model yet: train one on the Train page, or upload one here.", icon=":material/info:")
+            st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+        return None
+    if not view.has_model or (view.busy and view.history[-1].epoch == 0):
+        if explain:
+            st.info(f"Run {view.run_id} has no trained epoch yet: its model can be used once its first epoch is done.")
+        return None
+    try:
+        checkpoint = _saved_checkpoint(runs_root(), view.run_id, float(view.history[-1].epoch))
+    except CheckpointError as err:
+        st.error(f"This run's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
+        return None
+    if view.busy and explain:
+        st.caption(f"Run {view.run_id} is training: this is its model as saved after epoch {view.history[-1].epoch:g}.")
+    fingerprint = model_fingerprint(checkpoint)
+    name = f"run {view.run_id}" + (f" ({escape_markdown(view.record.label)})" if view.record.label else "")
+    last = checkpoint.history[-1] if checkpoint.history else None
+    trained = f", after {last.epoch:g} epochs ({last.test_accuracy:.1f}% on the test set)" if last else ""
+    model = _built_model(fingerprint, checkpoint)
+    return ChosenModel(view.run_id, name, checkpoint, model, fingerprint, describe_config(view) + trained)
+
+
+# ----- the sidebar --------------------------------------------------------------------------
+
+
+def _pick_run() -> None:
+    choose_run(st.session_state[PICKER_KEY])
+
+
+def _run_picker(views: list[RunView]) -> None:
+    ids = [view.run_id for view in views]
+    labels = {view.run_id: run_label(view) for view in views}
+    chosen = st.session_state.get(RUN_KEY)
+    st.session_state[PICKER_KEY] = chosen if chosen in labels else None
+    st.selectbox(
+        "Run", [None, *ids], key=PICKER_KEY, on_change=_pick_run,
+        format_func=lambda run_id: "Newest finished run" if run_id is None else labels[run_id],
+        help="The run every page shows: Explore's running guess, Train's charts, Test's model. "
+        "It is also in the page link, so a reload or a shared link shows the same run.",
+    )  # fmt: skip
+
+
+def _run_status(view: RunView | None, explicit: bool) -> None:
+    if view is None:
         st.caption("No model yet: train one on the Train page.")
         return
-    config = snapshot.model_config
-    st.markdown(f"**Model:** {config.cell_type}, {config.hidden_size} hidden units, {config.num_layers} layer(s)")
-    if snapshot.history:
-        last = snapshot.history[-1]
-        st.markdown(f"Epochs trained: **{last['epoch']}** · test accuracy **{last['test_accuracy']:.1f}%**")
-    if snapshot.busy:
-        progress = snapshot.progress
+    st.markdown(f"**Model:** {describe_config(view)}")
+    if not explicit:
+        st.caption("No run chosen: showing the newest finished run.")
+    if view.history:
+        last = view.history[-1]
+        st.markdown(f"Epochs trained: **{last.epoch:g}** · test accuracy **{last.test_accuracy:.1f}%**")
+    live = view.live
+    if live and live.status == RunStatus.WAITING:
+        st.markdown(f":blue[**Waiting**] ({ordinal(live.queue_position)} in line)")
+    elif live and live.busy:
+        progress = live.progress
         where = f" (epoch {progress.epoch_index}, batch {progress.batch}/{progress.batches})" if progress else ""
-        st.markdown(f":blue[**Training {snapshot.status}**]{where}")
-    elif snapshot.status not in ("idle",):
-        st.caption(f"Last training: {snapshot.status}. {snapshot.reason}")
+        st.markdown(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
+    else:
+        st.caption(f"Status: {view.status.value}. {escape_markdown(view.reason)}")
+
+
+def ordinal(number: int | None) -> str:
+    number = number or 1
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _live_run_status() -> None:
+    view = current_run()
+    _run_status(view, bool(st.session_state.get(RUN_KEY)))
 
 
 def render_sidebar() -> None:
-    """The block every page shows: where the data came from and the state of the model."""
+    """The block every page shows: where the data came from and the run this tab looks at."""
     with st.sidebar:
         try:
             data = _load_data()
@@ -85,12 +289,12 @@ def render_sidebar() -> None:
         if data.is_sample:
             st.warning(f"Data: {data.description}. Accuracy figures are not comparable to full MNIST.", icon=":material/warning:")
         else:
-            st.caption(f"Data: MNIST, {len(data.train_labels):,} train / {len(data.test_labels):,} test ({data.description})")
-        session = training_session()
-        snapshot = session.snapshot()
-        st.fragment(run_every=1.0 if snapshot.busy else None)(_live_model_status)(session)
+            st.caption(f"Data: MNIST, {len(data.train_labels):,} train / {len(data.test_labels):,} test")
+        _remember_browser()
+        read_run_link()
+        views, _ = registry().runs()
+        if views:
+            _run_picker(views)
+        view = current_run()
+        st.fragment(run_every=POLL_SECONDS if view and view.busy else None)(_live_run_status)()
         st.divider()
-
-
-def _live_model_status(session: TrainingSession) -> None:
-    _model_status(session.snapshot())

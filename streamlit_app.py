@@ -9,7 +9,7 @@ import streamlit as st
 
 from shared_ui import render_sidebar
 
-st.set_page_config(page_title="Row-by-row RNN on MNIST", page_icon=":material/neurology:", layout="wide")
+st.set_page_config(page_title="Row-by-row RNN on MNIST", page_icon="🔢", layout="wide")
 
 navigation = st.navigation(
     [

@@ -14,7 +14,7 @@ import torch
 import shared_ui
 from rnn_core import explore
 from rnn_core.explore import CURRENT, TO_COME
-from rnn_core.model import ROWS, RowClassifier
+from rnn_core.model import ROWS
 
 GALLERY_SIZE = 24
 GALLERY_COLUMNS = 8
@@ -91,27 +91,6 @@ def _toggle_play() -> None:
     if not state.explore_playing:
         state.explore_step = 0 if state.explore_t == ROWS - 1 else state.explore_t  # at the end: start over
     state.explore_playing = not state.explore_playing
-
-
-def _guess_model() -> tuple[RowClassifier, str] | None:
-    """This tab's current model and a line describing it, rebuilt only when it has changed."""
-    session = shared_ui.training_session()
-    snapshot = session.snapshot()
-    if not snapshot.has_model:
-        return None
-    key = (snapshot.run_id, snapshot.model_config, repr(snapshot.history[-1:]))
-    cached = state.get("explore_model")
-    if cached is None or cached[0] != key:
-        checkpoint = session.checkpoint()
-        if checkpoint is None:
-            return None
-        config = snapshot.model_config
-        described = f"{config.cell_type}, {config.hidden_size} hidden units"
-        if snapshot.history:
-            last = snapshot.history[-1]
-            described += f", after {last['epoch']:g} epochs ({last['test_accuracy']:.1f}% on the test set)"
-        state.explore_model = cached = (key, checkpoint.build_model(), described)
-    return cached[1], cached[2]
 
 
 # The row view's charts are drawn on every Play step. Their specs are built once per image and
@@ -283,12 +262,11 @@ index = index_col.number_input(
 random_col.button("Random image", icon=":material/casino:", on_click=_random_image, width="stretch")
 image, label = images[index], int(labels[index])
 
-guess = _guess_model()
+chosen = shared_ui.chosen_model(explain=False)
 probabilities = None
-if guess is not None:
-    model, described = guess
-    probabilities = explore.running_guess(model, image)
-    st.caption(f"Running guess of this tab's model: {described}.")
+if chosen is not None:
+    probabilities = explore.running_guess(chosen.model, image)
+    st.caption(f"Running guess of {chosen.name}: {chosen.description}. Pick another run in the sidebar.")
 ticking = state.explore_playing
 picture = reveal_chart() if probabilities is None else alt.hconcat(reveal_chart(), guess_map_chart())
 specs = {

@@ -6,7 +6,6 @@ import copy
 import functools
 import random
 import time
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import altair as alt
@@ -17,12 +16,10 @@ import torch
 from streamlit_drawable_canvas import st_canvas
 
 import shared_ui
-from rnn_core import Checkpoint, CheckpointError, MnistData, RowClassifier, RunStore, load_checkpoint
-from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, model_fingerprint, read_image, report_on
+from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
+from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, read_image, report_on
 from rnn_core.preprocess import mnist_style
-from rnn_core.session import TrainingSession
-
-SESSION_MODEL, SAVED_RUN, UPLOADED = "This session's model", "A saved run", "An uploaded checkpoint"
+from shared_ui import ChosenModel, escape_markdown
 TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
 AUTOPLAY_SECONDS = 1.5
 GALLERY_SIZE = 32
@@ -37,27 +34,7 @@ DIMMED = 0.12
 state = st.session_state
 
 
-@dataclass(frozen=True)
-class ChosenModel:
-    checkpoint: Checkpoint
-    name: str  # for people
-    file_stem: str  # for the download
-    run_id: str | None  # the saved run it comes from, if any
-
-
 # ----- loading and caching ----------------------------------------------------------------
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _saved_checkpoint(root: str, run_id: str, epochs: float) -> Checkpoint:
-    # `epochs` is part of the key: a run trained further is read again.
-    return RunStore(root).checkpoint(run_id)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _built_model(fingerprint: str, _checkpoint: Checkpoint) -> RowClassifier:
-    # Shared read-only by every tab: only ever run in eval mode without gradients.
-    return _checkpoint.build_model().eval()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Scoring the test images (once per model)...")
@@ -74,119 +51,43 @@ def picture(image: torch.Tensor, scale: int) -> np.ndarray:
 # ----- choosing the model -----------------------------------------------------------------
 
 
-def _run_choice_label(row: pd.Series) -> str:
-    accuracy = "" if pd.isna(row.final_accuracy) else f" · {row.final_accuracy:.1f}%"
-    label = f" · {row.label}" if row.label else ""
-    return f"{row.run_id}{label} · {row.cell_type} {row.hidden_size}×{row.num_layers} · epoch {row.epochs:g}{accuracy}"
-
-
-def _from_session(session: TrainingSession, store: RunStore) -> ChosenModel | None:
-    snapshot = session.snapshot()
-    if not snapshot.has_model:
-        st.info("This session has no model yet.")
-        st.page_link("app_pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
-        return None
-    name = f"this session's model (run {snapshot.run_id})" if snapshot.run_id else "this session's model"
-    if snapshot.busy:
-        # Test the weights saved at the latest epoch rather than a copy that changes every batch.
-        epochs = snapshot.history[-1]["epoch"] if snapshot.history else 0
-        if not snapshot.run_id or epochs == 0:
-            st.info("Training has just started: the model can be tested once its first epoch is done.")
-            return None
-        st.caption(f"Training is running: you are testing the model saved after epoch {epochs:g}.")
-        checkpoint = _saved_checkpoint(str(store.root), snapshot.run_id, epochs)
-    else:
-        checkpoint = session.checkpoint()
-    return ChosenModel(checkpoint, name, snapshot.run_id or "session-model", snapshot.run_id)
-
-
-def _from_saved_run(store: RunStore) -> ChosenModel | None:
-    runs = store.list_runs()
-    runs = runs[runs["epochs"] > 0]
-    if runs.empty:
-        st.info("No saved run has a trained model yet.")
-        st.page_link("app_pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
-        return None
-    labels = {row.run_id: _run_choice_label(row) for row in runs.itertuples()}
-    run_id = st.selectbox("Saved run", list(labels), format_func=labels.get, key="test_run_id")
-    try:
-        checkpoint = _saved_checkpoint(str(store.root), run_id, float(runs.set_index("run_id").loc[run_id, "epochs"]))
-    except CheckpointError as err:
-        st.error(f"This run's model cannot be used: {err}", icon=":material/error:")
-        return None
-    return ChosenModel(checkpoint, f"run {run_id}", run_id, run_id)
-
-
-def _from_upload() -> ChosenModel | None:
+def upload_checkpoint() -> None:
+    """An uploaded checkpoint becomes a run of its own, and the run this tab looks at."""
     uploaded = st.file_uploader(
         "Checkpoint saved by this app (.pt)", type=["pt"], key="test_upload",
-        help="Downloaded from this page, or `checkpoint.pt` from a run folder.",
+        help="Downloaded from this page, or `checkpoint.pt` from a run folder. It is kept as a run.",
     )  # fmt: skip
-    if uploaded is not None and uploaded.file_id != state.get("test_upload_seen"):
-        state["test_upload_seen"] = uploaded.file_id
-        try:
-            state["test_uploaded"] = (uploaded.name, load_checkpoint(uploaded.getvalue()))
-            state["test_upload_error"] = None
-        except CheckpointError as err:
-            state["test_upload_error"] = f"**{uploaded.name} was not loaded:** {err}."
-    if uploaded is None:
-        state["test_upload_error"] = None
-    if state.get("test_upload_error"):
-        kept = f" Still using {state['test_uploaded'][0]}." if state.get("test_uploaded") else ""
-        st.error(state["test_upload_error"] + kept, icon=":material/error:")
-    if not state.get("test_uploaded"):
-        return None
-    name, checkpoint = state["test_uploaded"]
-    return ChosenModel(checkpoint, f"uploaded {name}", name.removesuffix(".pt"), None)
-
-
-def _make_current(session: TrainingSession, chosen: ChosenModel, store: RunStore) -> None:
-    # A fresh copy for the session: the cached checkpoint is shared by every tab.
-    checkpoint = store.checkpoint(chosen.run_id) if chosen.run_id else chosen.checkpoint
-    try:
-        session.adopt(checkpoint, chosen.run_id)
-    except RuntimeError as err:  # training started in the meantime
-        st.toast(f"Not changed: {err}.", icon=":material/error:")
+    if uploaded is None or uploaded.file_id == state.get("test_upload_seen"):
         return
-    state["test_model_source"] = SESSION_MODEL
-    st.toast(f"{chosen.name} is now this session's model: the Train page can continue it.")
+    state["test_upload_seen"] = uploaded.file_id
+    try:
+        checkpoint = load_checkpoint(uploaded.getvalue())
+        run_id = shared_ui.registry().add_checkpoint(checkpoint, uploaded.name, shared_ui.browser_token())
+    except (CheckpointError, OSError) as err:
+        state["test_upload_error"] = (
+            f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is unchanged."
+        )
+        return
+    state["test_upload_error"] = None
+    shared_ui.choose_run(run_id)
 
 
-def _describe(chosen: ChosenModel, session: TrainingSession, store: RunStore, source: str) -> None:
-    config, history = chosen.checkpoint.model_config, chosen.checkpoint.history
-    trained = f", {history[-1]['epoch']:g} epochs, {history[-1]['test_accuracy']:.1f}% when saved" if history else ""
-    st.markdown(f"**Testing {chosen.name}**: {config.cell_type}, {config.hidden_size} hidden units, "
-                f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}{trained}.")  # fmt: skip
-    download, adopt = st.columns(2)
-    download.download_button(
-        "Download this model (.pt)", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.file_stem}.pt",
+def describe(chosen: ChosenModel) -> None:
+    st.markdown(f"**Testing {chosen.name}**: {chosen.description}. Pick another run in the sidebar.")
+    st.download_button(
+        "Download this model (.pt)", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.run_id}.pt",
         mime="application/octet-stream", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
-    if source != SESSION_MODEL:
-        busy = session.snapshot().busy
-        adopt.button(
-            "Make it this session's model", on_click=_make_current, args=(session, chosen, store), disabled=busy,
-            help="Training is running in this session." if busy else "Then the Train page can train it further.",
-            icon=":material/input:",
-        )  # fmt: skip
 
 
-def choose_model(session: TrainingSession, store: RunStore) -> ChosenModel | None:
-    if "test_model_source" not in state:
-        has_runs = not store.list_runs().empty
-        state["test_model_source"] = SESSION_MODEL if session.snapshot().has_model else SAVED_RUN if has_runs else UPLOADED
-    source = st.radio("Model to test", [SESSION_MODEL, SAVED_RUN, UPLOADED], key="test_model_source", horizontal=True)
-    if source == SESSION_MODEL:
-        chosen = _from_session(session, store)
-    elif source == SAVED_RUN:
-        chosen = _from_saved_run(store)
-    else:
-        chosen = _from_upload()
-        if chosen is None and not session.snapshot().has_model and store.list_runs().empty:
-            st.info("There is no model yet: train one, or upload a checkpoint saved by this app.")
-            st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+def choose_model() -> ChosenModel | None:
+    with st.expander("Upload a model", expanded=False):
+        upload_checkpoint()
+    if error := state.get("test_upload_error"):
+        st.error(error, icon=":material/error:")
+    chosen = shared_ui.chosen_model()
     if chosen is not None:
-        _describe(chosen, session, store, source)
+        describe(chosen)
     return chosen
 
 
@@ -491,16 +392,13 @@ def draw_view(model: RowClassifier) -> None:
 def main() -> None:
     st.title("Test the model")
     data = shared_ui.get_data()
-    session = shared_ui.training_session()
-    if data is None or session is None:
+    if data is None:
         st.stop()
-    store = shared_ui.run_store()
     with st.container(border=True):
-        chosen = choose_model(session, store)
+        chosen = choose_model()
     if chosen is None:
         st.stop()
-    fingerprint = model_fingerprint(chosen.checkpoint)
-    model = _built_model(fingerprint, chosen.checkpoint)
+    fingerprint, model = chosen.fingerprint, chosen.model
 
     test_set, one_by_one, draw = st.tabs([TEST_SET, ONE_BY_ONE, DRAW], key="test_view", on_change="rerun")
     # Only the open tab runs: drawing never waits for the test set to be scored.

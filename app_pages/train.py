@@ -1,27 +1,29 @@
-"""Train: hyperparameters in the sidebar, training in the tab's worker, live charts, saved runs.
+"""Train: hyperparameters in the sidebar, training on the server, live charts, saved runs.
 
-The page never touches a model: it sends commands to this tab's TrainingSession and draws
-what `snapshot()` returns. While a training is under way two fragments poll the snapshot: the
-progress and the batch losses twice a second, the per-epoch scores once a second.
+The page never touches a model: it sends commands to the server's run registry and draws the
+run this tab looks at (`?run=<id>` in the link). While that run trains, two fragments poll its
+snapshot: the progress and the batch losses twice a second, the per-epoch scores once a second.
 When the training ends the whole page reruns, so that the buttons and the list of runs catch up.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+import shared_ui
 from rnn_core import compare, train_settings
 from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, TRAIN_LIMITS
-from rnn_core.runs import RUNNING as RUN_IN_PROGRESS
-from rnn_core.runs import summarize
-from rnn_core.session import FAILED, WAITING, Snapshot, TrainingSession
+from rnn_core.history import RunStatus
+from rnn_core.jobs import JobSnapshot
+from rnn_core.registry import JobRegistry, RunView
+from rnn_core.runs import summary_table
 from rnn_core.train_settings import CUSTOM, PRESET_CHOICES, matching_preset, preset_values
-from rnn_core.trainer import DIVERGED, FINISHED, STOPPED
-from shared_ui import run_store, training_session
+from shared_ui import browser_token, escape_markdown
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -116,6 +118,8 @@ def settings_sidebar(train_size: int) -> None:
             st.selectbox("Device", train_settings.available_devices(), key=widget_key("device"), **keep)
         st.caption("Moving a control never retrains: **Train** does, with these settings.")
     link = train_settings.to_query(current_values())
+    if run_id := st.session_state.get(shared_ui.RUN_KEY):
+        link[shared_ui.RUN_PARAM] = run_id
     if st.query_params.to_dict() != link:
         st.query_params.from_dict(link)
 
@@ -127,58 +131,67 @@ def run_command(command, *args) -> None:
     """Button callback: any refusal becomes a message on the page instead of a traceback."""
     try:
         command(*args)
-    except (ValueError, RuntimeError, OSError) as err:
+    except (ValueError, RuntimeError, OSError, LookupError) as err:
         st.session_state[ACTION_ERROR] = str(err)
 
 
-def start_training(session: TrainingSession) -> None:
+def start_training(runs: JobRegistry) -> None:
     values = current_values()
     model_config, train_config = train_settings.configs(values)
-    session.start(model_config, train_config, label=matching_preset(values))
+    shared_ui.choose_run(runs.start(model_config, train_config, owner=browser_token(), label=matching_preset(values)))
 
 
-def continue_training(session: TrainingSession) -> None:
-    session.continue_training(int(st.session_state["train_more_epochs"]))
+def continue_training(runs: JobRegistry, run_id: str) -> None:
+    epochs = int(st.session_state["train_more_epochs"])
+    shared_ui.choose_run(runs.continue_run(run_id, epochs, owner=browser_token()))
 
 
-def adopt_run(session: TrainingSession, run_id: str) -> None:
-    session.adopt(run_store().checkpoint(run_id), run_id)
+def stop_training(runs: JobRegistry, run_id: str) -> None:
+    runs.stop(run_id, browser_token(), shared_ui.admin_password())
 
 
-def delete_run(run_id: str) -> None:
-    st.session_state.pop(CONFIRM_DELETE, None)
-    run_store().delete(run_id)
+def continues_in_place(view: RunView) -> bool:
+    return view.record.owned_by(browser_token()) and view.status in (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
 
-def command_bar(session: TrainingSession, snapshot: Snapshot) -> None:
-    busy, has_model = snapshot.busy, snapshot.has_model
-    train, stop, more, go_on, reset = st.columns([1.1, 1, 1.1, 1.1, 1], vertical_alignment="bottom")
+def command_bar(runs: JobRegistry, view: RunView | None) -> None:
+    busy = view is not None and view.busy
+    stopping = busy and view.live is not None and view.live.stopping
+    mine = view is not None and shared_ui.may_change(view.run_id)
+    train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
     train.button(
-        "Train", type="primary", icon=":material/play_arrow:", disabled=busy, width="stretch",
-        on_click=run_command, args=(start_training, session), help="Train a new model from the sidebar settings.",
+        "Train", type="primary", icon=":material/play_arrow:", width="stretch",
+        on_click=run_command, args=(start_training, runs), help="Train a new model from the sidebar settings, as a new run.",
     )  # fmt: skip
-    stop.button("Stop", icon=":material/stop:", disabled=not busy, width="stretch", on_click=session.stop)
+    stop.button(
+        "Stopping..." if stopping else "Stop", icon=":material/stop:", disabled=not busy or stopping or not mine,
+        width="stretch", on_click=run_command, args=(stop_training, runs, view.run_id if view else None),
+        help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
+    )  # fmt: skip
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
+    forks = view is not None and not continues_in_place(view)
     go_on.button(
-        "Continue", icon=":material/fast_forward:", disabled=busy or not has_model, width="stretch",
-        on_click=run_command, args=(continue_training, session),
-        help="Train the current model that many more epochs, with its own settings and optimizer state.",
-    )  # fmt: skip
-    reset.button(
-        "Reset", icon=":material/restart_alt:", disabled=busy or not has_model, width="stretch",
-        on_click=run_command, args=(session.reset,), help="Forget the current model (its run stays saved).",
+        "Continue", icon=":material/fast_forward:", disabled=busy or view is None or not view.has_model, width="stretch",
+        on_click=run_command, args=(continue_training, runs, view.run_id if view else None),
+        help="Train this model that many more epochs, with its own settings and optimizer state. "
+        + ("It is finished or not yours, so this makes a new run that starts from it; the original stays as it is." if forks
+           else "It goes on in the same run."),
     )  # fmt: skip
 
 
-def describe_model(snapshot: Snapshot) -> str:
-    model, train = snapshot.model_config, snapshot.train_config
+def describe_model(view: RunView) -> str:
+    train = view.record.train_config
     images = "all images" if train.train_limit is None else f"{train.train_limit:,} images"
-    layers = f"{model.num_layers} layers" if model.num_layers > 1 else "1 layer"
     text = (
-        f"**Current model:** {model.cell_type}, hidden {model.hidden_size}, {layers} · "
+        f"**Current model:** {shared_ui.describe_config(view)} · "
         f"{train.optimizer} lr {train.learning_rate:g}, batch {train.batch_size}, {images}, seed {train.seed}"
+        f" · run `{view.run_id}`"
     )
-    return text + (f" · run `{snapshot.run_id}`" if snapshot.run_id else "")
+    if view.record.label:
+        text += f" ({escape_markdown(view.record.label)})"
+    if parent := view.record.parent:
+        text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
+    return text
 
 
 # ----- live view ---------------------------------------------------------------------------
@@ -193,16 +206,20 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def history_frame(snapshot: Snapshot) -> pd.DataFrame:
-    frame = pd.DataFrame(snapshot.history, columns=[*HISTORY_COLUMNS, "partial"])
+def history_frame(view: RunView | None) -> pd.DataFrame:
+    rows = [record.as_dict() for record in view.history] if view else []
+    frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "partial"])
     return frame.astype({"train_loss": float, "images_per_second": float})
 
 
-def progress_bar(session: TrainingSession, snapshot: Snapshot) -> None:
-    if snapshot.status == WAITING:
+def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
+    if snapshot.stopping:
+        st.progress(0.0, text="Stopping... the part of the epoch already trained is being scored on the test set.")
+        return
+    if snapshot.status == RunStatus.WAITING:
         st.progress(
-            0.0, text=f"Waiting for a free training slot: this server trains {session.slots.limit} "
-            "models at once, and this one starts as soon as another ends.",
+            0.0, text=f"Waiting for a free training slot: {shared_ui.ordinal(snapshot.queue_position)} in line. This server trains "
+            f"{runs.executor.slots} models at once; this one starts as soon as one ends.",
         )  # fmt: skip
         return
     progress = snapshot.progress
@@ -226,23 +243,21 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def status_message(snapshot: Snapshot) -> None:
-    if snapshot.status == DIVERGED:
-        st.error(f"**The training diverged.** {sentence(snapshot.reason)}", icon=":material/trending_up:")
-    elif snapshot.status == FAILED:
-        st.error(snapshot.reason, icon=":material/error:")
-    elif snapshot.status == FINISHED:
-        st.success(f"Finished: {snapshot.reason}.", icon=":material/check_circle:")
-    elif snapshot.status == STOPPED:
-        how = snapshot.reason.removeprefix("stopped ")
-        st.info(f"Stopped: {how}. **Continue** picks up from here.", icon=":material/pause_circle:")
-    elif snapshot.has_model:
-        st.info("A saved model is loaded. **Continue** trains it further; the Test page uses it.", icon=":material/save:")
+def status_message(view: RunView | None) -> None:
+    if view is None:
+        st.info("Choose the settings in the sidebar, then press **Train**. Nothing trains until you do.", icon=":material/tune:")
+        return
+    reason = escape_markdown(view.reason)
+    if view.status == RunStatus.DIVERGED:
+        st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
+    elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
+        st.error(f"**The training {view.status.value}:** {reason}. **Continue** goes on from the last saved epoch.", icon=":material/error:")
+    elif view.status == RunStatus.FINISHED:
+        st.success(f"Finished: {reason}.", icon=":material/check_circle:")
+    elif view.status == RunStatus.STOPPED:
+        st.info(f"Stopped: {reason.removeprefix('stopped ')}. **Continue** picks up from here.", icon=":material/pause_circle:")
     else:
-        st.info(
-            "Choose the settings in the sidebar, then press **Train**. Nothing trains until you do.",
-            icon=":material/tune:",
-        )
+        st.info("An uploaded model. **Continue** trains it further as a new run; the Test page uses it.", icon=":material/save:")
 
 
 def metrics_row(frame: pd.DataFrame) -> None:
@@ -263,9 +278,11 @@ def metrics_row(frame: pd.DataFrame) -> None:
     speed.metric("Seconds per epoch", f"{trained.train_seconds.mean():.2f}" if len(trained) else "–", **box)
 
 
-def epoch_end(snapshot: Snapshot) -> float:
-    last = snapshot.history[-1]["epoch"] if snapshot.history else 0
-    return max(1, snapshot.epochs_target, last)
+def epoch_end(view: RunView | None) -> float:
+    if view is None:
+        return 1
+    target = view.live.epochs_target if view.live else 0
+    return max(1, target, view.history[-1].epoch if view.history else 0)
 
 
 def epoch_axis(end: float) -> alt.X:
@@ -278,8 +295,9 @@ def point_size(end: float) -> int:
     return 50 if end <= 30 else 12
 
 
-def loss_points(snapshot: Snapshot, frame: pd.DataFrame) -> pd.DataFrame:
-    batches = pd.DataFrame(snapshot.batch_losses, columns=["epoch", "loss"]).assign(series="batch")
+def loss_points(view: RunView | None, frame: pd.DataFrame) -> pd.DataFrame:
+    losses = view.live.batch_losses if view and view.live else ()
+    batches = pd.DataFrame(losses, columns=["epoch", "loss"]).assign(series="batch")
     epochs = frame.loc[frame["train_loss"].notna(), ["epoch", "train_loss"]]
     epochs = epochs.rename(columns={"train_loss": "loss"}).assign(series="epoch mean")
     return pd.concat([batches, epochs], ignore_index=True)
@@ -356,29 +374,29 @@ def epoch_table(frame: pd.DataFrame) -> None:
     )  # fmt: skip
 
 
-def live_progress(session: TrainingSession, polling: bool) -> None:
+def live_progress(runs: JobRegistry, polling: bool) -> None:
     """Redrawn about twice a second while a model trains: the progress and every batch's loss."""
-    snapshot = session.snapshot()
-    if polling and not snapshot.busy:
+    view = shared_ui.current_run()  # a page that shows a run keeps it watched
+    if polling and not (view and view.busy):
         st.rerun()  # the training ended: buttons, sidebar and run list catch up
-    if snapshot.busy:
-        progress_bar(session, snapshot)
+    if view is not None and view.busy:
+        progress_bar(runs, view.live)
     else:
-        status_message(snapshot)
-    draw(training_loss_spec(epoch_end(snapshot)), loss_points(snapshot, history_frame(snapshot)))
+        status_message(view)
+    draw(training_loss_spec(epoch_end(view)), loss_points(view, history_frame(view)))
 
 
-def epoch_view(session: TrainingSession) -> None:
+def epoch_view(runs: JobRegistry) -> None:
     """What changes once an epoch, so redrawn less often: the scores, their charts, the table."""
-    snapshot = session.snapshot()
-    frame = history_frame(snapshot)
+    view = shared_ui.current_run()
+    frame = history_frame(view)
     metrics_row(frame)
     accuracy_column, test_loss_column = st.columns(2)
     history = frame[list(HISTORY_COLUMNS)]
     with accuracy_column:
-        draw(test_chart_spec("test_accuracy", "#2a9d4b", epoch_end(snapshot)), history)
+        draw(test_chart_spec("test_accuracy", "#2a9d4b", epoch_end(view)), history)
     with test_loss_column:
-        draw(test_chart_spec("test_loss", "#d9480f", epoch_end(snapshot)), history)
+        draw(test_chart_spec("test_loss", "#d9480f", epoch_end(view)), history)
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
     epoch_table(frame)
 
@@ -411,42 +429,71 @@ def overlay_chart(history: pd.DataFrame) -> alt.VConcatChart:
     )
 
 
-def run_actions(session: TrainingSession, snapshot: Snapshot, table: pd.DataFrame, labels: dict) -> None:
+def delete_run(runs: JobRegistry, run_id: str) -> None:
+    st.session_state.pop(CONFIRM_DELETE, None)
+    runs.delete(run_id, browser_token(), shared_ui.admin_password())
+    if st.session_state.get(shared_ui.RUN_KEY) == run_id:
+        shared_ui.choose_run(None)
+
+
+def run_actions(runs: JobRegistry, views: list[RunView], labels: dict) -> None:
+    by_id = {view.run_id: view for view in views}
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", table["run_id"], format_func=lambda rid: f"{rid} · {labels[rid]}", key="train_action_run")
-    status = table.set_index("run_id").loc[run_id, "status"]
-    in_progress = status == RUN_IN_PROGRESS
+    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: f"{rid} · {labels[rid]}", key="train_action_run")
+    view = by_id[run_id]
+    allowed = shared_ui.may_change(run_id)
     use.button(
-        "Make current model", icon=":material/input:", width="stretch", disabled=snapshot.busy or in_progress,
-        on_click=run_command, args=(adopt_run, session, run_id),
-        help="Load this run's model as the current one: the Test page uses it and Continue trains it further.",
+        "Show this run", icon=":material/visibility:", width="stretch",
+        on_click=shared_ui.choose_run, args=(run_id,),
+        help="Every page shows this run: its charts here, its model on Explore and Test. Continue trains it further.",
     )  # fmt: skip
-    if delete.button("Delete run", icon=":material/delete:", width="stretch", disabled=in_progress):
+    refusal = None if allowed else "Only the browser that started this run, or the admin password, can delete it."
+    if view.busy:
+        refusal = "This run is training: stop it before deleting it."
+    if delete.button("Delete run", icon=":material/delete:", width="stretch", disabled=refusal is not None, help=refusal):
         st.session_state[CONFIRM_DELETE] = run_id
-    if in_progress:
-        st.caption("This run is training right now (here or in another tab): stop it before using or deleting it.")
+    if refusal:
+        st.caption(refusal)
     pending = st.session_state.get(CONFIRM_DELETE)
-    if pending and pending in set(table["run_id"]):
-        if pending == snapshot.run_id:
-            st.warning("This run holds the current model: press **Reset** first, then delete it.")
-            return
+    if pending and pending in by_id:
         ask, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
         ask.warning(f"Delete run `{pending}`? Its model and history are removed from disk.")
-        yes.button("Yes, delete", type="primary", on_click=run_command, args=(delete_run, pending))
+        yes.button("Yes, delete", type="primary", on_click=run_command, args=(delete_run, runs, pending))
         no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
 
 
-def compare_runs(session: TrainingSession, snapshot: Snapshot) -> None:
+def remember_admin_password() -> None:
+    st.session_state[shared_ui.ADMIN_KEY] = st.session_state["train_admin_input"]
+
+
+def admin_box(runs: JobRegistry) -> None:
+    if not os.environ.get("RNN_ADMIN_PASSWORD"):
+        return
+    with st.expander("Teacher: admin password"):
+        st.text_input(
+            "Admin password", type="password", key="train_admin_input", on_change=remember_admin_password,
+            help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
+        )  # fmt: skip
+        if shared_ui.admin_password() is not None:
+            if runs.is_admin(shared_ui.admin_password()):
+                st.caption("Admin: this tab may stop and delete every run.")
+            else:
+                st.caption("That is not the admin password.")
+
+
+def compare_runs(runs: JobRegistry, train_size: int) -> None:
     st.header("Compare runs", divider="gray")
-    runs, problems = run_store().scan()
+    views, problems = runs.runs()
     for problem in problems:
-        st.warning(f"A run folder was skipped: {problem}", icon=":material/folder_off:")
-    if not runs:
+        st.warning(f"A run folder was skipped: {escape_markdown(problem)}", icon=":material/folder_off:")
+    if not views:
         st.caption("Every training is saved here as a run. None yet.")
         return
-    table = pd.DataFrame([summarize(info, history) for info, history in runs])
-    table["train_limit"] = [images_label(count, len(session.data.train_labels)) for count in table["train_limit"]]
-    labels = dict(zip(table["run_id"], compare.run_labels([info for info, _ in runs])))
+    records = [view.record for view in views]
+    table = summary_table(records)
+    table["status"] = [view.status.value for view in views]
+    table["train_limit"] = [images_label(count, train_size) for count in table["train_limit"]]
+    labels = dict(zip(table["run_id"], compare.run_labels(records)))
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(
         table, hide_index=True, on_select="rerun", selection_mode="multi-row", column_order=RUN_COLUMNS,
@@ -454,7 +501,7 @@ def compare_runs(session: TrainingSession, snapshot: Snapshot) -> None:
         column_config={
             "run_id": "Run", "cell_type": "Cell", "hidden_size": "Hidden", "num_layers": "Layers",
             "optimizer": "Optimizer", "batch_size": "Batch", "train_limit": "Images", "seed": "Seed",
-            "epochs": "Epochs", "status": "Status",
+            "epochs": "Epochs", "status": "Status", "parent": "Continues",
             "learning_rate": st.column_config.NumberColumn("Learning rate", format="%g"),
             "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
             "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
@@ -463,11 +510,11 @@ def compare_runs(session: TrainingSession, snapshot: Snapshot) -> None:
             "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
         },
     )  # fmt: skip
-    rows = selection.selection.rows or list(range(min(5, len(runs))))
-    chosen = [runs[row] for row in rows]
-    history = compare.overlay_history(chosen)
+    rows = selection.selection.rows or list(range(min(5, len(views))))
+    history = compare.overlay_history([records[row] for row in rows])
     st.altair_chart(overlay_chart(history))
-    run_actions(session, snapshot, table, labels)
+    run_actions(runs, views, labels)
+    admin_box(runs)
 
 
 # ----- the page ----------------------------------------------------------------------------
@@ -475,24 +522,25 @@ def compare_runs(session: TrainingSession, snapshot: Snapshot) -> None:
 st.title("Train")
 st.caption(
     "The notebook's exercise: change the hidden size, batch size and learning rate, train, and "
-    "compare how fast and how well each model learns. Training runs in the background: you can "
-    "switch pages and come back."
+    "compare how fast and how well each model learns. Training runs on the server: you can "
+    "switch pages, reload or close the tab, and come back through the page link."
 )
-session = training_session()
-if session is None:
+registry = shared_ui.registry()
+if registry is None:
     st.stop()
 read_link_once()
-snapshot = session.snapshot()
-settings_sidebar(len(session.data.train_labels))
+current = shared_ui.current_run()
+settings_sidebar(len(registry.data.train_labels))
 for problem in st.session_state.pop(LINK_PROBLEMS, []):
-    st.warning(f"The page link had a setting that cannot be used: {problem}", icon=":material/link_off:")
+    st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")
 if error := st.session_state.pop(ACTION_ERROR, None):
-    st.error(error, icon=":material/error:")
-command_bar(session, snapshot)
-if snapshot.has_model:
-    st.markdown(describe_model(snapshot))
+    st.error(escape_markdown(error), icon=":material/error:")
+command_bar(registry, current)
+if current is not None:
+    st.markdown(describe_model(current))
+busy = current is not None and current.busy
 # Every redraw costs the training thread some time (the GIL), so only what changes within an
 # epoch is redrawn twice a second.
-st.fragment(live_progress, run_every=PROGRESS_SECONDS if snapshot.busy else None)(session, snapshot.busy)
-st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if snapshot.busy else None)(session)
-compare_runs(session, snapshot)
+st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
+st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
+compare_runs(registry, len(registry.data.train_labels))

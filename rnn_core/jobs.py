@@ -22,7 +22,6 @@ import torch
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import MnistData
 from .history import EpochRecord, RunStatus
 from .runs import Run
 from .trainer import BatchEvent, EndEvent, Event, Trainer

@@ -120,7 +120,8 @@ def _parse(control: Control, raw: str) -> Any:
 def from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """Settings from a page link: the defaults, then its preset, then its own values.
 
-    Returns the settings and one message per value that was left out.
+    Returns the settings and one message per value that was left out, as plain text: the
+    values come from whoever wrote the link, so the page must escape them.
     """
     values, problems = dict(DEFAULTS), []
     preset = params.get(PRESET_PARAM)
@@ -128,7 +129,7 @@ def from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
         if preset in PRESETS:
             values.update(preset_values(preset))
         elif preset != CUSTOM:
-            problems.append(f"`{PRESET_PARAM}={preset}` must be one of {', '.join(PRESET_CHOICES)}: ignored.")
+            problems.append(f"{PRESET_PARAM}={preset[:40]} must be one of {', '.join(PRESET_CHOICES)}: ignored.")
     for control in CONTROLS:
         raw = params.get(control.param)
         if raw is None:
@@ -137,7 +138,7 @@ def from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             values[control.field] = _parse(control, raw)
         except ValueError as err:
             kept = format_value(values[control.field])
-            problems.append(f"`{control.param}={raw}` {err}: using {kept}.")
+            problems.append(f"{control.param}={raw[:40]} {err}: using {kept}.")
     return values, problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "runs"
     monkeypatch.setenv("RNN_RUNS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_training_left_behind():
+    """A test that opened the app leaves no run training, and torch's process-wide thread
+    count (which the app's executor sets) as it found it."""
+    threads = torch.get_num_threads()
+    yield
+    if "shared_ui" in sys.modules:
+        sys.modules["shared_ui"]._registry.clear()  # its release hook stops every job
+    torch.set_num_threads(threads)
 
 
 def synthetic_mnist(n_train: int = 120, n_test: int = 40, seed: int = 0) -> MnistData:

@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from rnn_core import Checkpoint, EpochEvent, MnistData, ModelConfig, TrainConfig, load_mnist
+from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from rnn_core.explore import TO_COME, running_guess
 from rnn_core.model import RowClassifier
 from tests.conftest import REPO
@@ -167,34 +167,23 @@ def test_missing_data_is_explained_and_the_page_stops(tmp_path, monkeypatch, fre
     assert not at.get("vega_lite_chart") and not at.get("image")
 
 
-def _explore_with_model(page: str, checkpoint_path: str) -> None:
-    import runpy
-
-    import shared_ui
-    from rnn_core import load_checkpoint
-
-    session = shared_ui.training_session()
-    if not session.snapshot().has_model:
-        session.adopt(load_checkpoint(checkpoint_path))
-    runpy.run_path(page)
-
-
 @pytest.fixture
 def small_checkpoint(tmp_path) -> tuple[Checkpoint, str]:
     torch.manual_seed(0)
     config = ModelConfig(hidden_size=8)
-    history = [EpochEvent(1, 2.0, 1.9, 42.0, 1.0, 1000.0).as_dict()]
+    history = (EpochRecord(1, 2.0, 1.9, 42.0, 1.0, 1000.0),)
     checkpoint = Checkpoint(config, TrainConfig(epochs=1), RowClassifier(config).state_dict(), history)
     path = tmp_path / "model.pt"
     checkpoint.save(path)
     return checkpoint, str(path)
 
 
-def test_running_guess_follows_the_model_after_each_row(small_checkpoint, fresh_caches):
-    checkpoint, path = small_checkpoint
-    at = AppTest.from_function(
-        _explore_with_model, args=(str(REPO / "app_pages" / "explore.py"), path), default_timeout=TIMEOUT
-    ).run()
+def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh_caches, runs_dir):
+    checkpoint, _ = small_checkpoint
+    run_id = RunStore(runs_dir).add_checkpoint(checkpoint, "uploaded model.pt").run_id
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
     assert not at.exception
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
     at.slider(key="explore_t").set_value(9).run()

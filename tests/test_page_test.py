@@ -6,30 +6,21 @@ import io
 import json
 import os
 import re
+import time
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
-from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.history import RunStatus
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
 from tests.conftest import REPO
 
 TIMEOUT = 60
-SAVED_RUN, UPLOADED, SESSION_MODEL = "A saved run", "An uploaded checkpoint", "This session's model"
-
-
-@pytest.fixture(autouse=True)
-def own_training_session():
-    """Every AppTest runs under one session id ("test session id"), so the tab's training
-    session would carry another test's model and runs folder into this one."""
-    clear_session_resource_cache("test session id")
-    yield
-    clear_session_resource_cache("test session id")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +41,14 @@ def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
     return run.run_id, store.checkpoint(run.run_id)
 
 
-def open_test_page() -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+def open_test_page(**params) -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params.update(params)
     return at.switch_page("app_pages/test.py").run()
+
+
+def model_under_test(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Testing "))
 
 
 def chart_tables(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
@@ -87,8 +83,7 @@ def test_the_test_set_figures_are_those_of_evaluate(saved_run, app_test_set):
     images, labels = app_test_set
     at = open_test_page()
     assert not at.exception
-    assert at.radio(key="test_model_source").value == SAVED_RUN
-    assert at.selectbox(key="test_run_id").value == run_id
+    assert model_under_test(at).startswith(f"**Testing run {run_id} (for the test page)**")
     model = checkpoint.build_model()
     expected = evaluate(model, images, labels)
     metrics = {metric.label: metric.value for metric in at.metric}
@@ -179,54 +174,58 @@ def test_a_bad_upload_is_refused_and_the_model_in_use_stays(saved_run, tmp_path,
     monkeypatch.chdir(tmp_path)
     _, checkpoint = saved_run
     at = open_test_page()
-    at.radio(key="test_model_source").set_value(UPLOADED).run()
     at.file_uploader(key="test_upload").set_value(("good.pt", checkpoint.to_bytes(), "application/octet-stream")).run()
-    assert any(markdown.value.startswith("**Testing uploaded good.pt**") for markdown in at.markdown)
+    uploaded = model_under_test(at)
+    assert "(uploaded good.pt)" in uploaded
     accuracy = at.metric[0].value
 
     at.file_uploader(key="test_upload").set_value(("bad.pt", content, "application/octet-stream")).run()
     assert not at.exception
     errors = " ".join(error.value for error in at.error)
-    assert "bad.pt was not loaded" in errors and message in errors and "Still using good.pt" in errors
-    assert any(markdown.value.startswith("**Testing uploaded good.pt**") for markdown in at.markdown)
-    assert at.metric[0].value == accuracy
+    assert "bad.pt was not loaded" in errors and message in errors and "unchanged" in errors
+    assert model_under_test(at) == uploaded and at.metric[0].value == accuracy
     assert not (tmp_path / "pwned-by-upload").exists()
 
-    at.radio(key="test_model_source").set_value(SESSION_MODEL).run()
-    assert any("This session has no model yet" in info.value for info in at.info)
 
-
-def test_an_uploaded_model_can_become_the_sessions_model(saved_run):
+def test_an_uploaded_model_becomes_a_run_every_page_can_use(saved_run, runs_dir):
     _, checkpoint = saved_run
     at = open_test_page()
-    at.radio(key="test_model_source").set_value(UPLOADED).run()
     at.file_uploader(key="test_upload").set_value(("mine.pt", checkpoint.to_bytes(), "application/octet-stream")).run()
-    next(button for button in at.button if button.label == "Make it this session's model").click().run()
-    assert at.radio(key="test_model_source").value == SESSION_MODEL
-    assert any(markdown.value.startswith("**Testing this session's model**") for markdown in at.markdown)
+    run_id = at.query_params["run"]
+    record = RunStore(runs_dir).read(run_id)
+    assert record.status == RunStatus.UPLOADED and record.label == "uploaded mine.pt"
+    at.switch_page("app_pages/explore.py").run()
+    assert any(f"run {run_id}" in caption.value for caption in at.caption)
+    at.switch_page("app_pages/train.py").run()
+    assert any(f"run `{run_id}`" in markdown.value for markdown in at.markdown)
 
 
-def _test_page_while_training(page: str) -> None:
-    import runpy
-    import time
-
-    import shared_ui
-    from rnn_core.config import ModelConfig, TrainConfig
-
-    session = shared_ui.training_session()
-    session.start(ModelConfig(hidden_size=4), TrainConfig(epochs=200, batch_size=50, train_limit=200, device="cpu"))
-    while not any(row["epoch"] >= 1 for row in session.snapshot().history):
-        time.sleep(0.05)
-    try:
-        runpy.run_path(page)
-    finally:
-        session.close()
+@pytest.mark.parametrize("status", [RunStatus.STOPPED, RunStatus.INTERRUPTED])
+def test_a_link_to_a_stopped_or_interrupted_run_tests_that_run(saved_run, runs_dir, status):
+    run_id, _ = saved_run
+    info_path = RunStore(runs_dir).folder(run_id) / "run.json"
+    info = json.loads(info_path.read_text())
+    dead = {"pid": 2**22 + 1, "process": "an-earlier-server"} if status == RunStatus.INTERRUPTED else {}
+    info.update(status="running" if dead else status.value, **dead)
+    info_path.write_text(json.dumps(info))
+    at = open_test_page(run=run_id)
+    assert not at.exception and model_under_test(at).startswith(f"**Testing run {run_id}")
+    assert RunStore(runs_dir).read(run_id).status == status
+    assert at.metric[0].label == "Test accuracy"
 
 
-def test_while_training_runs_the_page_tests_the_model_saved_at_the_latest_epoch():
-    at = AppTest.from_function(_test_page_while_training, args=(str(REPO / "app_pages" / "test.py"),), default_timeout=TIMEOUT)
+def test_while_a_run_trains_the_page_tests_the_model_saved_at_its_latest_epoch(runs_dir):
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("app_pages/train.py")
+    at.query_params.update(hidden="4", images="500", epochs="200")
     at.run()
+    next(button for button in at.button if button.label == "Train").click().run()
+    run_id = at.query_params["run"]
+    deadline = time.monotonic() + 60
+    while RunStore(runs_dir).read(run_id).epochs < 1:
+        assert time.monotonic() < deadline, "no epoch was trained"
+        time.sleep(0.1)
+    at.switch_page("app_pages/test.py").run()
     assert not at.exception
-    assert at.radio(key="test_model_source").value == SESSION_MODEL
-    assert any(re.match(r"Training is running: you are testing the model saved after epoch \d+\.", c.value) for c in at.caption)
+    assert any(re.match(rf"Run {run_id} is training: this is its model as saved after epoch \d+\.", c.value) for c in at.caption)
     assert at.metric[0].label == "Test accuracy"

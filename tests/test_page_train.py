@@ -1,47 +1,33 @@
-"""The Train page under AppTest: settings, training in the tab's worker, live view, saved runs.
+"""The Train page under AppTest: settings, training on the server, live view, saved runs.
 
 AppTest runs the script to the end each time, so a test presses a button and then reruns
-the page until the worker has finished, as the page's own polling would.
+the page until the run has ended, as the page's own polling would.
 """
 
 import json
+import re
 import time
 
 import pyarrow as pa
 import pytest
-import torch
-from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.history import RunStatus
 from rnn_core.runs import RunStore
 from tests.conftest import REPO
 
 TINY = {"hidden": "8", "images": "500", "epochs": "2"}
-# Every AppTest runs under this one session id, so the tab's training session would carry
-# over from one test to the next.
-APPTEST_SESSION_ID = "test session id"
+LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads():
-    """The app's training slots size torch's process-wide thread count; later tests get theirs back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def close_the_tab():
-    """After each test the tab closes: its training session is released, as a server does."""
-    yield
-    clear_session_resource_cache(APPTEST_SESSION_ID)
-
-
-def open_train_page(**params) -> AppTest:
+def open_train_page(token: str | None = None, **params) -> AppTest:
+    """A fresh tab on the Train page; `token` stands for the browser's cookie."""
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
     at.switch_page("app_pages/train.py")
     at.query_params.update(params)
+    if token:
+        at.session_state["browser_token"] = token
     at.run()
     assert not at.exception
     return at
@@ -51,8 +37,13 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def stop_button(at: AppTest):
+    return next(b for b in at.button if b.label in ("Stop", "Stopping..."))
+
+
 def training(at: AppTest) -> bool:
-    return not button(at, "Stop").disabled
+    """The run on show is training (or waiting for a slot): its progress bar is up."""
+    return len(at.get("progress")) > 0
 
 
 def rerun_until_idle(at: AppTest, timeout: float = 120.0) -> AppTest:
@@ -69,6 +60,11 @@ def press(at: AppTest, label: str) -> AppTest:
     button(at, label).click().run()
     assert not at.exception
     return at
+
+
+def plain(markdown: str) -> str:
+    """Markdown text as it reads on the page, without the escapes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def slider(at: AppTest, label: str):
@@ -114,17 +110,23 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     assert not csv.proto.disabled
 
 
-def test_stop_ends_a_run_early():
-    at = press(open_train_page(hidden="8", images="2000", epochs="200"), "Train")
-    assert training(at) and button(at, "Train").disabled
-    rerun_until_idle(press(at, "Stop"))
+def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):
+    at = press(open_train_page(**LONG), "Train")
+    assert training(at) and button(at, "Continue").disabled
+    press(at, "Stop")
+    stopping = stop_button(at)
+    if stopping.label == "Stopping...":  # the partial epoch can be scored before this rerun
+        assert stopping.disabled and at.get("progress")[0].proto.text.startswith("Stopping...")
+    rerun_until_idle(at)
     assert "Stopped: by the user during epoch" in at.info[0].value
     assert epoch_column(at)[-1] < 200
     assert not button(at, "Continue").disabled and not button(at, "Train").disabled
+    [run] = RunStore(runs_dir).scan()[0]
+    assert run.status == RunStatus.STOPPED
 
 
 def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
-    at = press(open_train_page(hidden="8", images="2000", epochs="200"), "Train")
+    at = press(open_train_page(**LONG), "Train")
     deadline = time.monotonic() + 60
     while "left" not in (text := at.get("progress")[0].proto.text):
         assert time.monotonic() < deadline, text
@@ -135,10 +137,10 @@ def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
 
 
 def test_training_goes_on_while_another_page_is_shown(runs_dir):
-    at = press(open_train_page(hidden="8", images="2000", epochs="200"), "Train")
+    at = press(open_train_page(**LONG), "Train")
     at.switch_page("app_pages/explore.py").run()
     deadline = time.monotonic() + 60
-    while len(saved := RunStore(runs_dir).scan()[0]) == 0 or len(saved[0][1]) < 3:
+    while len(saved := RunStore(runs_dir).scan()[0]) == 0 or len(saved[0].history) < 3:
         assert time.monotonic() < deadline, "no epoch was trained while the Explore page was shown"
         time.sleep(0.2)
     at.switch_page("app_pages/train.py").run()
@@ -146,38 +148,71 @@ def test_training_goes_on_while_another_page_is_shown(runs_dir):
     rerun_until_idle(press(at, "Stop"))
 
 
-def test_closing_the_tab_stops_the_training_and_saves_the_run_as_stopped(runs_dir):
-    at = press(open_train_page(hidden="8", images="2000", epochs="200"), "Train")
-    clear_session_resource_cache(APPTEST_SESSION_ID)
-    [run] = RunStore(runs_dir).scan()[0]
-    assert run[0]["status"] == "stopped"
+def test_a_second_tab_on_the_run_link_sees_the_same_live_run_and_the_tab_going_away_does_not_stop_it(runs_dir):
+    first = press(open_train_page(token="a" * 32, **LONG), "Train")
+    run_id = first.query_params["run"]
+    del first  # the tab is gone: nothing stops its run
+    second = open_train_page(token="a" * 32, run=run_id)
+    assert training(second) and f"run `{run_id}`" in current_model(second)
+    assert not stop_button(second).disabled  # the same browser may stop it
+    rerun_until_idle(press(second, "Stop"))
+    assert RunStore(runs_dir).read(run_id).status == RunStatus.STOPPED
 
 
-def test_continue_adds_epochs_to_the_current_model(runs_dir):
+def test_another_browser_sees_the_run_but_cannot_stop_or_delete_it(runs_dir):
+    owner = press(open_train_page(token="a" * 32, **LONG), "Train")
+    run_id = owner.query_params["run"]
+    other = open_train_page(token="b" * 32, run=run_id)
+    assert training(other) and stop_button(other).disabled
+    other.selectbox(key="train_action_run").set_value(run_id).run()
+    delete = button(other, "Delete run")
+    assert delete.disabled
+    rerun_until_idle(press(owner, "Stop"))
+
+
+def test_continue_on_your_own_stopped_run_goes_on_in_the_same_run(runs_dir):
+    at = press(open_train_page(**LONG), "Train")
+    rerun_until_idle(press(at, "Stop"))
+    run_id = at.query_params["run"]
+    stopped_at = epoch_column(at)[-1]
+    at.number_input(key="train_more_epochs").set_value(1)
+    rerun_until_idle(press(at, "Continue"))
+    assert at.query_params["run"] == run_id
+    assert epoch_column(at)[-1] == pytest.approx(stopped_at + 1, abs=1e-3)
+    assert len(RunStore(runs_dir).list_runs()) == 1
+
+
+def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_dir):
     at = rerun_until_idle(press(open_train_page(hidden="8", images="500", epochs="1"), "Train"))
+    parent = at.query_params["run"]
     assert epoch_column(at) == [0, 1]
     at.number_input(key="train_more_epochs").set_value(2)
     rerun_until_idle(press(at, "Continue"))
-    assert epoch_column(at) == [0, 1, 2, 3]
+    child = at.query_params["run"]
+    assert child != parent and epoch_column(at) == [0, 1, 2, 3]
     assert "trained to epoch 3" in at.success[0].value
-    runs = RunStore(runs_dir).list_runs()
-    assert len(runs) == 1 and runs["epochs"][0] == 3
+    assert f"continues run `{parent}` from epoch 1" in current_model(at)
+    store = RunStore(runs_dir)
+    assert store.read(child).parent == {"run_id": parent, "epoch": 1}
+    assert [row.epoch for row in store.read(parent).history] == [0, 1]
 
 
 def test_buttons_that_make_no_sense_are_disabled():
     at = open_train_page(**TINY)
     assert not button(at, "Train").disabled
-    assert button(at, "Stop").disabled and button(at, "Continue").disabled and button(at, "Reset").disabled
+    assert stop_button(at).disabled and button(at, "Continue").disabled
     rerun_until_idle(press(at, "Train"))
-    assert button(at, "Stop").disabled
-    assert not any(button(at, label).disabled for label in ("Train", "Continue", "Reset"))
+    assert stop_button(at).disabled
+    assert not any(button(at, label).disabled for label in ("Train", "Continue"))
 
 
-def test_reset_forgets_the_model():
-    at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    press(at, "Reset")
-    assert button(at, "Continue").disabled and epoch_column(at) == []
-    assert "press **Train**" in at.info[0].value
+def test_a_tab_with_no_run_chosen_shows_the_newest_finished_run_and_says_so(runs_dir):
+    finished = rerun_until_idle(press(open_train_page(**TINY), "Train")).query_params["run"]
+    stopped = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
+    stopped.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
+    at = open_train_page()
+    assert f"run `{finished}`" in current_model(at)
+    assert any("showing the newest finished run" in c.value for c in at.sidebar.caption)
 
 
 def test_a_preset_fills_the_sidebar_and_a_change_makes_it_custom():
@@ -206,7 +241,7 @@ def test_a_link_fills_the_sidebar_and_a_bad_value_falls_back_with_a_message():
     at = open_train_page(preset="strong", lr="abc", images="1000", seed="5")
     assert slider(at, "Hidden size").value == 128 and slider(at, "Learning rate").value == 0.001
     assert slider(at, "Training images").value == 1000 and at.number_input(key="train_seed").value == 5
-    assert len(at.warning) == 1 and "`lr=abc`" in at.warning[0].value and "using 0.001" in at.warning[0].value
+    assert len(at.warning) == 1 and "lr=abc" in plain(at.warning[0].value) and "using 0.001" in plain(at.warning[0].value)
     assert not at.exception
 
 
@@ -228,7 +263,7 @@ def test_a_diverging_setting_shows_its_message_and_keeps_the_charts():
     assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0]
 
 
-def test_compare_runs_names_what_differs_and_a_run_can_become_the_current_model():
+def test_compare_runs_names_what_differs_and_any_run_can_be_shown():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
     slider(at, "Learning rate").set_value(1.0).run()
     rerun_until_idle(press(at, "Train"))
@@ -239,19 +274,16 @@ def test_compare_runs_names_what_differs_and_a_run_can_become_the_current_model(
     assert len(runs) == 2 and set(runs["learning_rate"]) == {0.1, 1.0}
     first = runs.loc[runs["learning_rate"] == 0.1, "run_id"].item()
     at.selectbox(key="train_action_run").set_value(first).run()
-    press(at, "Make current model")
+    press(at, "Show this run")
     assert f"run `{first}`" in current_model(at) and "lr 0.1" in current_model(at)
-    assert epoch_column(at) == [0, 1, 2]
+    assert epoch_column(at) == [0, 1, 2] and at.query_params["run"] == first
 
 
-def test_deleting_a_run_asks_first_and_refuses_the_current_model():
+def test_deleting_a_run_asks_first_and_the_tab_then_shows_another():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
     rerun_until_idle(press(at, "Train"))
     current = current_model(at).split("`")[1]
     other = next(run_id for run_id in at.dataframe[1].value["run_id"] if run_id != current)
-    at.selectbox(key="train_action_run").set_value(current).run()
-    press(at, "Delete run")
-    assert any("press **Reset** first" in w.value for w in at.warning)
     at.selectbox(key="train_action_run").set_value(other).run()
     press(at, "Delete run")
     assert any(f"Delete run `{other}`?" in w.value for w in at.warning)
@@ -260,21 +292,32 @@ def test_deleting_a_run_asks_first_and_refuses_the_current_model():
     press(at, "Delete run")
     press(at, "Yes, delete")
     assert list(at.dataframe[1].value["run_id"]) == [current]
+    at.selectbox(key="train_action_run").set_value(current).run()
+    press(at, "Delete run")
+    press(at, "Yes, delete")
+    assert at.dataframe[0].value.empty and "run" not in at.query_params
 
 
 def test_a_damaged_run_folder_is_shown_as_a_warning(runs_dir):
-    (runs_dir / "broken-run").mkdir(parents=True)
-    (runs_dir / "broken-run" / "run.json").write_text("{ not json")
+    broken = runs_dir / "20260101-000000-0000bb"
+    broken.mkdir(parents=True)
+    (broken / "run.json").write_text("{ not json")
     at = open_train_page()
-    assert any("broken-run" in w.value for w in at.warning)
+    assert any(broken.name in plain(w.value) for w in at.warning)
     assert not at.exception
 
 
-def test_a_run_without_a_model_cannot_become_the_current_one_and_says_why(runs_dir):
+def test_a_run_without_a_model_can_be_shown_but_not_continued(runs_dir):
     run = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
-    run.finish("stopped", "stopped while waiting for a training slot")
-    at = open_train_page()
-    at.selectbox(key="train_action_run").set_value(run.run_id).run()
-    press(at, "Make current model")
-    assert run.run_id in at.error[0].value and "no such file" in at.error[0].value
-    assert button(at, "Continue").disabled
+    run.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
+    at = open_train_page(run=run.run_id)
+    assert f"run `{run.run_id}`" in current_model(at)
+    assert button(at, "Continue").disabled and epoch_column(at) == []
+
+
+@pytest.mark.parametrize("link", ["../victim", "20990101-000000-abcdef", "x`](http://evil)"])
+def test_a_link_to_a_run_that_is_not_there_is_refused_in_plain_words(link):
+    at = open_train_page(run=link)
+    assert any("cannot be shown" in w.value for w in at.warning)
+    assert not any("](http" in w.value for w in at.warning)
+    assert "run" not in at.query_params
