@@ -3,6 +3,10 @@
 Does the teaching notebook's whole job from a terminal: loads MNIST, trains, scores the test
 set before training and after every epoch, and saves the run. `--json` prints one JSON
 object per scored epoch, then one with the run folder.
+
+Exit status: 0 trained to the end, 1 an error (bad data, a disk that cannot be written),
+2 a usage error, 3 the run diverged, 130 interrupted. Errors are one line on stderr, and a
+run that fails after its folder was made is marked failed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Sequence, TextIO
 from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
 from .data import MnistFileError, MnistUnavailable, load_mnist
 from .history import EpochRecord, RunStatus
-from .runs import RunStore
+from .runs import Run, RunStore
 from .trainer import BatchEvent, EndEvent, Event, Trainer
 
 MODEL_FLAGS = {"hidden_size": int, "num_layers": int, "cell_type": str}
@@ -25,11 +29,16 @@ TRAIN_FLAGS = {
     "seed": int, "device": str, "train_limit": int,
 }  # fmt: skip
 CHOICES = {"cell_type": CELL_TYPES, "optimizer": OPTIMIZERS, "device": DEVICES}
+EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
 TABLE_HEADER = f"{'epoch':>6} {'train loss':>11} {'test loss':>10} {'accuracy':>9} {'seconds':>8} {'img/s':>8}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rnn_core.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m rnn_core.train",
+        description=__doc__.splitlines()[0],
+        epilog="exit status: 0 trained to the end, 1 an error, 2 a usage error, 3 diverged, 130 interrupted",
+    )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="notebook",
                         help="starting settings; the flags below override them (default: notebook)")
     for name, kind in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
@@ -65,10 +74,11 @@ def _format_row(row: dict) -> str:
 class ConsoleReporter:
     """Turns training events into terminal output: JSON lines, or a progress bar and table."""
 
-    def __init__(self, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
-        self.as_json, self.out, self.err = as_json, out, err
+    def __init__(self, as_json: bool, out: TextIO | None = None, err: TextIO | None = None):
+        # the streams are looked up now, not at import, so a redirected sys.stdout is used
+        self.as_json, self.out, self.err = as_json, out or sys.stdout, err or sys.stderr
         if not as_json:
-            print(TABLE_HEADER, file=out)
+            print(TABLE_HEADER, file=self.out)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, EpochRecord):
@@ -86,9 +96,21 @@ class ConsoleReporter:
             print(f"{event.status}: {event.reason}", file=self.out)
 
 
+def describe(err: OSError) -> str:
+    return f"cannot use {err.filename}: {err.strerror}" if err.filename else err.strerror or str(err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return train(parser, args)
+    except OSError as err:  # a runs folder that cannot be made or written, a full disk
+        print(f"error: {describe(err)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         model_config, train_config = configs_from_args(args)
     except ValueError as err:
@@ -97,12 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
     except (MnistFileError, MnistUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     print(f"data: {data.description}", file=sys.stderr)
     try:
         trainer = Trainer(data, model_config, train_config)
     except ValueError as err:
         parser.error(str(err))
+    # Only now, with data and settings known to be good, does the run get a folder.
     run = RunStore(args.runs_dir).create(model_config, train_config, label=args.label, status=RunStatus.RUNNING)
     reporter = ConsoleReporter(args.json)
     try:
@@ -110,12 +133,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         run.finish(RunStatus.INTERRUPTED, "interrupted from the keyboard")
         print(f"\ninterrupted; epochs so far are saved in {run.folder}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as err:
+        print(f"\nerror: {describe(err)}; {mark_failed(run, err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as err:  # a bug: its traceback follows, but the run must not stay "running"
+        mark_failed(run, err)
+        raise
     if args.json:
         print(json.dumps({"run_dir": str(run.folder), "status": end.status.value, "reason": end.reason}))
     else:
         print(f"run saved in {run.folder}")
-    return 0
+    return EXIT_DIVERGED if end.status == RunStatus.DIVERGED else 0
+
+
+def mark_failed(run: Run, err: BaseException) -> str:
+    """Record the failure in the run's folder; says what became of the run."""
+    try:
+        run.finish(RunStatus.FAILED, f"{type(err).__name__}: {err}")
+    except OSError:  # the disk that failed the run may refuse this too
+        return f"run {run.run_id} could not be marked failed (it will read as interrupted)"
+    return f"run {run.run_id} is marked failed"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, rea
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     epochs, last = lines[:-1], lines[-1]
-    assert [row.epoch for row in epochs] == [0, 1, 2]
+    assert [row["epoch"] for row in epochs] == [0, 1, 2]
     assert all(EXPECTED_KEYS <= row.keys() for row in epochs)
     assert epochs[0]["train_loss"] is None and epochs[2]["train_loss"] > 0
     assert epochs[2]["test_accuracy"] > epochs[0]["test_accuracy"]
@@ -77,3 +77,17 @@ def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tm
     checkpoint = store.checkpoint(table["run_id"].iloc[0])
     assert checkpoint.history[-1].epoch >= 2
     assert store.scan()[1] == []  # no damaged files, whatever the kill interrupted
+
+
+def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback(tmp_path):
+    from tests.test_data import write_fake_mnist
+
+    write_fake_mnist(tmp_path / "idx")
+    (tmp_path / "occupied").write_text("a file where the runs folder should go")
+    result = run_cli(
+        "--epochs", "1", "--mnist-dir", str(tmp_path / "idx"), "--no-download", "--data-dir",
+        str(tmp_path / "data"), "--runs-dir", str(tmp_path / "occupied" / "runs"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == f"error: cannot use {tmp_path / 'occupied' / 'runs'}: Not a directory"
