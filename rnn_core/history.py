@@ -92,7 +92,7 @@ class EpochRecord:
         )
 
 
-MAX_HISTORY_ROWS = 100_000  # far more epochs than any run has; a longer list is not ours
+MAX_HISTORY_ROWS = 25_000  # far more epochs than any run has; a checkpoint's pickle bound allows ~29,000
 
 
 def history_from_rows(rows: Any) -> tuple[EpochRecord, ...]:

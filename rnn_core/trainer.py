@@ -19,7 +19,7 @@ from typing import Callable, Union
 import torch
 from torch.nn import functional as F
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, build_optimizer
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .evaluate import evaluate
@@ -96,8 +96,7 @@ class Trainer:
         with _GLOBAL_SEED_LOCK:  # the initial weights come from torch's global generator
             torch.manual_seed(train_config.seed)
             self.model = RowClassifier(model_config).to(self.device)
-        optimizer_class = torch.optim.SGD if train_config.optimizer == "SGD" else torch.optim.Adam
-        self.optimizer = optimizer_class(self.model.parameters(), lr=train_config.learning_rate)
+        self.optimizer = build_optimizer(self.model, train_config)
         self.history: list[EpochRecord] = []
         self.images_trained = 0
         self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()

@@ -22,14 +22,14 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run streamlit_app.py` in a subprocess, with its own runs folder and log."""
 
-    def __init__(self, runs_dir: Path, log_path: Path):
-        self.runs_dir, self.log_path = runs_dir, log_path
+    def __init__(self, runs_dir: Path, log_path: Path, env: dict[str, str] | None = None):
+        self.runs_dir, self.log_path, self.extra_env = runs_dir, log_path, env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> "AppServer":
-        env = {**os.environ, "RNN_RUNS_DIR": str(self.runs_dir), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "RNN_RUNS_DIR": str(self.runs_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
         command = [
             sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -44,6 +44,12 @@ class AppServer:
                 return self
             time.sleep(0.3)
         raise RuntimeError(f"the app did not answer on {self.url} within {timeout} s:\n{self.log_tail()}")
+
+    def health_seconds(self, timeout: float = 30.0) -> float:
+        """How long the health check takes to answer (the timeout if it does not)."""
+        start = time.perf_counter()
+        self.healthy(timeout)
+        return time.perf_counter() - start
 
     def healthy(self, timeout: float = 2.0) -> bool:
         try:

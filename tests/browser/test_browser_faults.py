@@ -23,10 +23,10 @@ def test_a_server_killed_mid_run_restarts_with_finished_runs_and_the_interrupted
         store = RunStore(app_server.runs_dir)
         runs, problems = store.scan()
         assert problems == []
-        statuses = sorted(info["status"] for info, _ in runs)
+        statuses = sorted(record.status.value for record in runs)
         assert statuses == ["finished", "interrupted"]
-        for info, history in runs:
-            assert store.checkpoint(info["id"]).history == history  # every checkpoint loads whole
+        for record in runs:
+            assert store.checkpoint(record.run_id).history == record.history  # every checkpoint loads whole
 
         page.goto(f"{restarted.url}/train")
         wait_for_app(page)

@@ -1,0 +1,150 @@
+"""Runs belong to the server: reload, a second tab, a closed tab, another browser."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from rnn_core import RunStatus, RunStore
+from tests.browser.conftest import ARTIFACTS, wait_for_app
+from tests.browser.server import AppServer
+
+LONG_RUN = "train?hidden=16&images=all&epochs=200"
+RUN_IN_LINK = re.compile(r"[?&]run=(\d{8}-\d{6}-[0-9a-f]{6})")
+
+
+def run_in_link(page) -> str:
+    match = RUN_IN_LINK.search(page.url)
+    assert match, f"no run id in {page.url}"
+    return match.group(1)
+
+
+def start_training(page, url: str, path: str) -> str:
+    page.goto(f"{url}/{path}")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).wait_for(timeout=60_000)
+    return run_in_link(page)
+
+
+def wait_for_status(store: RunStore, run_id: str, status: RunStatus, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while (record := store.read(run_id)).status != status:
+        assert time.monotonic() < deadline, f"run {run_id} is still {record.status.value}"
+        time.sleep(0.3)
+    return record
+
+
+def test_a_reload_mid_training_shows_the_same_live_run_which_then_finishes(page, app_server):
+    run_id = start_training(page, app_server.url, "train?hidden=16&images=10000&epochs=8")
+    page.reload()
+    started = time.monotonic()
+    page.get_by_text(re.compile(r"Epoch \d+ of 8 · batch")).wait_for(timeout=3_000)
+    assert time.monotonic() - started <= 3.0
+    assert run_in_link(page) == run_id
+    page.get_by_text("Finished: trained to epoch 8").wait_for(timeout=120_000)
+    assert RunStore(app_server.runs_dir).read(run_id).status == RunStatus.FINISHED
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_training(browser, app_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    first = context.new_page()
+    run_id = start_training(first, app_server.url, LONG_RUN)
+    second = context.new_page()
+    second.goto(f"{app_server.url}/train?run={run_id}")
+    second.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=10_000)
+    assert second.get_by_role("button", name="Stop").is_enabled()  # the same browser may stop it
+    first.close()
+    second.close()
+    store = RunStore(app_server.runs_dir)
+    epochs = store.read(run_id).epochs
+    time.sleep(8)
+    record = store.read(run_id)
+    assert record.status == RunStatus.RUNNING and record.epochs > epochs, "the run must go on with no tab open"
+    third = context.new_page()
+    third.goto(f"{app_server.url}/train?run={run_id}")
+    third.get_by_role("button", name="Stop").click()
+    third.get_by_text("Stopped: by the user").wait_for(timeout=60_000)
+    context.close()
+
+
+def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server):
+    owner = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = owner.new_page()
+    page.goto(f"{app_server.url}/train?hidden=8&images=500&epochs=1")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Finished:").wait_for(timeout=60_000)
+    run_id = run_in_link(page)
+
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    visitor = other.new_page()
+    visitor.goto(f"{app_server.url}/train?run={run_id}")
+    wait_for_app(visitor)
+    visitor.get_by_text(f"run {run_id}").first.wait_for(timeout=10_000)
+    visitor.get_by_role("button", name="Continue").click()
+    visitor.get_by_text("Finished: trained to epoch 2").wait_for(timeout=60_000)
+    fork = run_in_link(visitor)
+    store = RunStore(app_server.runs_dir)
+    assert fork != run_id and store.read(fork).parent == {"run_id": run_id, "epoch": 1}
+    assert store.read(run_id).epochs == 1, "the original run is left as it was"
+
+    visitor.get_by_label("Run", exact=True).last.click()  # the Compare runs picker
+    visitor.get_by_role("option", name=re.compile(run_id)).click()
+    wait_for_app(visitor)
+    assert visitor.get_by_role("button", name="Delete run").is_disabled()
+    # the owner may delete it
+    page.reload()
+    wait_for_app(page)
+    page.get_by_label("Run", exact=True).last.click()
+    page.get_by_role("option", name=re.compile(run_id)).click()
+    wait_for_app(page)
+    assert page.get_by_role("button", name="Delete run").is_enabled()
+    owner.close()
+    other.close()
+
+
+def test_closing_a_tab_that_trains_the_largest_model_never_blocks_the_server(browser, app_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{app_server.url}/train?hidden=512&layers=3&images=all&epochs=1")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Scoring the untrained model").wait_for(timeout=30_000)
+    run_id = run_in_link(page)
+    started = time.monotonic()
+    context.close()
+    answers = []
+    while time.monotonic() - started < 6:
+        answers.append(app_server.health_seconds())
+        time.sleep(0.2)
+    assert max(answers) < 1.0, f"slowest health check {max(answers):.2f} s"
+    # stop it: the test server has other tests to run
+    stopper = browser.new_context()
+    tab = stopper.new_page()
+    tab.goto(f"{app_server.url}/train?run={run_id}")
+    wait_for_app(tab)
+    stopper.close()
+
+
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory):
+    """A server that stops a run no page has watched for 3 seconds."""
+    server = AppServer(tmp_path_factory.mktemp("runs"), ARTIFACTS / "server-unwatched.log", {"RNN_UNWATCHED_MINUTES": "0.05"})
+    yield server.start()
+    server.stop()
+
+
+def test_a_run_nobody_watches_is_stopped_and_saved_with_the_reason(browser, impatient_server):
+    context = browser.new_context()
+    page = context.new_page()
+    run_id = start_training(page, impatient_server.url, LONG_RUN)
+    time.sleep(5)  # watched all along: still training
+    store = RunStore(impatient_server.runs_dir)
+    assert store.read(run_id).status == RunStatus.RUNNING
+    context.close()
+    record = wait_for_status(store, run_id, RunStatus.STOPPED, timeout=60)
+    assert "no page watched it for 3 seconds" in record.reason
