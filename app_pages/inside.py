@@ -1,0 +1,538 @@
+"""Inside the LSTM: the cell's gates and states for one image, how many rows a model needs, and
+how far back its gradient reaches, with an RNN, a GRU and an LSTM trained alike side by side."""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+import shared_ui
+from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
+from rnn_core.inside import (
+    CELL, CELL_TRIO, HIDDEN, SIGMOID, TRIO_MODEL, TRIO_TRAIN, Panel, cell_panels, cell_trios, colour_domain,
+    describe_settings, gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame,
+    trio_configs, untrained_model,
+)  # fmt: skip
+from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
+from rnn_core.model import ROWS
+from shared_ui import escape_markdown
+
+PLAY_INTERVAL_S = 0.3
+GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
+TRIO_POLL_S = 2.0
+ROW_PX = 9
+PANELS_PER_LINE = 4
+HIGHLIGHT = "#e8590c"
+DIMMED = 0.25
+INK = alt.Scale(domain=[0, 1], range=["white", "black"])
+CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
+PIXELS, VALUES, NOW = "pixels", "values", "now"
+
+state = st.session_state
+state.setdefault("inside_index", 0)
+state.setdefault("inside_row", ROWS)  # the slider: row t, 1-28
+state.setdefault("inside_step", ROWS)  # where Play is; the slider follows it while playing
+state.setdefault("inside_playing", False)
+
+
+# ----- cached measures ----------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=16, show_spinner="Reading the test set row by row (once per model)...")
+def _rows_needed(fingerprint: str, data_description: str, _model: RowClassifier, _data: MnistData) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accuracy after rows 1..28 [28] and per digit [10, 28], on the whole test set."""
+    correct = correct_by_rows(_model, _data.test_images, _data.test_labels)
+    return correct.double().mean(0) * 100, accuracy_by_rows_per_digit(correct, _data.test_labels)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Measuring the gradient of every row (once per model)...")
+def _gradients(fingerprint: str, data_description: str, _checkpoint: Checkpoint, _model: RowClassifier, _data: MnistData):
+    """(trained, untrained) mean |dNLL / d row t| over the first GRADIENT_IMAGES test images;
+    the untrained model is the run's own starting point (same config, same seed)."""
+    images, labels = _data.test_images[:GRADIENT_IMAGES], _data.test_labels[:GRADIENT_IMAGES]
+    start = untrained_model(_checkpoint.model_config, _checkpoint.train_config.seed)
+    return gradient_by_row(_model, images, labels), gradient_by_row(start, images, labels)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _run_model(run_id: str, epochs: float, root: str) -> tuple[str, Checkpoint, RowClassifier]:
+    # `epochs` is part of the key: a run trained further is read again.
+    from rnn_core.inspection import model_fingerprint
+
+    checkpoint = shared_ui.registry().checkpoint(run_id)
+    return model_fingerprint(checkpoint), checkpoint, checkpoint.build_model().eval()
+
+
+def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
+    return _run_model(view.run_id, float(view.history[-1].epoch), shared_ui.runs_root())
+
+
+# ----- chart specs (built once, fed named datasets) -----------------------------------------
+
+
+ROW_AXIS = alt.Axis(values=[1, 7, 14, 21, 28], labelAngle=0)
+
+
+def _row_y(title: str | None) -> alt.Y:
+    return alt.Y("row:O", scale=alt.Scale(domain=list(range(1, ROWS + 1))), title=title, axis=ROW_AXIS)
+
+
+def _highlight() -> alt.Chart:
+    """An orange frame around row t, across the whole panel."""
+    return (
+        alt.Chart(alt.Data(name=NOW))
+        .mark_rect(fillOpacity=0, stroke=HIGHLIGHT, strokeWidth=2)
+        .encode(y=_row_y(None))
+    )
+
+
+DIM_UNREAD = alt.when(alt.datum.read).then(alt.value(1.0)).otherwise(alt.value(DIMMED))
+
+
+@functools.cache
+def image_spec() -> str:
+    pixels = (
+        alt.Chart(alt.Data(name=PIXELS))
+        .mark_rect()
+        .encode(
+            x=alt.X("column:O", axis=None),
+            y=_row_y("row t (read from the top)"),
+            color=alt.Color("ink:Q", scale=INK, legend=None),
+            opacity=DIM_UNREAD,
+            tooltip=[alt.Tooltip("row:O"), alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f")],
+        )
+    )
+    chart = alt.layer(pixels, _highlight()).properties(
+        height=ROWS * ROW_PX, title="The image", description="The test image, 28 rows of 28 pixels; row t is framed in orange."
+    )
+    return json.dumps(chart.to_dict())
+
+
+@functools.cache
+def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> str:
+    what = {
+        CELL: "the cell state c_t, the LSTM's long-term memory",
+        HIDDEN: "the hidden state h_t, what the output layer reads",
+    }.get(quantity, f"the {quantity}")
+    heat = (
+        alt.Chart(alt.Data(name=VALUES))
+        .mark_rect()
+        .encode(
+            x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
+            y=_row_y(None),
+            color=alt.Color(
+                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"),
+                legend=alt.Legend(orient="bottom", title=None, gradientLength=120, direction="horizontal"),
+            ),
+            opacity=DIM_UNREAD,
+            tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
+        )  # fmt: skip
+    )
+    chart = alt.layer(heat, _highlight()).properties(
+        height=ROWS * ROW_PX,
+        title=quantity,
+        description=f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
+    )
+    return json.dumps(chart.to_dict())
+
+
+def draw(where, spec: str, datasets: dict[str, pd.DataFrame], width: str = "stretch", key: str | None = None) -> None:
+    where.vega_lite_chart(spec={**json.loads(spec), "datasets": datasets}, width=width, key=key)
+
+
+# ----- 1. inside the cell ----------------------------------------------------------------------
+
+
+def _random_image(count: int) -> None:
+    state.inside_index = random.randrange(count)
+
+
+def _toggle_play() -> None:
+    if not state.inside_playing:
+        state.inside_step = 0 if state.inside_row == ROWS else state.inside_row  # at the end: start over at row 1
+    state.inside_playing = not state.inside_playing
+
+
+def _step_forward() -> None:
+    # Timer runs that queue up on a busy machine arrive back to back: only one step per interval.
+    now = time.monotonic()
+    if now - state.get("inside_stepped_at", 0.0) < 0.7 * PLAY_INTERVAL_S:
+        return
+    state.inside_stepped_at = now
+    state.inside_step = min(state.inside_step + 1, ROWS)
+    if state.inside_step == ROWS:
+        state.inside_playing = False
+
+
+def explain_cell(cell_type: str) -> None:
+    if cell_type == "LSTM":
+        st.markdown(
+            "Each gate is a number between 0 and 1 for every unit, computed afresh at every row from "
+            "the row and the previous hidden state. The **forget gate f** multiplies the memory: "
+            "**near 1 the cell keeps** what it held (it remembers across rows), **near 0 it erases** "
+            "it. The **input gate i** decides how much of the **candidate g** (new content, -1 to 1) "
+            "is written in: c_t = f·c_(t-1) + i·g. The **output gate o** decides how much of the "
+            "memory shows: h_t = o·tanh(c_t), the only thing the output layer reads."
+        )
+    elif cell_type == "GRU":
+        st.markdown(
+            "A GRU has no separate cell state: its memory is h_t. The **update gate z** near 1 "
+            "**keeps** the old h, near 0 **replaces** it with the **candidate n**: "
+            "h_t = (1-z)·n + z·h_(t-1). The **reset gate r** decides how much of the old h goes into "
+            "the candidate."
+        )
+    else:
+        st.info(
+            "A plain RNN has **no gates and no cell state**: h_t = tanh(W·x_t + U·h_(t-1) + b) "
+            "rewrites its whole memory at every row. Only h_t is shown. Train an LSTM or a GRU "
+            "to see gates.",
+            icon=":material/info:",
+        )
+
+
+def row_summary(reading: Reading, t: int) -> str:
+    guess = int(reading.probabilities[t - 1].argmax())
+    parts = [f"**Row {t} of {ROWS}**. Guess after it: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
+    means = gate_summary(reading, t)
+    if means:
+        parts.append("Mean over the units: " + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + ".")
+    forget = means.get("forget gate f", means.get("update gate z"))
+    if forget is not None:
+        parts.append("Mostly keeping its memory." if forget > 0.6 else "Mostly overwriting its memory." if forget < 0.4 else "Keeping some, overwriting some.")
+    return " ".join(parts)
+
+
+def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], ticking: bool) -> None:
+    """Slider, Play and the heatmaps for row t. A fragment, rerun every PLAY_INTERVAL_S while playing."""
+    if ticking:
+        state.inside_row = state.inside_step  # queued timer runs carry an old slider value
+    if state.inside_playing != ticking:
+        st.rerun()  # the whole page: the fragment is set up again with or without its timer
+    if state.inside_playing:
+        _step_forward()
+        state.inside_row = state.inside_step
+    play_col, slider_col = st.columns([1, 5], vertical_alignment="bottom")
+    play_col.button(
+        "Pause" if state.inside_playing else "Play",
+        icon=":material/pause:" if state.inside_playing else ":material/play_arrow:",
+        on_click=_toggle_play, width="stretch", key="inside_play",
+    )  # fmt: skip
+    slider_col.slider("Row t (1 = the first row read)", 1, ROWS, key="inside_row")
+    t = state.inside_step = state.inside_row
+    now = pd.DataFrame({"row": [t]})
+    pixel_rows, columns = np.indices((ROWS, 28))
+    pixels = pd.DataFrame({"row": pixel_rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy().astype(float)})
+    pixels["read"] = pixels["row"] <= t
+    cells: list = [("image", image_spec(), {PIXELS: pixels, NOW: now})]
+    for panel in panels:
+        values = panel_frame(panel)
+        values["read"] = values["row"] <= t
+        scheme = "blues" if panel.scale == SIGMOID else "redblue"
+        spec = panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1])
+        cells.append((panel.quantity, spec, {VALUES: values, NOW: now}))
+    cells.append(("summary", None, None))
+    for start in range(0, len(cells), PANELS_PER_LINE):
+        line = cells[start : start + PANELS_PER_LINE]
+        for column, (name, spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
+            if spec is None:
+                column.markdown(row_summary(reading, t))
+            else:
+                draw(column, spec, datasets)
+
+
+def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
+    st.header("Inside the cell", divider="gray")
+    cell_type = chosen.checkpoint.model_config.cell_type
+    layers = chosen.checkpoint.model_config.num_layers
+    top = " (the top one of its layers)" if layers > 1 else ""
+    st.caption(f"{chosen.name}: {chosen.description}. The panels show its recurrent layer{top}, one line per row read.")
+    explain_cell(cell_type)
+    count = len(data.test_labels)
+    state.inside_index = min(state.inside_index, count - 1)
+    index_col, random_col, label_col = st.columns([2, 1, 2], vertical_alignment="bottom")
+    index = index_col.number_input("Test image", min_value=0, max_value=count - 1, step=1, key="inside_index")
+    random_col.button("Random image", icon=":material/casino:", on_click=_random_image, args=(count,), width="stretch")
+    image, label = data.test_images[index], int(data.test_labels[index])
+    reading = read_image(chosen.model, image)
+    verdict = "right" if reading.prediction == label else "wrong"
+    label_col.markdown(f"True digit **{label}** · answer after row 28: **{reading.prediction}** ({verdict})")
+    panels = cell_panels(reading, cell_type)
+    ticking = state.inside_playing
+    st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(cell_view)(image, reading, panels, ticking)
+
+
+# ----- 2. how many rows does it need ----------------------------------------------------------
+
+
+def rows_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    base = alt.Chart(frame).encode(
+        x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
+        color=alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=600)),
+        tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
+    )
+    half = alt.Chart(pd.DataFrame({"rows": [14]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="rows:Q")
+    return (base.mark_line(point=True) + half).properties(
+        height=320,
+        title="Accuracy after reading rows 1..t",
+        description="Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, one line per run; the last point is the run's test accuracy.",
+    )
+
+
+def per_digit_chart(frame: pd.DataFrame, name: str) -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
+            y=alt.Y("digit:O", title="true digit"),
+            color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), title="accuracy %",
+                            legend=alt.Legend(orient="bottom", gradientLength=160)),
+            tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
+        )  # fmt: skip
+        .properties(
+            height=260,
+            title=f"Per digit: {name}",
+            description="Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
+        )
+    )
+
+
+def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> None:
+    st.header("How many rows does it need?", divider="gray")
+    st.markdown(
+        "Stop the network after row t and take its guess: how often is it right? It is trained to "
+        "answer after row 28 only, so early guesses say how much of the digit it needs to see."
+    )
+    choices = {view.run_id: view for view in views if view.has_model and not view.busy}
+    options = list(dict.fromkeys([chosen.run_id, *choices]))
+    labels = {run_id: shared_ui.run_label(choices[run_id]) if run_id in choices else chosen.name for run_id in options}
+    picked = st.multiselect(
+        "Compare runs", options, default=[chosen.run_id], format_func=lambda run_id: labels[run_id],
+        key=f"inside_runs_{chosen.run_id}", help="Runs that are not training. The current run is chosen in the sidebar.",
+    )  # fmt: skip
+    curves, per_digit = {}, None
+    for run_id in picked:
+        if run_id == chosen.run_id:
+            fingerprint, model = chosen.fingerprint, chosen.model
+        else:
+            fingerprint, _, model = run_model(choices[run_id])
+        curve, digits = _rows_needed(fingerprint, data.description, model, data)
+        name = f"{run_id} · {describe_short(choices.get(run_id))}" if run_id in choices else chosen.run_id
+        curves[name] = curve
+        if run_id == chosen.run_id:
+            per_digit = digits
+    if not curves:
+        st.caption("Pick at least one run.")
+        return
+    left, right = st.columns([3, 2])
+    left.altair_chart(rows_chart(rows_curve_frame(curves)), width="stretch", key="inside_rows_chart")
+    mine, _ = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)
+    left.caption(
+        f"{chosen.run_id}: {mine[6]:.1f}% right after 7 rows, {mine[13]:.1f}% after 14, {mine[20]:.1f}% after 21, "
+        f"{mine[27]:.1f}% after all 28 (its test accuracy)."
+    )
+    if per_digit is None:
+        per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
+    right.altair_chart(per_digit_chart(per_digit_frame(per_digit), chosen.run_id), width="stretch", key="inside_digits_chart")
+    half = per_digit[:, 13]
+    best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
+    right.caption(f"After half the image (14 rows) the digits told apart best are {', '.join(best)} ({half[int(best[0])]:.0f}% for {best[0]}).")
+
+
+def describe_short(view) -> str:
+    if view is None:
+        return ""
+    label = f" ({view.record.label})" if view.record.label else ""
+    return f"{shared_ui.describe_config(view)}{label}"
+
+
+# ----- 3. memory through time -----------------------------------------------------------------
+
+
+def gradient_chart(frame: pd.DataFrame, title: str, description: str, colour_by_cell: bool) -> alt.Chart:
+    colour = alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None)) if colour_by_cell else alt.Color(
+        "state:N", scale=alt.Scale(domain=["untrained", "trained"], range=["#868e96", "#1c7ed6"]), legend=alt.Legend(orient="bottom", title=None)
+    )  # fmt: skip
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
+            y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
+            color=colour,
+            strokeDash=alt.StrokeDash("state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
+                                      legend=alt.Legend(orient="bottom", title=None)),
+            detail="model:N",
+            tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
+        )  # fmt: skip
+        .properties(height=320, title=title, description=description)
+    )
+
+
+def memory_of_model(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
+    trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
+    name = chosen.checkpoint.model_config.cell_type
+    frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
+    st.altair_chart(
+        gradient_chart(
+            frame, f"How much each row moves the answer: {chosen.run_id}",
+            "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this model before training (dashed) and after (solid).",
+            colour_by_cell=False,
+        ),
+        width="stretch", key="inside_gradient_chart",
+    )  # fmt: skip
+    st.caption(
+        f"On the first {GRADIENT_IMAGES:,} test images. Row 1 moves the answer "
+        f"{gradient_ratio(untrained):.2g} times as much as row 28 before training (seed "
+        f"{chosen.checkpoint.train_config.seed}), {gradient_ratio(trained):.2g} times after."
+    )
+
+
+def start_trio() -> None:
+    runs = shared_ui.registry()
+    started = []
+    try:
+        for _cell, model_config, train_config, label in trio_configs():
+            started.append(runs.start(model_config, train_config, owner=shared_ui.browser_token(), label=label))
+    except (ValueError, OSError, RuntimeError) as err:
+        state["inside_trio_error"] = f"Could not start the three runs: {err}"
+        return
+    state["inside_trio_error"] = None
+    state["inside_trio_started"] = started
+
+
+def trio_status(trio: dict) -> None:
+    cells = st.columns(len(CELL_TRIO))
+    for column, cell in zip(cells, CELL_TRIO):
+        view = trio[cell]
+        live = view.live
+        if view.history:
+            last = view.history[-1]
+            score = f"epoch {last.epoch:g}/{view.record.train_config.epochs}, {last.test_accuracy:.1f}%"
+        else:
+            score = "no epoch yet"
+        if live and live.progress and view.busy:
+            score += f" (batch {live.progress.batch}/{live.progress.batches})"
+        column.metric(f"{cell} · {view.run_id}", view.status.value, score, delta_color="off", border=True)
+
+
+def trio_comparison(trio: dict, data: MnistData) -> None:
+    gradients, curves, rows = {}, {}, []
+    for cell in CELL_TRIO:
+        fingerprint, checkpoint, model = run_model(trio[cell])
+        trained, untrained = _gradients(fingerprint, data.description, checkpoint, model, data)
+        accuracy, _ = _rows_needed(fingerprint, data.description, model, data)
+        gradients[(cell, "untrained")], gradients[(cell, "trained")] = untrained, trained
+        curves[cell] = accuracy
+        seconds = sum(record.train_seconds for record in checkpoint.history)
+        rows.append({
+            "cell": cell, "run": trio[cell].run_id, "test accuracy (%)": round(float(accuracy[-1]), 1),
+            "right after 14 rows (%)": round(float(accuracy[13]), 1),
+            "row 1 / row 28, untrained": f"{gradient_ratio(untrained):.2g}",
+            "row 1 / row 28, trained": f"{gradient_ratio(trained):.2g}", "training (s)": round(seconds, 1),
+        })  # fmt: skip
+    left, right = st.columns(2)
+    left.altair_chart(
+        gradient_chart(
+            gradient_frame(gradients), "Gradient per row: RNN, GRU, LSTM",
+            "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells before training (dashed) and after (solid).",
+            colour_by_cell=True,
+        ),
+        width="stretch", key="inside_trio_gradients",
+    )  # fmt: skip
+    right.altair_chart(
+        rows_chart(rows_curve_frame(curves)).encode(color=alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))),
+        width="stretch", key="inside_trio_rows",
+    )  # fmt: skip
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch")
+    best = table.loc[table["test accuracy (%)"].idxmax()]
+    plain = table.set_index("cell").loc["RNN"]
+    st.markdown(
+        f"Before training, every cell's gradient **vanishes**: row 1 weighs a millionth of row 28 or less. "
+        f"Training changes that for all three, so the picture alone does not crown a winner: the accuracy does. "
+        f"With the same settings the **{best['cell']}** gets **{best['test accuracy (%)']}%**, the plain RNN "
+        f"**{plain['test accuracy (%)']}%**: the gates let the GRU and LSTM learn *what* to keep from the early rows."
+    )
+
+
+def trio_section(polling: bool) -> None:
+    """The three cells' live status while they train; once done, their comparison."""
+    runs = shared_ui.registry()
+    views, _ = runs.runs()
+    trios = cell_trios(views)
+    newest = trios[0] if trios else None
+    busy = newest is not None and any(view.busy for view in newest.values())
+    if polling and not busy:
+        st.rerun()  # they are done: draw the comparison, and stop polling
+    st.button(
+        "Train the three cells", icon=":material/model_training:", on_click=start_trio, disabled=busy,
+        key="inside_train_trio", type="primary",
+        help=f"Starts three runs, an RNN, a GRU and an LSTM: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}. "
+        "About 40 s on two cores; they show up in the sidebar's run list as 'cells: ...'.",
+    )  # fmt: skip
+    if error := state.get("inside_trio_error"):
+        st.error(escape_markdown(error), icon=":material/error:")
+    if newest is None:
+        st.caption(f"No comparison yet. The button trains three runs alike but for the cell: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}.")
+        return
+    if busy:
+        st.markdown("**Training the three cells** (they share the server's training slots, so one may wait):")
+        trio_status(newest)
+    finished = next((trio for trio in trios if all(view.status == RunStatus.FINISHED for view in trio.values())), None)
+    if finished is None:
+        if not busy:
+            st.caption("The newest three runs did not all finish; train them again.")
+        return
+    first = finished[CELL_TRIO[0]].record
+    st.markdown(
+        f"**Compared:** runs {', '.join(finished[cell].run_id for cell in CELL_TRIO)}: "
+        f"{escape_markdown(describe_settings(first.model_config, first.train_config))}."
+    )
+    trio_comparison(finished, shared_ui.get_data())
+
+
+def memory_through_time(chosen: shared_ui.ChosenModel | None, data: MnistData) -> None:
+    st.header("Memory through time", divider="gray")
+    st.markdown(
+        "How much does row 1 still matter when the answer comes after row 28? The chart shows the "
+        "size of the loss's gradient with respect to each row: where it is tiny, changing that row "
+        "hardly changes the answer, and training gets almost no signal to learn from it (the "
+        "*vanishing gradient*). Log scale: each grid line is ten times the one below."
+    )
+    if chosen is not None:
+        memory_of_model(chosen, data)
+    st.subheader("RNN, GRU and LSTM, trained alike")
+    runs = shared_ui.registry()
+    views, _ = runs.runs()
+    trios = cell_trios(views)
+    busy = bool(trios) and any(view.busy for view in trios[0].values())
+    st.fragment(trio_section, run_every=TRIO_POLL_S if busy else None)(busy)
+
+
+# ----- the page -------------------------------------------------------------------------------
+
+
+st.title("Inside the LSTM")
+st.markdown(
+    "What happens inside the recurrent cell while it reads a digit row by row: its gates, its "
+    "memory, how many rows it needs, and how far back its memory reaches. The run is chosen in "
+    "the sidebar."
+)
+data = shared_ui.get_data()
+if data is None:
+    st.stop()
+chosen = shared_ui.chosen_model()
+if chosen is not None:
+    inside_the_cell(chosen, data)
+    rows_needed(chosen, data, shared_ui.registry().runs()[0])
+memory_through_time(chosen, data)

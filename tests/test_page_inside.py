@@ -1,0 +1,180 @@
+"""AppTest checks of the Inside the LSTM page: the cell's heatmaps are the trace's own numbers,
+the rows-needed curve ends at the test accuracy, the gradient chart is gradient_by_row's, and
+one click starts the RNN / GRU / LSTM comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from rnn_core import RunStore, Trainer, load_mnist
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.evaluate import evaluate
+from rnn_core.inside import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
+from rnn_core.inspection import gradient_by_row
+from tests.conftest import REPO
+
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_mnist(os.environ["RNN_DATA_DIR"], allow_download=False, allow_sample=False)
+    return data.test_images, data.test_labels
+
+
+def train_run(runs_dir, data, cell_type: str = "LSTM", label: str = "for the inside page", hidden: int = 6) -> str:
+    store = RunStore(runs_dir)
+    model_config, train_config = ModelConfig(hidden_size=hidden, cell_type=cell_type), TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3)
+    run = store.create(model_config, train_config, label=label)
+    trainer = Trainer(data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def open_inside(**params) -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    return at.switch_page("app_pages/inside.py").run()
+
+
+def charts(at: AppTest) -> list[tuple[dict, dict[str, pd.DataFrame]]]:
+    return [
+        (json.loads(element.proto.spec), {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets})
+        for element in at.get("vega_lite_chart")
+    ]  # fmt: skip
+
+
+def chart_titled(at: AppTest, title: str) -> dict[str, pd.DataFrame]:
+    found = [tables for spec, tables in charts(at) if spec.get("title") == title]
+    assert len(found) == 1, f"{len(found)} charts titled {title!r}: {[spec.get('title') for spec, _ in charts(at)]}"
+    return found[0]
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    found = [table for _, tables in charts(at) for table in tables.values() if set(columns) <= set(table.columns)]
+    assert found, f"no chart has the columns {columns}"
+    return found[0]
+
+
+def as_matrix(table: pd.DataFrame) -> torch.Tensor:
+    """A long row/unit/value table back to [28, H]."""
+    return torch.tensor(table.pivot(index="row", columns="unit", values="value").to_numpy())
+
+
+@pytest.mark.parametrize("cell_type", ["LSTM", "GRU"])
+def test_the_gate_and_state_heatmaps_are_the_traces_numbers(runs_dir, tiny_data, app_test_set, cell_type):
+    run_id = train_run(runs_dir, tiny_data, cell_type)
+    at = open_inside(run=run_id)
+    assert not at.exception
+    model = RunStore(runs_dir).checkpoint(run_id).build_model().eval()
+    index = at.number_input(key="inside_index").value
+    with torch.no_grad():
+        trace = model.trace(app_test_set[0][index][None])
+    assert trace.gates, "an LSTM or GRU has gates"
+    for name, gate in trace.gates.items():
+        shown = as_matrix(chart_titled(at, GATE_NAMES[name])["values"])
+        torch.testing.assert_close(shown, gate[0].double(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(as_matrix(chart_titled(at, HIDDEN)["values"]), trace.hidden[0].double(), rtol=0, atol=1e-6)
+    if cell_type == "LSTM":
+        torch.testing.assert_close(as_matrix(chart_titled(at, CELL)["values"]), trace.cell[0].double(), rtol=0, atol=1e-6)
+    else:
+        assert not [spec for spec, _ in charts(at) if spec.get("title") == CELL]
+
+
+def test_a_plain_rnn_says_it_has_no_gates_and_shows_its_hidden_state(runs_dir, tiny_data):
+    at = open_inside(run=train_run(runs_dir, tiny_data, "RNN"))
+    assert not at.exception
+    assert any("no gates" in info.value for info in at.info)
+    titles = {spec.get("title") for spec, _ in charts(at)}
+    assert HIDDEN in titles and not titles & set(GATE_NAMES.values())
+
+
+def test_the_row_slider_frames_row_t_and_dims_the_rows_to_come(runs_dir, tiny_data):
+    at = open_inside(run=train_run(runs_dir, tiny_data))
+    at.slider(key="inside_row").set_value(5).run()
+    assert not at.exception
+    tables = chart_titled(at, GATE_NAMES["forget"])
+    assert tables["now"]["row"].tolist() == [5]
+    values = tables["values"]
+    assert (values["read"] == (values["row"] <= 5)).all()
+    assert chart_titled(at, "The image")["now"]["row"].tolist() == [5]
+
+
+def test_play_starts_and_pause_stops(runs_dir, tiny_data):
+    at = open_inside(run=train_run(runs_dir, tiny_data))
+    at.slider(key="inside_row").set_value(28).run()
+    at.button(key="inside_play").click().run()
+    assert at.session_state["inside_playing"] and at.session_state["inside_step"] == 1  # from the end: start over
+    at.button(key="inside_play").click().run()
+    assert not at.session_state["inside_playing"]
+
+
+def test_the_rows_curve_ends_at_the_test_accuracy_and_has_every_digit(runs_dir, tiny_data, app_test_set):
+    run_id = train_run(runs_dir, tiny_data)
+    at = open_inside(run=run_id)
+    assert not at.exception
+    images, labels = app_test_set
+    expected = evaluate(RunStore(runs_dir).checkpoint(run_id).build_model(), images, labels).accuracy
+    curve = table_with(at, "run", "rows", "accuracy")
+    assert curve["rows"].tolist() == list(range(1, 29))
+    assert curve["accuracy"].iloc[-1] == pytest.approx(expected, abs=1e-9)
+    digits = table_with(at, "digit", "rows", "accuracy")
+    assert sorted(digits["digit"].unique()) == list(range(10)) and len(digits) == 280
+
+
+def test_comparing_runs_draws_one_curve_per_picked_run(runs_dir, tiny_data):
+    first = train_run(runs_dir, tiny_data, label="one")
+    second = train_run(runs_dir, tiny_data, "GRU", label="two")
+    at = open_inside(run=first)
+    at.multiselect(key=f"inside_runs_{first}").set_value([first, second]).run()
+    assert not at.exception
+    curve = table_with(at, "run", "rows", "accuracy")
+    assert curve["run"].nunique() == 2 and len(curve) == 56
+
+
+def test_the_gradient_chart_is_gradient_by_row_before_and_after_training(runs_dir, tiny_data, app_test_set):
+    run_id = train_run(runs_dir, tiny_data)
+    at = open_inside(run=run_id)
+    images, labels = app_test_set
+    model = RunStore(runs_dir).checkpoint(run_id).build_model()
+    frame = table_with(at, "model", "state", "row", "gradient")
+    assert set(frame["state"]) == {"untrained", "trained"}
+    trained = frame[frame["state"] == "trained"].sort_values("row")["gradient"].to_numpy()
+    expected = gradient_by_row(model, images[:2000], labels[:2000]).numpy()
+    assert trained == pytest.approx(expected, rel=1e-4)
+    untrained = frame[frame["state"] == "untrained"].sort_values("row")["gradient"].to_numpy()
+    assert untrained[0] / untrained[-1] < trained[0] / trained[-1]  # the untrained gradient fades more
+
+
+def test_train_the_three_cells_starts_an_rnn_a_gru_and_an_lstm_alike(runs_dir):
+    at = open_inside()  # works with no model yet
+    assert not at.exception
+    at.button(key="inside_train_trio").click().run()
+    assert not at.exception
+    records, _ = RunStore(runs_dir).scan()
+    assert sorted(record.model_config.cell_type for record in records) == sorted(CELL_TRIO)
+    for record in records:
+        assert record.label == TRIO_LABEL.format(cell=record.model_config.cell_type)
+        assert record.train_config == TRIO_TRAIN
+        assert (record.model_config.hidden_size, record.model_config.num_layers) == (TRIO_MODEL.hidden_size, TRIO_MODEL.num_layers)
+    assert at.button(key="inside_train_trio").disabled  # while they train
+    assert len(at.metric) == 3
+
+
+def test_a_finished_trio_is_compared_side_by_side(runs_dir, tiny_data):
+    ids = {cell: train_run(runs_dir, tiny_data, cell, label=TRIO_LABEL.format(cell=cell), hidden=4) for cell in CELL_TRIO}
+    at = open_inside(run=ids["LSTM"])
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["cell"].tolist() == list(CELL_TRIO) and table["run"].tolist() == [ids[cell] for cell in CELL_TRIO]
+    gradients = [tables for spec, tables in charts(at) if spec.get("title") == "Gradient per row: RNN, GRU, LSTM"]
+    assert gradients
+    frame = next(t for t in gradients[0].values() if "gradient" in t.columns)
+    assert set(zip(frame["model"], frame["state"])) == {(cell, state) for cell in CELL_TRIO for state in ("untrained", "trained")}
