@@ -128,10 +128,8 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
         .encode(
             x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
             y=_row_y(None),
-            color=alt.Color(
-                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"),
-                legend=alt.Legend(orient="bottom", title=None, gradientLength=120, direction="horizontal"),
-            ),
+            # no legend: a legend squeezes a fitted chart's rows; the caption below tells the colours
+            color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None),
             opacity=DIM_UNREAD,
             tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
         )  # fmt: skip
@@ -246,6 +244,19 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
                 column.markdown(row_summary(reading, t))
             else:
                 draw(column, spec, datasets)
+    st.caption(colour_key(panels))
+
+
+def colour_key(panels: list[Panel]) -> str:
+    """The heatmaps' colours in words (they have no legends)."""
+    parts = ["Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per unit; rows not read yet are faded."]
+    if any(panel.scale == SIGMOID for panel in panels):
+        parts.append("Gates: white = 0 (closed), dark blue = 1 (open).")
+    bounded = [panel for panel in panels if panel.scale != SIGMOID]
+    parts.append(
+        "; ".join(f"{panel.quantity}: blue = {colour_domain(panel)[0]:.2g}, white = 0, red = {colour_domain(panel)[1]:.2g}" for panel in bounded) + "."
+    )
+    return " ".join(parts)
 
 
 def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
@@ -276,7 +287,7 @@ def rows_chart(frame: pd.DataFrame) -> alt.LayerChart:
     base = alt.Chart(frame).encode(
         x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
-        color=alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=600)),
+        color=alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300)),
         tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
     )
     half = alt.Chart(pd.DataFrame({"rows": [14]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="rows:Q")
@@ -294,8 +305,7 @@ def per_digit_chart(frame: pd.DataFrame, name: str) -> alt.Chart:
         .encode(
             x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
             y=alt.Y("digit:O", title="true digit"),
-            color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), title="accuracy %",
-                            legend=alt.Legend(orient="bottom", gradientLength=160)),
+            color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
             tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
         )  # fmt: skip
         .properties(
@@ -326,7 +336,7 @@ def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> 
         else:
             fingerprint, _, model = run_model(choices[run_id])
         curve, digits = _rows_needed(fingerprint, data.description, model, data)
-        name = f"{run_id} · {describe_short(choices.get(run_id))}" if run_id in choices else chosen.run_id
+        name = curve_name(choices.get(run_id)) if run_id in choices else chosen.run_id
         curves[name] = curve
         if run_id == chosen.run_id:
             per_digit = digits
@@ -345,15 +355,14 @@ def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> 
     right.altair_chart(per_digit_chart(per_digit_frame(per_digit), chosen.run_id), width="stretch", key="inside_digits_chart")
     half = per_digit[:, 13]
     best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
+    right.caption("Darker green: more of that digit's test images guessed right after reading rows 1..t (white 0%, darkest 100%).")
     right.caption(f"After half the image (14 rows) the digits told apart best are {', '.join(best)} ({half[int(best[0])]:.0f}% for {best[0]}).")
 
 
-def describe_short(view) -> str:
-    if view is None:
-        return ""
-    label = f" ({view.record.label})" if view.record.label else ""
-    return f"{shared_ui.describe_config(view)}{label}"
-
+def curve_name(view) -> str:
+    """Short enough for a legend on a phone: the id, and the label or the model."""
+    model = view.record.model_config
+    return f"{view.run_id} · {view.record.label[:24] or f'{model.cell_type} {model.hidden_size}'}"
 
 # ----- 3. memory through time -----------------------------------------------------------------
 
@@ -364,17 +373,17 @@ def gradient_chart(frame: pd.DataFrame, title: str, description: str, colour_by_
     )  # fmt: skip
     return (
         alt.Chart(frame)
-        .mark_line(point=True)
+        .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
         .encode(
             x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
             y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
             color=colour,
             strokeDash=alt.StrokeDash("state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                                      legend=alt.Legend(orient="bottom", title=None)),
+                                      legend=alt.Legend(orient="top", title=None, symbolStrokeColor="grey")),
             detail="model:N",
             tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
         )  # fmt: skip
-        .properties(height=320, title=title, description=description)
+        .properties(height=360, title=title, description=description)
     )
 
 
@@ -450,19 +459,32 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
         width="stretch", key="inside_trio_gradients",
     )  # fmt: skip
     right.altair_chart(
-        rows_chart(rows_curve_frame(curves)).encode(color=alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))),
+        rows_chart(rows_curve_frame(curves)).properties(height=360).encode(color=alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))),
         width="stretch", key="inside_trio_rows",
     )  # fmt: skip
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
-    best = table.loc[table["test accuracy (%)"].idxmax()]
-    plain = table.set_index("cell").loc["RNN"]
-    st.markdown(
-        f"Before training, every cell's gradient **vanishes**: row 1 weighs a millionth of row 28 or less. "
-        f"Training changes that for all three, so the picture alone does not crown a winner: the accuracy does. "
-        f"With the same settings the **{best['cell']}** gets **{best['test accuracy (%)']}%**, the plain RNN "
-        f"**{plain['test accuracy (%)']}%**: the gates let the GRU and LSTM learn *what* to keep from the early rows."
+    st.markdown(trio_verdict(table, gradients))
+
+
+def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
+    """What the comparison shows, in words taken from its own numbers."""
+    before = max(gradient_ratio(gradients[(cell, "untrained")]) for cell in CELL_TRIO)
+    after = ", ".join(f"{cell} {gradient_ratio(gradients[(cell, 'trained')]):.2g}" for cell in CELL_TRIO)
+    scores = table.set_index("cell")["test accuracy (%)"]
+    best = scores.idxmax()
+    text = (
+        f"**Before training** every cell's gradient vanishes: row 1 moves the answer at most "
+        f"{before:.1g} times as much as row 28. **Training changes that** (row 1 / row 28 after training: {after}): "
+        f"the gradient picture alone does not crown a winner, the accuracy does. With the same settings the "
+        f"**{best}** reaches **{scores[best]}%**"
     )
+    if scores.idxmin() == "RNN":
+        text += (f", the plain RNN only **{scores['RNN']}%**: the gates let the GRU and the LSTM learn what to keep "
+                 "from the early rows and what to forget.")  # fmt: skip
+    else:
+        text += f" (RNN {scores['RNN']}%, GRU {scores['GRU']}%, LSTM {scores['LSTM']}%)."
+    return text
 
 
 def trio_section(polling: bool) -> None:

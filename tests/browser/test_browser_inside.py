@@ -1,0 +1,90 @@
+"""The Inside the LSTM page in a real browser: the row slider and Play drive the heatmaps, and
+the page fits a 1400 px screen and a 390 px phone without sideways scrolling."""
+
+import pytest
+
+from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
+from tests.browser.conftest import ARTIFACTS, wait_for_app
+
+STEP_VALUE = "[data-testid=stSliderThumbValue]"
+# Elements wider than the window, or reaching past its right edge, that no ancestor clips (the
+# collapsed sidebar sits left of the window, so it does not count).
+OVERFLOW = """() => {
+    const clipped = el => {
+        for (let up = el.parentElement; up; up = up.parentElement) {
+            if (getComputedStyle(up).overflowX !== 'visible' && up.getBoundingClientRect().right <= innerWidth + 1) return true;
+        }
+        return false;
+    };
+    return [...document.querySelectorAll('body *')].filter(el => {
+        const box = el.getBoundingClientRect();
+        return box.width > 0 && box.height > 0 && (box.width > innerWidth + 1 || box.right > innerWidth + 1) && !clipped(el);
+    }).map(el => `${el.tagName} ${el.getAttribute('data-testid')} ${Math.round(el.getBoundingClientRect().width)}px`).slice(0, 10);
+}"""
+
+
+@pytest.fixture(scope="module")
+def saved_run(app_server, real_mnist):
+    config = ModelConfig(hidden_size=20)
+    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
+    run = RunStore(app_server.runs_dir).create(config, train, label="browser test")
+    trainer = Trainer(real_mnist, config, train)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def wait_for_charts(page, count: int) -> None:
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
+        f".filter(chart => chart.querySelector('canvas, svg')).length >= {count}",
+        timeout=90_000,
+    )
+
+
+def current_row(page) -> int:
+    return int(page.locator(STEP_VALUE).first.inner_text())
+
+
+def open_page(page, app_server, run_id: str) -> None:
+    page.goto(f"{app_server.url}/inside?run={run_id}")
+    wait_for_app(page, timeout=120_000)
+    # the image, 4 gates, c, h; two rows-needed charts; the gradient chart
+    wait_for_charts(page, 10)
+
+
+def test_the_slider_and_play_move_row_t_and_the_page_fits_a_wide_screen(page, app_server, saved_run):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    open_page(page, app_server, saved_run)
+    assert current_row(page) == 28
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(14):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => Number(document.querySelector('{STEP_VALUE}').innerText) == 14", timeout=30_000)
+    wait_for_app(page)
+    page.get_by_text("Row 14 of 28").wait_for(timeout=30_000)
+
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"() => Number(document.querySelector('{STEP_VALUE}').innerText) >= 17", timeout=60_000)
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for(timeout=10_000)
+    wait_for_app(page)
+    assert 17 <= current_row(page) <= 28
+    page.screenshot(path=str(ARTIFACTS / "inside-1400.png"))
+    page.screenshot(path=str(ARTIFACTS / "inside-1400-full.png"), full_page=True)
+    assert page.evaluate(OVERFLOW) == []
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_page_fits_a_phone(browser, app_server, saved_run):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        open_page(phone, app_server, saved_run)
+        phone.screenshot(path=str(ARTIFACTS / "inside-390.png"))
+        phone.screenshot(path=str(ARTIFACTS / "inside-390-full.png"), full_page=True)
+        assert phone.evaluate(OVERFLOW) == []
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert phone.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
