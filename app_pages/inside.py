@@ -103,7 +103,8 @@ def image_spec() -> str:
         alt.Chart(alt.Data(name=PIXELS))
         .mark_rect()
         .encode(
-            x=alt.X("column:O", axis=None),
+            # an x title like the heatmaps' keeps the image's rows level with theirs
+            x=alt.X("column:O", title="pixel column", axis=alt.Axis(labels=False, ticks=False, domain=False)),
             y=_row_y("row t (read from the top)"),
             color=alt.Color("ink:Q", scale=INK, legend=None),
             opacity=DIM_UNREAD,
