@@ -27,6 +27,7 @@ FIX_HINT = (
     "and restart the app."
 )
 RUN_KEY, RUN_PARAM, PICKER_KEY = "run_id", "run", "sidebar_run"
+LINK_SEEN_KEY = "run_link_seen"  # the `?run=` value this tab last read or wrote
 TOKEN_KEY, OWNER_COOKIE = "browser_token", "rnn_owner"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 ADMIN_KEY = "admin_password"
@@ -121,15 +122,28 @@ def may_change(run_id: str) -> bool:
 def choose_run(run_id: str | None) -> None:
     """Look at this run from now on, on every page; None: the newest finished one."""
     st.session_state[RUN_KEY] = run_id
-    if run_id:
-        st.query_params[RUN_PARAM] = run_id
-    else:
-        st.query_params.pop(RUN_PARAM, None)
+
+
+def sync_run_link() -> None:
+    """Puts the chosen run in the page link. Called once at the end of every full run (never
+    from a fragment), and only when it changed, so the browser's history is not flooded."""
+    chosen = st.session_state.get(RUN_KEY)
+    if st.query_params.get(RUN_PARAM) != chosen:
+        if chosen:
+            st.query_params[RUN_PARAM] = chosen
+        else:
+            st.query_params.pop(RUN_PARAM, None)
+    st.session_state[LINK_SEEN_KEY] = chosen
 
 
 def read_run_link() -> None:
-    """The page link's `?run=` wins over what the tab looked at before: a shared link, a reload."""
+    """A new `?run=` in the page link (a shared link, a reload, the Back button) wins over what
+    the tab looked at before. The link the tab wrote itself is not new: a click that chose
+    another run reaches the server before the browser's address has caught up."""
     linked = st.query_params.get(RUN_PARAM)
+    if linked == st.session_state.get(LINK_SEEN_KEY):
+        return
+    st.session_state[LINK_SEEN_KEY] = linked
     if linked and linked != st.session_state.get(RUN_KEY):
         runs = registry()
         try:
@@ -151,7 +165,6 @@ def current_run() -> RunView | None:
         try:
             view = runs.view(chosen)
             runs.watch(chosen)
-            st.query_params[RUN_PARAM] = chosen
             return view
         except (RunNotFound, ValueError, OSError):
             st.session_state[RUN_KEY] = None  # deleted, or damaged, since it was chosen

@@ -15,6 +15,7 @@ def test_a_server_killed_mid_run_restarts_with_finished_runs_and_the_interrupted
     page.goto(f"{app_server.url}/train?hidden=16&images=20000&epochs=200")
     wait_for_app(page)
     page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(" of 200 · batch").wait_for(timeout=60_000)
     wait_for_epochs(page, 2)
     app_server.kill()
 

@@ -29,6 +29,15 @@ def start_training(page, url: str, path: str) -> str:
     return run_in_link(page)
 
 
+def pick_in_run_table(page, run_id: str) -> None:
+    """Choose a run in the picker under the Compare runs table."""
+    page.reload()
+    wait_for_app(page)
+    page.locator(".st-key-train_action_run").get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile(run_id)).click()
+    wait_for_app(page)
+
+
 def wait_for_status(store: RunStore, run_id: str, status: RunStatus, timeout: float = 90.0):
     deadline = time.monotonic() + timeout
     while (record := store.read(run_id)).status != status:
@@ -92,16 +101,9 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
     assert fork != run_id and store.read(fork).parent == {"run_id": run_id, "epoch": 1}
     assert store.read(run_id).epochs == 1, "the original run is left as it was"
 
-    visitor.get_by_label("Run", exact=True).last.click()  # the Compare runs picker
-    visitor.get_by_role("option", name=re.compile(run_id)).click()
-    wait_for_app(visitor)
+    pick_in_run_table(visitor, run_id)
     assert visitor.get_by_role("button", name="Delete run").is_disabled()
-    # the owner may delete it
-    page.reload()
-    wait_for_app(page)
-    page.get_by_label("Run", exact=True).last.click()
-    page.get_by_role("option", name=re.compile(run_id)).click()
-    wait_for_app(page)
+    pick_in_run_table(page, run_id)  # the owner may delete it
     assert page.get_by_role("button", name="Delete run").is_enabled()
     owner.close()
     other.close()
