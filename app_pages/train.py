@@ -436,8 +436,10 @@ def delete_run(runs: JobRegistry, run_id: str) -> None:
         shared_ui.choose_run(None)
 
 
-def run_actions(runs: JobRegistry, views: list[RunView], labels: dict) -> None:
+def run_actions(runs: JobRegistry, views: list[RunView], labels: dict, shown: RunView | None) -> None:
     by_id = {view.run_id: view for view in views}
+    if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
+        st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: f"{rid} · {labels[rid]}", key="train_action_run")
     view = by_id[run_id]
@@ -481,7 +483,7 @@ def admin_box(runs: JobRegistry) -> None:
                 st.caption("That is not the admin password.")
 
 
-def compare_runs(runs: JobRegistry, train_size: int) -> None:
+def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> None:
     st.header("Compare runs", divider="gray")
     views, problems = runs.runs()
     for problem in problems:
@@ -513,7 +515,7 @@ def compare_runs(runs: JobRegistry, train_size: int) -> None:
     rows = selection.selection.rows or list(range(min(5, len(views))))
     history = compare.overlay_history([records[row] for row in rows])
     st.altair_chart(overlay_chart(history))
-    run_actions(runs, views, labels)
+    run_actions(runs, views, labels, shown)
     admin_box(runs)
 
 
@@ -543,4 +545,4 @@ busy = current is not None and current.busy
 # epoch is redrawn twice a second.
 st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
 st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
-compare_runs(registry, len(registry.data.train_labels))
+compare_runs(registry, len(registry.data.train_labels), current)

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from rnn_core import RunStatus, RunStore
 from tests.browser.conftest import ARTIFACTS, wait_for_app
@@ -25,17 +26,20 @@ def start_training(page, url: str, path: str) -> str:
     page.goto(f"{url}/{path}")
     wait_for_app(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).wait_for(timeout=60_000)
+    try:
+        page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).wait_for(timeout=60_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "start_training.png"), full_page=True)
+        raise
     return run_in_link(page)
 
 
-def pick_in_run_table(page, run_id: str) -> None:
-    """Choose a run in the picker under the Compare runs table."""
-    page.reload()
+def open_run(page, url: str, run_id: str) -> None:
+    """A fresh page on the run's link: the run table's actions start on that run."""
+    page.goto(f"{url}/train?run={run_id}")
     wait_for_app(page)
-    page.locator(".st-key-train_action_run").get_by_role("combobox").click()
-    page.get_by_role("option", name=re.compile(run_id)).click()
-    wait_for_app(page)
+    expect(page.locator(".st-key-train_action_run input")).to_have_value(re.compile(run_id), timeout=10_000)
 
 
 def wait_for_status(store: RunStore, run_id: str, status: RunStatus, timeout: float = 90.0):
@@ -101,9 +105,9 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
     assert fork != run_id and store.read(fork).parent == {"run_id": run_id, "epoch": 1}
     assert store.read(run_id).epochs == 1, "the original run is left as it was"
 
-    pick_in_run_table(visitor, run_id)
+    open_run(visitor, app_server.url, run_id)
     assert visitor.get_by_role("button", name="Delete run").is_disabled()
-    pick_in_run_table(page, run_id)  # the owner may delete it
+    open_run(page, app_server.url, run_id)  # the owner may delete it
     assert page.get_by_role("button", name="Delete run").is_enabled()
     owner.close()
     other.close()
