@@ -14,9 +14,10 @@ import os
 import altair as alt
 import pandas as pd
 import streamlit as st
+import torch
 
 import shared_ui
-from rnn_core import compare, train_settings
+from rnn_core import MnistData, RowClassifier, compare, explore, train_settings
 from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, TRAIN_LIMITS
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
@@ -29,6 +30,7 @@ PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
+STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
 FIELDS = [control.field for control in train_settings.CONTROLS]
@@ -386,11 +388,37 @@ def live_progress(runs: JobRegistry, polling: bool) -> None:
     draw(training_loss_spec(epoch_end(view)), loss_points(view, history_frame(view)))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _strip_guesses(fingerprint: str, _model: RowClassifier, _images: torch.Tensor) -> list[int]:
+    with torch.no_grad():
+        return _model(_images).argmax(1).tolist()
+
+
+def guess_strip(data: MnistData) -> None:
+    """Twenty fixed test digits with the guesses of the model as saved after its latest epoch,
+    framed green or red: the class watches the same digits come right as it trains."""
+    indices = explore.fixed_examples(data.test_labels, STRIP_PER_DIGIT)
+    images, labels = data.test_images[indices], data.test_labels[indices].tolist()
+    chosen = shared_ui.chosen_model(explain=False)
+    if chosen is None:
+        st.image(explore.framed_strip(images, None, STRIP_COLUMNS), caption="Twenty test digits: their guesses show once a model has trained an epoch.")
+        return
+    guesses = _strip_guesses(chosen.fingerprint, chosen.model, images)
+    right = [guess == label for guess, label in zip(guesses, labels)]
+    epoch = chosen.checkpoint.history[-1].epoch if chosen.checkpoint.history else 0
+    st.image(
+        explore.framed_strip(images, right, STRIP_COLUMNS),
+        caption=f"Twenty fixed test digits after epoch {epoch:g}: {sum(right)} read right (green frame), "
+        f"{len(right) - sum(right)} wrong (red). Guesses: {' '.join(map(str, guesses))}.",
+    )
+
+
 def epoch_view(runs: JobRegistry) -> None:
     """What changes once an epoch, so redrawn less often: the scores, their charts, the table."""
     view = shared_ui.current_run()
     frame = history_frame(view)
     metrics_row(frame)
+    guess_strip(runs.data)
     accuracy_column, test_loss_column = st.columns(2)
     history = frame[list(HISTORY_COLUMNS)]
     with accuracy_column:

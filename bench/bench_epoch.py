@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -20,8 +21,10 @@ import torch
 from torch.nn import functional as F
 from torchvision import datasets, transforms
 
-from rnn_core import PRESETS, RowClassifier, Trainer, load_mnist
-from rnn_core.trainer import resolve_device
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from rnn_core import PRESETS, RowClassifier, Trainer, load_mnist  # noqa: E402
+from rnn_core.trainer import resolve_device  # noqa: E402
 
 
 def notebook_epoch(loader: torch.utils.data.DataLoader, device: torch.device) -> float:
@@ -44,7 +47,7 @@ def core_epoch(data, device_name: str) -> float:
     preset = PRESETS["notebook"]
     trainer = Trainer(data, preset.model, dataclasses.replace(preset.train, device=device_name))
     trainer.run(epochs=1)
-    return trainer.history[-1]["train_seconds"]
+    return trainer.history[-1].train_seconds
 
 
 def main() -> None:

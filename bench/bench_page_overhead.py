@@ -10,7 +10,7 @@ rnn_core's Trainer trains the same two epochs (same settings, same seed) in this
 The first epoch through the page also carries the browser's full redraw after the click.
 
 Both measure the same thing, the trainer's own clock around an epoch's batches, and both run
-with the torch thread count the app gives its workers (TrainingSlots: cores // simultaneous
+with the torch thread count the app gives its workers (LocalExecutor: cores // simultaneous
 trainings). The two alternate so that both see the same machine state; the ratio of the
 medians and the median of each round's ratio are the result (the goal is at most 1.15).
 """
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rnn_core import PRESETS, RunStore, Trainer, load_mnist, train_settings  # noqa: E402
-from rnn_core.session import TrainingSlots  # noqa: E402
+from rnn_core.jobs import LocalExecutor  # noqa: E402
 from rnn_core.train_settings import TRAIN_IMAGES  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
@@ -117,8 +117,8 @@ def page_epochs(browser, url: str, query: str, store: RunStore) -> tuple[list[fl
     updates = page.evaluate("() => window.progressTexts.size")
     page.close()
     [run_id] = set(store.list_runs()["run_id"]) - before
-    _, history = store.read(run_id)
-    return [row["train_seconds"] for row in history[1:]], wall, updates, other.cores
+    history = store.read(run_id).history
+    return [row.train_seconds for row in history[1:]], wall, updates, other.cores
 
 
 def headless_epochs(data, model_config, train_config) -> tuple[list[float], float]:
@@ -126,7 +126,7 @@ def headless_epochs(data, model_config, train_config) -> tuple[list[float], floa
     trainer = Trainer(data, model_config, train_config)
     with OtherLoad() as other:
         trainer.run()
-    return [row["train_seconds"] for row in trainer.history[1:]], other.cores
+    return [row.train_seconds for row in trainer.history[1:]], other.cores
 
 
 def report(name: str, through_page: list[float], headless: list[float]) -> None:
@@ -154,7 +154,7 @@ def main() -> None:
         {"preset": args.preset, "epochs": EPOCHS, "device": "cpu", "images": train_settings.format_value(train_limit)}
     )
 
-    TrainingSlots()  # sizes torch's threads here exactly as the app does for its workers
+    LocalExecutor().shutdown()  # sizes torch's threads here exactly as the app does for its workers
     data = load_mnist(os.environ.get("RNN_DATA_DIR", REPO / "data"), allow_download=False, allow_sample=False)
     workdir = Path(tempfile.mkdtemp(prefix="bench-page-"))
     store = RunStore(workdir / "runs")

@@ -103,13 +103,13 @@ def main() -> None:
         watch.join()
         server.stop()
 
-    runs = {info["id"]: (info, history) for info, history in RunStore(runs_dir).scan()[0]}
+    runs = {record.run_id: record for record in RunStore(runs_dir).scan()[0]}
     assert len(set(shown_runs)) == args.sessions, f"sessions share runs: {shown_runs}"
     for seed, run_id in enumerate(shown_runs):
-        info, history = runs[run_id]
-        assert info["status"] == "finished", (run_id, info["status"])
-        assert info["train_config"]["seed"] == seed, "a session shows another session's run"
-        assert [row["epoch"] for row in history] == list(range(args.epochs + 1))
+        record = runs[run_id]
+        assert record.status.value == "finished", (run_id, record.status)
+        assert record.train_config.seed == seed, "a session shows another session's run"
+        assert [row.epoch for row in record.history] == list(range(args.epochs + 1))
     print(
         f"{args.sessions} sessions, {args.epochs} epochs of {args.images} images each: all finished in "
         f"{seconds:.1f} s, each with its own run and seed"

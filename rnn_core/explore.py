@@ -119,3 +119,27 @@ def running_guess_frame(probabilities: np.ndarray, t: int) -> pd.DataFrame:
             "state": _step_states(rows.ravel(), t),
         }
     )
+
+
+RIGHT_RGB, WRONG_RGB, UNKNOWN_RGB = (42, 157, 75), (214, 40, 40), (206, 212, 218)
+
+
+def fixed_examples(labels: torch.Tensor, per_digit: int) -> list[int]:
+    """The first `per_digit` images of each digit, digit by digit: the same ones every epoch."""
+    return [int(i) for digit in range(NUM_CLASSES) for i in torch.nonzero(labels == digit).flatten()[:per_digit]]
+
+
+def framed_strip(images: torch.Tensor, right: list[bool] | None, columns: int, scale: int = 2) -> np.ndarray:
+    """The digits in a grid, dark ink on paper, each framed green (read right) or red (wrong);
+    grey frames when there is no model to judge them yet. RGB uint8."""
+    frame, side = 3, ROWS * scale
+    cell = side + 2 * frame
+    rows = -(-len(images) // columns)
+    strip = np.full((rows * cell, columns * cell, 3), 255, dtype=np.uint8)
+    for number, image in enumerate(images):
+        top, left = number // columns * cell, number % columns * cell
+        colour = UNKNOWN_RGB if right is None else RIGHT_RGB if right[number] else WRONG_RGB
+        strip[top : top + cell, left : left + cell] = colour
+        paper = np.asarray(digit_picture(image, scale))
+        strip[top + frame : top + frame + side, left + frame : left + frame + side] = paper[..., None]
+    return strip

@@ -6,7 +6,6 @@ Pure functions (no Streamlit): a notebook can draw the same tables.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
@@ -17,7 +16,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .inspection import Reading
 from .model import GRU_GATES, LSTM_GATES, ROWS, RowClassifier
-from .trainer import _GLOBAL_SEED_LOCK
+from .trainer import initial_model
 
 # What each panel of the cell view shows: its name on the page, and whether it lies in [0, 1]
 # (a sigmoid gate) or [-1, 1] (tanh); the cell state c_t is not bounded.
@@ -113,11 +112,8 @@ def gradient_ratio(curve: torch.Tensor) -> float:
 
 
 def untrained_model(model_config: ModelConfig, seed: int) -> RowClassifier:
-    """The model as its run began: the trainer draws the first weights right after seeding
-    torch's global generator with the run's seed, under the same lock."""
-    with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return RowClassifier(model_config).eval()
+    """The model as its run began, built the way the trainer builds it."""
+    return initial_model(model_config, seed).eval()
 
 
 # ----- the RNN / GRU / LSTM comparison -------------------------------------------------------

@@ -34,6 +34,14 @@ BLOW_UP_FACTOR = 10.0
 _GLOBAL_SEED_LOCK = threading.Lock()
 
 
+def initial_model(model_config: ModelConfig, seed: int) -> RowClassifier:
+    """The untrained model a run with this seed starts from. torch's layers draw their first
+    weights from the global generator: it is seeded here and then given back as it was."""
+    with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return RowClassifier(model_config)
+
+
 @dataclass(frozen=True)
 class BatchEvent:
     epoch: float  # fractional epochs of data seen so far, e.g. 2.35
@@ -93,9 +101,7 @@ class Trainer:
         self.train_images, self.train_labels = images.to(self.device), labels.to(self.device)
         self.test_images, self.test_labels = data.test_images, data.test_labels
 
-        with _GLOBAL_SEED_LOCK:  # the initial weights come from torch's global generator
-            torch.manual_seed(train_config.seed)
-            self.model = RowClassifier(model_config).to(self.device)
+        self.model = initial_model(model_config, train_config.seed).to(self.device)
         self.optimizer = build_optimizer(self.model, train_config)
         self.history: list[EpochRecord] = []
         self.images_trained = 0

@@ -321,3 +321,19 @@ def test_a_link_to_a_run_that_is_not_there_is_refused_in_plain_words(link):
     assert any("cannot be shown" in w.value for w in at.warning)
     assert not any("](http" in w.value for w in at.warning)
     assert "run" not in at.query_params
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in image.captions]
+
+
+def test_a_strip_of_fixed_test_digits_shows_the_guesses_after_the_latest_epoch():
+    at = open_train_page(**TINY)
+    assert any("once a model has trained an epoch" in caption for caption in image_captions(at))
+    rerun_until_idle(press(at, "Train"))
+    [caption] = [caption for caption in image_captions(at) if caption.startswith("Twenty fixed test digits after epoch 2")]
+    guesses = [int(digit) for digit in caption.rsplit("Guesses: ", 1)[1].rstrip(".").split()]
+    right = int(re.search(r"(\d+) read right", caption).group(1))
+    assert len(guesses) == 20 and all(0 <= guess <= 9 for guess in guesses)
+    labels = [digit for digit in range(10) for _ in range(2)]  # two of each digit, in order
+    assert right == sum(guess == label for guess, label in zip(guesses, labels))
