@@ -229,3 +229,17 @@ def test_while_a_run_trains_the_page_tests_the_model_saved_at_its_latest_epoch(r
     assert not at.exception
     assert any(re.match(rf"Run {run_id} is training: this is its model as saved after epoch \d+\.", c.value) for c in at.caption)
     assert at.metric[0].label == "Test accuracy"
+
+
+def test_copied_and_damaged_run_folders_do_not_take_the_page_down(saved_run, runs_dir):
+    import shutil
+
+    run_id, _ = saved_run
+    shutil.copytree(runs_dir / run_id, runs_dir / f"{run_id} (copy)")
+    broken = runs_dir / "20200101-000000-0000aa"
+    shutil.copytree(runs_dir / run_id, broken)
+    (broken / "metrics.json").write_text('[{"epoch": 0}]')
+    at = open_test_page()
+    assert not at.exception
+    assert model_under_test(at).startswith(f"**Testing run {run_id}")
+    assert at.metric[0].label == "Test accuracy"

@@ -337,3 +337,39 @@ def test_a_strip_of_fixed_test_digits_shows_the_guesses_after_the_latest_epoch()
     assert len(guesses) == 20 and all(0 <= guess <= 9 for guess in guesses)
     labels = [digit for digit in range(10) for _ in range(2)]  # two of each digit, in order
     assert right == sum(guess == label for guess, label in zip(guesses, labels))
+
+
+def test_a_markdown_link_or_image_in_the_page_link_stays_plain_text():
+    hostile = "1`](http://evil.example/login) ![x](http://evil.example/x.png) <b>hi</b>"
+    at = open_train_page(hidden=hostile)
+    [warning] = at.warning
+    assert hostile[:40] in plain(warning.value)  # the reader sees what the link said...
+    assert "](http" not in warning.value and "![" not in warning.value and "<b>" not in warning.value  # ...inert
+
+
+def finished_run(runs_dir, tiny_data, status: RunStatus):
+    """A run trained to the end, then given `status` as a server that died would leave it."""
+    from rnn_core.trainer import Trainer
+
+    store = RunStore(runs_dir)
+    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=20, device="cpu")
+    run = store.create(model_config, train_config, label="notebook")
+    trainer = Trainer(tiny_data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    if status == RunStatus.INTERRUPTED:
+        info = json.loads((run.folder / "run.json").read_text())
+        info.update(status="running", pid=2**22 + 1, process="an-earlier-server")
+        (run.folder / "run.json").write_text(json.dumps(info))
+    return run.run_id
+
+
+@pytest.mark.parametrize("status", [RunStatus.FINISHED, RunStatus.INTERRUPTED])
+def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_continue(runs_dir, tiny_data, status):
+    run_id = finished_run(runs_dir, tiny_data, status)
+    at = open_train_page(run=run_id)
+    assert f"run `{run_id}`" in current_model(at) and epoch_column(at) == [0, 1]
+    assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0, 1]
+    assert not training(at) and not button(at, "Continue").disabled
+    message = (at.success or at.error)[0].value
+    assert status.value in message or "trained to epoch 1" in message
+    assert at.selectbox(key="sidebar_run").value == run_id
