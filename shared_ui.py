@@ -18,6 +18,7 @@ import streamlit as st
 from rnn_core import Checkpoint, CheckpointError, MnistData, MnistFileError, MnistUnavailable, RowClassifier, RunStore, load_mnist
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
+from rnn_core.jobs import executor_named
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
 
@@ -69,6 +70,7 @@ def _registry(root: str, _data: MnistData) -> JobRegistry:
     return JobRegistry(
         _data,
         RunStore(root),
+        executor_named(os.environ.get("RNN_EXECUTOR"), _data),  # "ray": train on a Ray cluster
         unwatched_minutes=float(os.environ.get("RNN_UNWATCHED_MINUTES") or 10),
         admin_password=os.environ.get("RNN_ADMIN_PASSWORD"),
     )

@@ -22,6 +22,7 @@ import torch
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
+from .data import MnistData
 from .history import EpochRecord, RunStatus
 from .runs import Run
 from .trainer import BatchEvent, EndEvent, Event, Trainer
@@ -135,13 +136,17 @@ class Job:
             # The trainer changes the weights only while holding self._lock, so checkpoint()
             # never copies a model halfway through an optimizer step.
             record = self.run.record(self.trainer, self._on_event)
-            self.trainer.run(self.epochs, on_event=lambda event: record(self._with_stop_reason(event)),
-                             stop=self._stop, step_lock=self._lock)  # fmt: skip
+            self._train(lambda event: record(self._with_stop_reason(event)))
         except Exception as err:  # reported on the page instead of dying silently in a thread
             log.exception("training of run %s failed", self.run_id)
             self._fail(f"training failed: {type(err).__name__}: {err}")
         finally:
             self.done.set()
+
+    def _train(self, on_event: Callable[[Event], None]) -> None:
+        """The training itself, here in this thread; another executor's job trains elsewhere
+        and feeds the same events to `on_event`."""
+        self.trainer.run(self.epochs, on_event=on_event, stop=self._stop, step_lock=self._lock)
 
     def end_unstarted(self) -> None:
         """The job was stopped before a slot came free: it never trained."""
@@ -233,13 +238,19 @@ class LocalExecutor:
 
     def __init__(self, slots: int | None = None):
         self.slots = slots or default_slots()
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.slots))
+        self._share_cores()
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="rnn-training")
         self._lock = threading.Lock()
         self._line: list[tuple[Job, Future]] = []  # submitted, not yet started, in order
 
+    def _share_cores(self) -> None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.slots))
+
+    def _new_job(self, spec: JobSpec) -> Job:
+        return Job(spec)
+
     def submit(self, spec: JobSpec) -> Job:
-        job = Job(spec)
+        job = self._new_job(spec)
         with self._lock:
             future = self._pool.submit(self._work, job)
             self._line.append((job, future))
@@ -275,3 +286,18 @@ class LocalExecutor:
             self._line = [(queued, waiting) for queued, waiting in self._line if queued is not job]
             self._number_the_line()
         job.end_unstarted()
+
+
+EXECUTORS = ("local", "ray")
+
+
+def executor_named(name: str | None, data: MnistData) -> Executor:
+    """The executor for RNN_EXECUTOR or --executor: "local" (the default) or "ray". Ray is
+    imported only when asked for, so the app stays light without it."""
+    if name in (None, "", "local"):
+        return LocalExecutor()
+    if name == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(data)
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
