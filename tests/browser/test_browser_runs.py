@@ -79,6 +79,7 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     assert record.status == RunStatus.RUNNING and record.epochs > epochs, "the run must go on with no tab open"
     third = context.new_page()
     third.goto(f"{app_server.url}/train?run={run_id}")
+    third.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=10_000)
     third.get_by_role("button", name="Stop").click()
     third.get_by_text("Stopped: by the user").wait_for(timeout=60_000)
     context.close()
