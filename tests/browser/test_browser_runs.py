@@ -22,10 +22,14 @@ def run_in_link(page) -> str:
     return match.group(1)
 
 
-def start_training(page, url: str, path: str) -> str:
+def press_train(page, url: str, path: str) -> None:
     page.goto(f"{url}/{path}")
     wait_for_app(page)
     page.get_by_role("button", name="Train", exact=True).click()
+
+
+def start_training(page, url: str, path: str) -> str:
+    press_train(page, url, path)
     try:
         page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).wait_for(timeout=60_000)
     except Exception:
@@ -88,9 +92,7 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
 def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server):
     owner = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = owner.new_page()
-    page.goto(f"{app_server.url}/train?hidden=8&images=500&epochs=1")
-    wait_for_app(page)
-    page.get_by_role("button", name="Train", exact=True).click()
+    press_train(page, app_server.url, "train?hidden=8&images=500&epochs=1")
     page.get_by_text("Finished:").wait_for(timeout=60_000)
     run_id = run_in_link(page)
 
@@ -117,9 +119,7 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
 def test_closing_a_tab_that_trains_the_largest_model_never_blocks_the_server(browser, app_server):
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{app_server.url}/train?hidden=512&layers=3&images=all&epochs=1")
-    wait_for_app(page)
-    page.get_by_role("button", name="Train", exact=True).click()
+    press_train(page, app_server.url, "train?hidden=512&layers=3&images=all&epochs=1")
     page.get_by_text("Scoring the untrained model").wait_for(timeout=30_000)
     run_id = run_in_link(page)
     started = time.monotonic()
