@@ -23,7 +23,7 @@ from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .history import RunStatus
 from .jobs import Executor, Job, JobSnapshot, JobSpec, LocalExecutor
-from .runs import RunNotFound, RunRecord, RunStore, check_run_id
+from .runs import RunNotFound, RunRecord, RunStore, SweepTag, check_run_id
 from .trainer import Trainer
 
 
@@ -90,10 +90,12 @@ class JobRegistry:
 
     # ----- starting and continuing ------------------------------------------------------------
 
-    def start(self, model_config: ModelConfig, train_config: TrainConfig, owner: str | None, label: str = "") -> str:
+    def start(
+        self, model_config: ModelConfig, train_config: TrainConfig, owner: str | None, label: str = "", sweep: SweepTag | None = None
+    ) -> str:
         """Queue a new model trained from scratch; returns its run id."""
         trainer = Trainer(self.data, model_config, train_config)  # validates before anything is saved
-        run = self.store.create(model_config, train_config, label=label, owner=owner)
+        run = self.store.create(model_config, train_config, label=label, owner=owner, sweep=sweep)
         return self._submit(JobSpec(run, trainer, train_config.epochs))
 
     def continue_run(self, run_id: str, epochs: int, owner: str | None) -> str:

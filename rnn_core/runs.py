@@ -32,6 +32,8 @@ from .data import atomic_write_bytes
 from .history import EpochRecord, RunStatus, history_from_rows, history_rows
 from .trainer import EndEvent, Event, EventCallback, Trainer
 
+# The settings a sweep may vary: every config field (the CLI's flags are named after them).
+SWEEPABLE = frozenset(field.name for cls in (ModelConfig, TrainConfig) for field in dataclasses.fields(cls))
 RUN_ID_PATTERN = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "metrics.json", "checkpoint.pt"
 MAX_RECORD_BYTES = 16 * 2**20  # run.json and metrics.json are a few KB; refuse planted giants
@@ -94,6 +96,29 @@ def _read_json(path: Path) -> Any:
 
 
 @dataclass(frozen=True)
+class SweepTag:
+    """The sweep a run belongs to: the sweep's id, and the settings it varies (config field
+    names, the first one the charts' x axis)."""
+
+    sweep_id: str
+    axes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.sweep_id, "axes": list(self.axes)}
+
+
+def _sweep_from_info(value: Any) -> SweepTag | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("id"), str) and RUN_ID_PATTERN.fullmatch(value["id"])):
+        raise ValueError("run.json has a malformed sweep")
+    axes = value.get("axes")
+    if not (isinstance(axes, list) and len(axes) <= len(SWEEPABLE) and set(axes) <= SWEEPABLE):
+        raise ValueError("run.json's sweep names settings that are not sweepable")
+    return SweepTag(value["id"], tuple(axes))
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run as read from its folder: everything but the weights."""
 
@@ -107,6 +132,7 @@ class RunRecord:
     history: tuple[EpochRecord, ...]
     owner: str | None  # owner_digest of the browser token that started it
     parent: dict[str, Any] | None  # {"run_id": ..., "epoch": ...} when it continues another run
+    sweep: SweepTag | None = None
 
     @property
     def epochs(self) -> float:
@@ -146,6 +172,7 @@ def _record_from_info(run_id: str, info: Any, history: tuple[EpochRecord, ...]) 
         history=history,
         owner=owner,
         parent=parent,
+        sweep=_sweep_from_info(info.get("sweep")),
     )
 
 
@@ -222,8 +249,10 @@ class RunStore:
         owner: str | None = None,
         parent: dict[str, Any] | None = None,
         status: RunStatus = RunStatus.WAITING,
+        sweep: SweepTag | None = None,
     ) -> Run:
-        """A new run folder. `owner` is the browser's token (only its digest is kept)."""
+        """A new run folder. `owner` is the browser's token (only its digest is kept); `sweep`
+        tags it as one cell of a sweep."""
         folder = self._new_folder()
         run = Run(folder)
         try:
@@ -235,6 +264,7 @@ class RunStore:
                 reason="",
                 owner=owner_digest(owner),
                 parent=parent,
+                sweep=sweep.as_dict() if sweep else None,
                 model_config=dataclasses.asdict(model_config),
                 train_config=dataclasses.asdict(train_config),
                 **_this_process(),

@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from typing import Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
 from .data import MnistFileError, MnistUnavailable, load_mnist
@@ -33,16 +33,42 @@ EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
 TABLE_HEADER = f"{'epoch':>6} {'train loss':>11} {'test loss':>10} {'accuracy':>9} {'seconds':>8} {'img/s':>8}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def comma_list(kind: type, choices: Sequence[str] | None = None) -> Callable[[str], list]:
+    """An argparse type for one value or a comma-separated list of them."""
+
+    def parse(text: str) -> list:
+        values = [kind(part.strip()) for part in text.split(",")]
+        wrong = [value for value in values if choices is not None and value not in choices]
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{wrong[0]!r} is not one of {', '.join(choices)}")
+        return values
+
+    parse.__name__ = kind.__name__  # argparse names the type in its message: "invalid int value"
+    return parse
+
+
+def build_parser(
+    prog: str = "python -m rnn_core.train", description: str = __doc__.splitlines()[0], lists: bool = False
+) -> argparse.ArgumentParser:
+    """The flags of a training. With `lists`, the preset and every setting take a
+    comma-separated list of values (a sweep's grid), each parsed to a list."""
     parser = argparse.ArgumentParser(
-        prog="python -m rnn_core.train",
-        description=__doc__.splitlines()[0],
+        prog=prog,
+        description=description,
         epilog="exit status: 0 trained to the end, 1 an error, 2 a usage error, 3 diverged, 130 interrupted",
     )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="notebook",
-                        help="starting settings; the flags below override them (default: notebook)")
+    if lists:
+        parser.add_argument("--preset", type=comma_list(str, sorted(PRESETS)), default=["notebook"],
+                            help="starting settings, or a list of them; the flags below override them (default: notebook)")
+    else:
+        parser.add_argument("--preset", choices=sorted(PRESETS), default="notebook",
+                            help="starting settings; the flags below override them (default: notebook)")
     for name, kind in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, choices=CHOICES.get(name), default=None)
+        flag = "--" + name.replace("_", "-")
+        if lists:
+            parser.add_argument(flag, type=comma_list(kind, CHOICES.get(name)), default=None, metavar=f"{name.upper()}[,...]")
+        else:
+            parser.add_argument(flag, type=kind, choices=CHOICES.get(name), default=None)
     parser.add_argument("--data-dir", default="data", help="data root, torchvision layout (default: ./data)")
     parser.add_argument("--mnist-dir", default=None, help="folder with the four IDX files (default: $MNIST_DIR)")
     parser.add_argument("--no-download", action="store_true", help="never try torchvision's download")

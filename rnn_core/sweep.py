@@ -1,0 +1,257 @@
+"""Sweeps: the teaching notebook's exercise ("try other hidden sizes, learning rates, ...") as a
+grid of ordinary runs.
+
+Each cell of the grid is a normal run (listed, linkable, testable on every page) whose run.json
+carries a `SweepTag`: the sweep's id and the settings it varies. A sweep is therefore nothing
+but the runs with that tag; it has no files of its own.
+
+    python -m rnn_core.sweep --hidden-size 8,16 --learning-rate 0.01,0.1 --epochs 1 \\
+        --train-limit 1000 --executor local --no-download --json
+
+takes every flag of `python -m rnn_core.train`, any of them as a comma-separated list, and
+prints one JSON object per finished run, then one naming the sweep and its runs folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .config import ModelConfig, TrainConfig
+from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
+from .history import RunStatus
+from .jobs import EXECUTORS, Executor, LocalExecutor
+from .registry import JobRegistry, RunView
+from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
+from .train import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, MODEL_FLAGS, TRAIN_FLAGS, build_parser, configs_from_args, describe
+from .trainer import resolve_device
+
+SETTINGS = tuple({**MODEL_FLAGS, **TRAIN_FLAGS})  # config field names, in the CLI's order
+SHORT_NAMES = {"hidden_size": "hidden", "learning_rate": "lr", "batch_size": "batch", "train_limit": "images", "num_layers": "layers", "cell_type": "cell"}  # fmt: skip
+RESULT_COLUMNS = ["test_accuracy", "test_loss", "seconds", "seconds_per_epoch", "epochs", "status", "run_id"]
+POLL_SECONDS = 0.2
+
+Cell = tuple[ModelConfig, TrainConfig]
+
+
+def new_sweep_id() -> str:
+    """Shaped like a run id, so links and run.json check it with the same pattern."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def check_sweep_id(sweep_id: Any) -> str:
+    if not isinstance(sweep_id, str) or not RUN_ID_PATTERN.fullmatch(sweep_id):
+        raise RunNotFound(f"{str(sweep_id)[:40]!r} is not a sweep id (they look like 20261128-093000-a1b2c3)")
+    return sweep_id
+
+
+def settings_of(cell: Cell) -> dict[str, Any]:
+    """A cell's settings by their config names."""
+    model, train = cell
+    return {**dataclasses.asdict(model), **dataclasses.asdict(train)}
+
+
+def grid(base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values over `base`; the first axis changes slowest."""
+    names = list(axes)
+    return [{**base, **dict(zip(names, values))} for values in itertools.product(*(axes[name] for name in names))]
+
+
+def varying(cells: Sequence[Cell]) -> tuple[str, ...]:
+    """The settings whose value differs between cells, in the CLI's order."""
+    rows = [settings_of(cell) for cell in cells]
+    return tuple(name for name in SETTINGS if len({row[name] for row in rows}) > 1)
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cell_label(sweep_id: str, cell: Cell, axes: Sequence[str]) -> str:
+    """e.g. "sweep 20261128-093000-a1b2c3: hidden 16, lr 0.1"."""
+    settings = settings_of(cell)
+    return f"sweep {sweep_id}: " + ", ".join(f"{SHORT_NAMES.get(name, name)} {_short(settings[name])}" for name in axes)
+
+
+def start(registry: JobRegistry, cells: Sequence[Cell], axes: Sequence[str], owner: str | None, label: str = "") -> str:
+    """Queue one run per cell through the registry, tagged as one sweep; returns its id. The
+    configs were checked when they were made; the devices are checked here before any run is
+    queued, so a grid that cannot run queues nothing."""
+    for _, train in cells:
+        resolve_device(train.device)
+    tag = SweepTag(new_sweep_id(), tuple(axes))
+    for cell in cells:
+        name = cell_label(tag.sweep_id, cell, axes)
+        registry.start(*cell, owner=owner, label=f"{label} · {name}" if label else name, sweep=tag)
+    return tag.sweep_id
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep as it is now: its runs, oldest first, with their live state where they train."""
+
+    sweep_id: str
+    axes: tuple[str, ...]
+    runs: tuple[RunView, ...]
+
+    @property
+    def busy(self) -> bool:
+        return any(view.busy for view in self.runs)
+
+    @property
+    def ended(self) -> tuple[RunView, ...]:
+        return tuple(view for view in self.runs if not view.busy)
+
+    def table(self) -> pd.DataFrame:
+        """One row per run: the swept settings, then its results (None until it has them)."""
+        return pd.DataFrame([result(view, self.axes) for view in self.runs], columns=[*self.axes, *RESULT_COLUMNS])
+
+
+def result(view: RunView, settings: Iterable[str] = SETTINGS) -> dict[str, Any]:
+    """A run's settings (by config name) and results: final test accuracy and loss, training
+    seconds in all, seconds per whole epoch."""
+    values = settings_of((view.record.model_config, view.record.train_config))
+    scored = [row for row in view.history if row.epoch > 0]
+    whole = [row.seconds_per_epoch for row in scored if row.seconds_per_epoch]
+    last = view.history[-1] if scored else None
+    return {
+        **{name: values[name] for name in settings},
+        "test_accuracy": last.test_accuracy if last else None,
+        "test_loss": last.test_loss if last else None,
+        "seconds": sum(row.train_seconds for row in scored) if scored else None,
+        "seconds_per_epoch": sum(whole) / len(whole) if whole else None,
+        "epochs": last.epoch if last else 0,
+        "status": view.status.value,
+        "run_id": view.run_id,
+    }
+
+
+def find(registry: JobRegistry, sweep_id: str) -> Sweep:
+    """The sweep's runs; RunNotFound if it has none here."""
+    check_sweep_id(sweep_id)
+    views, _ = registry.runs()
+    runs = tuple(sorted((view for view in views if view.record.sweep and view.record.sweep.sweep_id == sweep_id),
+                        key=lambda view: (view.record.created, view.run_id)))  # fmt: skip
+    if not runs:
+        raise RunNotFound(f"there is no sweep {sweep_id}")
+    return Sweep(sweep_id, runs[0].record.sweep.axes, runs)
+
+
+def sweeps(registry: JobRegistry) -> list[str]:
+    """The ids of every sweep with a run here, newest first."""
+    views, _ = registry.runs()
+    return sorted({view.record.sweep.sweep_id for view in views if view.record.sweep}, reverse=True)
+
+
+def stop(registry: JobRegistry, sweep_id: str, owner: str | None, password: str | None = None) -> None:
+    """Stop every run of the sweep that still waits or trains (NotAllowed if not this owner's)."""
+    for view in find(registry, sweep_id).runs:
+        if view.busy:
+            registry.stop(view.run_id, owner, password)
+
+
+# ----- the command line ---------------------------------------------------------------------
+
+
+def build_sweep_parser() -> argparse.ArgumentParser:
+    parser = build_parser(prog="python -m rnn_core.sweep", description=__doc__.splitlines()[0], lists=True)
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local: a pool of threads here; ray: Ray tasks on $RAY_ADDRESS or a local Ray")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="runs that train at once (default: one per core here, or per --cpus-per-job on Ray)")
+    parser.add_argument("--cpus-per-job", type=int, default=1, help="CPUs each run gets on Ray (default: 1)")
+    return parser  # fmt: skip
+
+
+def cells_from_args(args: argparse.Namespace) -> list[Cell]:
+    """The grid the flags name: every combination of their values, in the flags' order."""
+    names = ["preset", *(name for name in SETTINGS if getattr(args, name) is not None)]
+    cells = []
+    for values in itertools.product(*(getattr(args, name) for name in names)):
+        one = {**vars(args), **{name: None for name in SETTINGS}, **dict(zip(names, values))}
+        cells.append(configs_from_args(argparse.Namespace(**one)))
+    return cells
+
+
+def make_executor(name: str, data: MnistData, workers: int | None, cpus_per_job: int) -> Executor:
+    if name == "ray":
+        from .ray_executor import RayExecutor  # only when asked for: ray is a dev requirement
+
+        return RayExecutor(data, cpus_per_job=cpus_per_job, slots=workers)
+    return LocalExecutor(workers)
+
+
+def _report(row: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(row), flush=True)
+        return
+    accuracy = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.1f}%"
+    seconds = "-" if row["seconds"] is None else f"{row['seconds']:.1f} s"
+    print(f"{row['status']:>9} {accuracy:>7} {seconds:>8}  {row['label']}  {row['run_id']}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_sweep_parser()
+    args = parser.parse_args(argv)
+    try:
+        cells = cells_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        data = load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
+    except (MnistFileError, MnistUnavailable) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"data: {data.description}; {len(cells)} runs on the {args.executor} executor", file=sys.stderr)
+    try:
+        executor = make_executor(args.executor, data, args.workers, args.cpus_per_job)
+        # nobody watches a terminal's runs from a page: they must never count as unwatched
+        registry = JobRegistry(data, RunStore(args.runs_dir), executor, unwatched_minutes=math.inf)
+        try:
+            return run_sweep(registry, cells, args)
+        finally:
+            registry.close()
+    except OSError as err:
+        print(f"error: {describe(err)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run_sweep(registry: JobRegistry, cells: list[Cell], args: argparse.Namespace) -> int:
+    axes = varying(cells)
+    sweep_id = start(registry, cells, axes, owner=None, label=args.label)
+    reported: set[str] = set()
+    try:
+        while True:
+            sweep = find(registry, sweep_id)
+            for view in sweep.ended:
+                if view.run_id not in reported:
+                    reported.add(view.run_id)
+                    row = result(view)
+                    _report(row if args.json else {**row, "label": view.record.label}, args.json)
+            if len(reported) == len(cells):
+                break
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:  # closing the registry (the caller does) stops and saves every run
+        print(f"\ninterrupted; sweep {sweep_id}'s runs are saved, as far as they got, in {registry.store.root}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    statuses = [view.status for view in find(registry, sweep_id).runs]
+    summary = {"sweep_id": sweep_id, "runs_dir": str(registry.store.root), "runs": len(statuses),
+               "finished": statuses.count(RunStatus.FINISHED), "axes": list(axes)}  # fmt: skip
+    print(json.dumps(summary) if args.json else f"sweep {sweep_id}: {summary['finished']} of {len(statuses)} runs finished, saved in {summary['runs_dir']}")
+    if RunStatus.FAILED in statuses:
+        return EXIT_ERROR
+    return EXIT_DIVERGED if RunStatus.DIVERGED in statuses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
