@@ -9,6 +9,7 @@ When the training ends the whole page reruns, so that the buttons and the list o
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import altair as alt
@@ -30,6 +31,9 @@ PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
+BLOW_UP, BLOW_UP_COLOUR = "blew up", "#d1242f"
+LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
+NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
@@ -95,6 +99,7 @@ def settings_sidebar(train_size: int) -> None:
         st.selectbox(
             "Preset", PRESET_CHOICES, key=widget_key("preset"), on_change=apply_preset, persist_state="session",
             help="notebook: the teaching notebook's model. strong: two LSTM layers of 128 with Adam. "
+            "quick: 64 units with Adam on 10,000 images, over 90% in seconds, for trying settings fast. "
             "Picking one fills the controls below; changing a control makes it custom.",
         )  # fmt: skip
         st.select_slider("Hidden size", train_settings.HIDDEN_SIZES, key=widget_key("hidden_size"), **keep)
@@ -163,7 +168,7 @@ def command_bar(runs: JobRegistry, view: RunView | None) -> None:
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
     train.button(
         "Train", type="primary", icon=":material/play_arrow:", width="stretch",
-        on_click=run_command, args=(start_training, runs), help="Train a new model from the sidebar settings, as a new run.",
+        on_click=run_command, args=(start_training, runs), help="Train a new model with the training settings, as a new run.",
     )  # fmt: skip
     stop.button(
         "Stopping..." if stopping else "Stop", icon=":material/stop:", disabled=not busy or stopping or not mine,
@@ -175,7 +180,8 @@ def command_bar(runs: JobRegistry, view: RunView | None) -> None:
     go_on.button(
         "Continue", icon=":material/fast_forward:", disabled=busy or view is None or not view.has_model, width="stretch",
         on_click=run_command, args=(continue_training, runs, view.run_id if view else None),
-        help="Train this model that many more epochs, with its own settings and optimizer state. "
+        help="Train this model further, with its own settings and optimizer state. "
+        + (continue_plan(view) + " " if view is not None else "")
         + ("It is finished or not yours, so this makes a new run that starts from it; the original stays as it is." if forks
            else "It goes on in the same run."),
     )  # fmt: skip
@@ -209,9 +215,9 @@ def duration(seconds: float) -> str:
 
 
 def history_frame(view: RunView | None) -> pd.DataFrame:
-    rows = [record.as_dict() for record in view.history] if view else []
-    frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "partial"])
-    return frame.astype({"train_loss": float, "images_per_second": float})
+    rows = [{**record.as_dict(), "seconds_per_epoch": record.seconds_per_epoch} for record in view.history] if view else []
+    frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "partial", "seconds_per_epoch"])
+    return frame.astype({"train_loss": float, "images_per_second": float, "seconds_per_epoch": float})
 
 
 def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
@@ -231,7 +237,7 @@ def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
     span = snapshot.epochs_target - snapshot.epochs_start
     done = min(1.0, max(0.0, (progress.epoch - snapshot.epochs_start) / span)) if span else 0.0
     parts = [
-        f"Epoch {int(snapshot.epochs_start) + progress.epoch_index} of {snapshot.epochs_target:g}",
+        f"Epoch {progress.epoch_index} of {snapshot.epochs_target:g}",
         f"batch {progress.batch:,} / {progress.batches:,}",
     ]
     if snapshot.images_per_second:
@@ -247,19 +253,58 @@ def sentence(text: str) -> str:
 
 def status_message(view: RunView | None) -> None:
     if view is None:
-        st.info("Choose the settings in the sidebar, then press **Train**. Nothing trains until you do.", icon=":material/tune:")
+        st.info(
+            "Choose the **Training settings** (in the side panel: on a phone, open it with the arrow at the top left), "
+            "then press **Train**. Nothing trains until you do.", icon=":material/tune:",
+        )  # fmt: skip
         return
     reason = escape_markdown(view.reason)
     if view.status == RunStatus.DIVERGED:
         st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
     elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         st.error(f"**The training {view.status.value}:** {reason}. **Continue** goes on from the last saved epoch.", icon=":material/error:")
+    elif view.status == RunStatus.FINISHED and learned_little(view):
+        st.warning(f"Finished: {reason}, {near_chance_advice(view)}", icon=":material/lightbulb:")
     elif view.status == RunStatus.FINISHED:
         st.success(f"Finished: {reason}.", icon=":material/check_circle:")
     elif view.status == RunStatus.STOPPED:
-        st.info(f"Stopped: {reason.removeprefix('stopped ')}. **Continue** picks up from here.", icon=":material/pause_circle:")
+        st.info(f"Stopped: {reason.removeprefix('stopped ')}. {continue_plan(view)}", icon=":material/pause_circle:")
     else:
         st.info("An uploaded model. **Continue** trains it further as a new run; the Test page uses it.", icon=":material/save:")
+
+
+def continue_plan(view: RunView) -> str:
+    """What Continue does with this run, in words: an epoch a stop cut short is finished first,
+    so that epochs stay whole."""
+    trained = view.history[-1].epoch if view.history else 0
+    if float(trained).is_integer():
+        return "**Continue** trains it *More epochs* further."
+    return (
+        f"It has trained {trained:g} epochs: **Continue** first finishes epoch {math.ceil(trained)}, "
+        "then trains *More epochs* more."
+    )
+
+
+def learned_little(view: RunView) -> bool:
+    return bool(view.history) and view.history[-1].test_accuracy <= NEAR_CHANCE
+
+
+def near_chance_advice(view: RunView) -> str:
+    """Why a finished run is near chance, and what to change: small quick runs otherwise end
+    at 10% without a word."""
+    train, last = view.record.train_config, view.history[-1]
+    images = "all the training images" if train.train_limit is None else f"{train.train_limit:,} training images"
+    epochs = f"{last.epoch:g} epoch" + ("" if last.epoch == 1 else "s")
+    sgd = (
+        f" SGD at learning rate {train.learning_rate:g} needs many batches to get going: the notebook's "
+        "model is at about 33% after one epoch of all 60,000 images."
+        if train.optimizer == "SGD" else ""
+    )  # fmt: skip
+    return (
+        f"but it learned next to nothing: {last.test_accuracy:.1f}% on the test set is what guessing gives (10%), "
+        f"after {epochs} of {images}.{sgd} To learn more, give it more images or epochs, a higher learning rate, "
+        "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
+    )
 
 
 def metrics_row(frame: pd.DataFrame) -> None:
@@ -267,7 +312,7 @@ def metrics_row(frame: pd.DataFrame) -> None:
     so that nothing below moves when the first epoch comes in."""
     last = frame.iloc[-1] if len(frame) else None
     previous = frame.iloc[-2] if len(frame) > 1 else None
-    trained = frame[frame["train_loss"].notna()]
+    whole_epochs = frame["seconds_per_epoch"].dropna()  # a pass cut by a stop is not an epoch's time
 
     def change(column: str, digits: int, unit: str = "") -> str | None:
         return None if previous is None else f"{last[column] - previous[column]:+.{digits}f}{unit}"
@@ -277,7 +322,7 @@ def metrics_row(frame: pd.DataFrame) -> None:
     accuracy.metric("Test accuracy", "–" if last is None else f"{last.test_accuracy:.2f}%", change("test_accuracy", 2, " pts"), **box)
     loss.metric("Test loss", "–" if last is None else f"{last.test_loss:.4f}", change("test_loss", 4), delta_color="inverse", **box)
     epochs.metric("Epochs trained", "–" if last is None else f"{last.epoch:g}", **box)
-    speed.metric("Seconds per epoch", f"{trained.train_seconds.mean():.2f}" if len(trained) else "–", **box)
+    speed.metric("Seconds per epoch", f"{whole_epochs.mean():.2f}" if len(whole_epochs) else "–", **box)
 
 
 def epoch_end(view: RunView | None) -> float:
@@ -287,9 +332,10 @@ def epoch_end(view: RunView | None) -> float:
     return max(1, target, view.history[-1].epoch if view.history else 0)
 
 
-def epoch_axis(end: float) -> alt.X:
+def epoch_axis(end: float, whole_ticks: bool = True) -> alt.X:
     # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
-    return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=alt.Axis(tickMinStep=1))
+    axis = alt.Axis(tickMinStep=1) if whole_ticks else alt.Axis()
+    return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=axis)
 
 
 def point_size(end: float) -> int:
@@ -297,31 +343,57 @@ def point_size(end: float) -> int:
     return 50 if end <= 30 else 12
 
 
+def shows_blow_up(view: RunView | None) -> bool:
+    """The run diverged here and its batch losses, up to the one that blew up, are at hand."""
+    return view is not None and view.status == RunStatus.DIVERGED and view.live is not None and bool(view.live.batch_losses)
+
+
+def loss_chart_end(view: RunView | None) -> float:
+    # a diverged run's chart ends where it blew up, often early in its first epoch
+    return max(epoch for epoch, _ in view.live.batch_losses) if shows_blow_up(view) else epoch_end(view)
+
+
 def loss_points(view: RunView | None, frame: pd.DataFrame) -> pd.DataFrame:
     losses = view.live.batch_losses if view and view.live else ()
     batches = pd.DataFrame(losses, columns=["epoch", "loss"]).assign(series="batch")
     epochs = frame.loc[frame["train_loss"].notna(), ["epoch", "train_loss"]]
     epochs = epochs.rename(columns={"train_loss": "loss"}).assign(series="epoch mean")
-    return pd.concat([batches, epochs], ignore_index=True)
+    points = pd.concat([batches, epochs], ignore_index=True)
+    if shows_blow_up(view):
+        # the last batch loss is the one that blew up; NaN and infinity are drawn at the ceiling
+        points = pd.concat([points, batches.tail(1).assign(series=BLOW_UP)], ignore_index=True)
+        points["loss"] = points["loss"].fillna(LOSS_CEILING).clip(1e-4, LOSS_CEILING)
+    return points
 
 
 @st.cache_data(show_spinner=False)
-def training_loss_spec(end: float) -> str:
+def training_loss_spec(end: float, blow_up: bool = False) -> str:
     """The training-loss chart without its data, as Vega-Lite JSON. Altair builds it once per
     epoch span; a redraw then only sends the data, which keeps the polls short (an Altair
-    build takes tens of milliseconds, during which the training thread waits for the GIL)."""
-    x = epoch_axis(end)
+    build takes tens of milliseconds, during which the training thread waits for the GIL).
+    `blow_up`: the run diverged; a log scale shows the blown-up loss beside the normal ones,
+    and the point where it blew up is marked."""
+    x = epoch_axis(end, whole_ticks=not blow_up)
     # told apart by the subtitle rather than a legend, which would squeeze the plot
     colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=["#9ecae9", "#1f6feb"]))
     tooltip = [alt.Tooltip("series:N", title="Loss of"), alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")]
-    y = alt.Y("loss:Q", title="Loss", scale=alt.Scale(zero=True), axis=alt.Axis(format="~r"))
-    batches, epochs = (alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean"))
+    scale = alt.Scale(type="log") if blow_up else alt.Scale(zero=True)
+    y = alt.Y("loss:Q", title="Loss (log scale)" if blow_up else "Loss", scale=scale, axis=alt.Axis(format="~r"))
+    batches, epochs, blown = (alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean", BLOW_UP))
     batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
     # invisible points over the batch line, so every point of it has a tooltip
     batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
     epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(x, y, colour, tooltip=tooltip)
-    title = alt.Title("Training loss", subtitle="light: each batch · dark: mean over the epoch")
-    chart = alt.layer(batch_line, batch_points, epoch_points, data=alt.NamedData(LOSS_DATA))
+    layers = [batch_line, batch_points, epoch_points]
+    subtitle = "light: each batch · dark: mean over the epoch"
+    if blow_up:
+        layers += [
+            blown.mark_point(shape="cross", size=220, filled=True, color=BLOW_UP_COLOUR).encode(x, y, tooltip=tooltip),
+            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=BLOW_UP_COLOUR).encode(x, y, text=alt.value("blew up")),
+        ]
+        subtitle = "light: each batch · red cross: the loss blew up here and the training stopped"
+    title = alt.Title("Training loss", subtitle=subtitle)
+    chart = alt.layer(*layers, data=alt.NamedData(LOSS_DATA))
     return vega_lite_json(chart.properties(height=CHART_HEIGHT - 60, title=title))
 
 
@@ -385,7 +457,7 @@ def live_progress(runs: JobRegistry, polling: bool) -> None:
         progress_bar(runs, view.live)
     else:
         status_message(view)
-    draw(training_loss_spec(epoch_end(view)), loss_points(view, history_frame(view)))
+    draw(training_loss_spec(loss_chart_end(view), shows_blow_up(view)), loss_points(view, history_frame(view)))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

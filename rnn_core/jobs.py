@@ -78,6 +78,7 @@ class Job:
         self._images_per_second: float | None = None
         self._pass_clock: tuple[int, float, int] | None = None  # (pass, clock, images) at its first event
         self._epochs_start = self.trainer.epochs_done
+        self._epochs_target = self.trainer.target_epoch(self.epochs)  # whole: a cut epoch is finished first
         self._queue_position: int | None = None
         self.cancel_waiting: Callable[[], bool] = lambda: False  # set by the executor
         self.done = threading.Event()
@@ -109,7 +110,7 @@ class Job:
                 batch_losses=tuple(self._batch_losses),
                 progress=self._progress,
                 epochs_start=self._epochs_start,
-                epochs_target=self._epochs_start + self.epochs,
+                epochs_target=self._epochs_target,
                 images_per_second=self._images_per_second,
                 seconds_left=self._seconds_left(),
                 queue_position=self._queue_position,
@@ -182,6 +183,8 @@ class Job:
                 self._keep_batch_loss(event)
                 self._measure_speed(event)
             elif isinstance(event, EndEvent):
+                if event.status == RunStatus.DIVERGED:
+                    self._keep_blow_up()
                 self._status, self._reason = event.status, event.reason
 
     def _keep_batch_loss(self, event: BatchEvent) -> None:
@@ -194,6 +197,12 @@ class Job:
         if len(self._batch_losses) > MAX_BATCH_POINTS:
             self._batch_losses = self._batch_losses[1::2]
             self._batch_stride *= 2
+
+    def _keep_blow_up(self) -> None:
+        # The batch where the loss blew up is the lesson of a diverged run: it is on the
+        # chart even when thinning would have skipped it.
+        if self._progress and (not self._batch_losses or self._batch_losses[-1][0] != self._progress.epoch):
+            self._batch_losses.append((self._progress.epoch, self._progress.loss))
 
     def _measure_speed(self, event: BatchEvent) -> None:
         # Timed per pass from its first batch event, so scoring the test set between two
@@ -209,7 +218,7 @@ class Job:
     def _seconds_left(self) -> float | None:
         if self._status != RunStatus.RUNNING or not self._progress or not self._images_per_second:
             return None
-        images_left = (self._epochs_start + self.epochs - self._progress.epoch) * self.trainer.train_size
+        images_left = (self._epochs_target - self._progress.epoch) * self.trainer.train_size
         return max(0.0, images_left / self._images_per_second)
 
 

@@ -19,7 +19,8 @@ CUSTOM = "custom"
 DEFAULT_PRESET = "notebook"
 PRESET_CHOICES = (*PRESETS, CUSTOM)
 PRESET_PARAM = "preset"
-# A preset fixes the model and how it learns; seed, device and data size stay the user's.
+# A preset fixes the model and how it learns; seed, device and data size stay the user's,
+# except for a preset that names its data size (quick: its point is a small one).
 PRESET_FIELDS = ("hidden_size", "num_layers", "cell_type", "batch_size", "learning_rate", "epochs", "optimizer")
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -74,7 +75,10 @@ def format_value(value: Any) -> str:
 
 def preset_values(name: str) -> dict[str, Any]:
     preset = PRESETS[name]
-    return {field: getattr(preset.model if hasattr(preset.model, field) else preset.train, field) for field in PRESET_FIELDS}
+    values = {field: getattr(preset.model if hasattr(preset.model, field) else preset.train, field) for field in PRESET_FIELDS}
+    if preset.train.train_limit is not None:
+        values["train_limit"] = preset.train.train_limit
+    return values
 
 
 DEFAULTS: dict[str, Any] = {

@@ -3,7 +3,9 @@
 The training split is held as one tensor on the device and batches are gathered by shuffled
 indices, which is several times faster than a DataLoader over PIL images. A Trainer keeps its
 model, optimizer and shuffling generator between calls to `run`, so training can be stopped,
-looked at and continued ("one more epoch") exactly as if it had not paused.
+looked at and continued ("one more epoch") exactly as if it had not paused. A training
+stopped part-way through an epoch first finishes that epoch when it continues, so epochs
+stay whole.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 import torch
 from torch.nn import functional as F
@@ -45,10 +47,10 @@ def initial_model(model_config: ModelConfig, seed: int) -> RowClassifier:
 @dataclass(frozen=True)
 class BatchEvent:
     epoch: float  # fractional epochs of data seen so far, e.g. 2.35
-    epoch_index: int  # the pass in progress, counting from 1
+    epoch_index: int  # the epoch in progress, counting from 1 since the untrained model
     batch: int  # batches done in this pass
     batches: int  # batches per pass
-    images_seen: int  # images done in this pass
+    images_seen: int  # images done in this epoch
     loss: float  # loss of the latest batch
 
 
@@ -105,6 +107,8 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, train_config)
         self.history: list[EpochRecord] = []
         self.images_trained = 0
+        # (shuffled order, next batch) of the pass a stop cut short, to be finished first
+        self._cut_pass: tuple[torch.Tensor, int] | None = None
         self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
         if checkpoint is not None:
             self.model.load_state_dict(checkpoint.state_dict)
@@ -122,11 +126,15 @@ class Trainer:
     def train_size(self) -> int:
         return len(self.train_labels)
 
-    def _snapshot(self) -> tuple[dict, dict]:
-        return copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict())
+    def target_epoch(self, epochs: int) -> int:
+        """The epoch `run(epochs)` ends at: the epoch a stop cut short, then `epochs` more."""
+        return -(-self.images_trained // self.train_size) + epochs
+
+    def _snapshot(self) -> tuple[dict, dict, int]:
+        return copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()), self.images_trained
 
     def _restore_last_good(self) -> None:
-        model_state, optimizer_state = self._last_good
+        model_state, optimizer_state, self.images_trained = self._last_good
         self.model.load_state_dict(model_state)
         self.optimizer.load_state_dict(optimizer_state)
 
@@ -160,7 +168,8 @@ class Trainer:
         stop: threading.Event | None = None,
         step_lock: contextlib.AbstractContextManager | None = None,
     ) -> EndEvent:
-        """Train `epochs` more passes (default: the config's), scoring the test set after each.
+        """Finish an epoch a stop cut short, then train `epochs` more passes (default: the
+        config's), scoring the test set after each.
 
         Returns, and reports, how it ended: finished, stopped (between two batches) or
         diverged (loss blew up: the weights of the last good epoch are put back).
@@ -172,47 +181,83 @@ class Trainer:
         self._step_lock = step_lock or contextlib.nullcontext()
         if not self.history:
             emit(self._record(None, 0.0, 0, partial=False))
-        batch_size = self.config.batch_size
-        batches = math.ceil(self.train_size / batch_size)
-        for epoch_index in range(1, (epochs or self.config.epochs) + 1):
-            self.model.train()
-            order = torch.randperm(self.train_size, generator=self.generator).to(self.device)
-            loss_sum = torch.zeros((), device=self.device)
-            seen, last_emit, start = 0, -math.inf, time.perf_counter()
-            for batch in range(batches):
-                if stop.is_set():
-                    end = EndEvent(RunStatus.STOPPED, f"during epoch {self.epochs_done_whole + 1}")
-                    if seen:
-                        emit(self._record(loss_sum.item() / batch, time.perf_counter() - start, seen, partial=True))
-                    emit(end)
-                    return end
-                index = order[batch * batch_size : (batch + 1) * batch_size]
-                with self._step_lock:
-                    loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.optimizer.step()
-                loss_sum += loss.detach()
-                seen += len(index)
-                self.images_trained += len(index)
-                now = time.perf_counter()
-                if now - last_emit >= self.batch_event_interval or batch == batches - 1:
-                    last_emit = now
-                    value = loss.item()
-                    if self._blown_up(value):
-                        return self._diverge(emit, value, batch + 1)
-                    emit(BatchEvent(self.images_trained / self.train_size, epoch_index, batch + 1, batches, seen, value))
-            seconds = time.perf_counter() - start
-            train_loss = loss_sum.item() / batches
-            if self._blown_up(train_loss):
-                return self._diverge(emit, train_loss, batches)
-            event = self._record(train_loss, seconds, seen, partial=False)
-            if not math.isfinite(event.test_loss):
-                self.history.pop()
-                return self._diverge(emit, event.test_loss, batches)
-            self._last_good = self._snapshot()
-            emit(event)
+        for order, first_batch in self._passes(self.config.epochs if epochs is None else epochs):
+            end = self._train_pass(order, first_batch, emit, stop)
+            if end is not None:
+                return end
         end = EndEvent(RunStatus.FINISHED, f"trained to epoch {_whole(self.epochs_done)}")
+        emit(end)
+        return end
+
+    def _passes(self, epochs: int) -> Iterator[tuple[torch.Tensor, int]]:
+        """(shuffled order, first batch) of each pass: the rest of a cut epoch, then whole
+        epochs. Shuffled one pass at a time, so a stopped and continued training draws the
+        same orders as an unbroken one."""
+        done_in_cut = self.images_trained % self.train_size
+        if done_in_cut:
+            # the cut pass itself; a trainer rebuilt from a checkpoint no longer has it, and
+            # trains as many freshly shuffled images as the cut epoch still lacked
+            yield self._cut_pass or (self._shuffle()[: self.train_size - done_in_cut], 0)
+        for _ in range(epochs):
+            yield self._shuffle(), 0
+
+    def _shuffle(self) -> torch.Tensor:
+        return torch.randperm(self.train_size, generator=self.generator).to(self.device)
+
+    def _train_pass(self, order: torch.Tensor, first_batch: int, emit: EventCallback, stop: threading.Event) -> EndEvent | None:
+        """Train on `order` from `first_batch` to its end and score the epoch; the EndEvent
+        if the training stopped or diverged on the way."""
+        batch_size = self.config.batch_size
+        batches = math.ceil(len(order) / batch_size)
+        epoch_number = self.images_trained // self.train_size + 1
+        epoch_start = (epoch_number - 1) * self.train_size
+        whole_epoch = first_batch == 0 and len(order) == self.train_size
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        seen, last_emit, start = 0, -math.inf, time.perf_counter()
+        for batch in range(first_batch, batches):
+            if stop.is_set():
+                return self._stop(emit, order, batch, epoch_number, loss_sum.item() / max(1, batch - first_batch), seen, start)
+            index = order[batch * batch_size : (batch + 1) * batch_size]
+            with self._step_lock:
+                loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+            loss_sum += loss.detach()
+            seen += len(index)
+            self.images_trained += len(index)
+            now = time.perf_counter()
+            if now - last_emit >= self.batch_event_interval or batch == batches - 1:
+                last_emit = now
+                value = loss.item()
+                # emitted even when it blew up: the loss chart shows the blow-up
+                emit(BatchEvent(self.images_trained / self.train_size, epoch_number, batch + 1, batches,
+                                self.images_trained - epoch_start, value))  # fmt: skip
+                if self._blown_up(value):
+                    return self._diverge(emit, value, batch + 1)
+        seconds = time.perf_counter() - start
+        train_loss = loss_sum.item() / (batches - first_batch)
+        if self._blown_up(train_loss):
+            return self._diverge(emit, train_loss, batches)
+        # the rest of a cut epoch is marked partial: its time is not an epoch's
+        event = self._record(train_loss, seconds, seen, partial=not whole_epoch)
+        if not math.isfinite(event.test_loss):
+            self.history.pop()
+            return self._diverge(emit, event.test_loss, batches)
+        self._last_good, self._cut_pass = self._snapshot(), None
+        emit(event)
+        return None
+
+    def _stop(self, emit: EventCallback, order: torch.Tensor, batch: int, epoch_number: int, train_loss: float, seen: int, start: float) -> EndEvent:
+        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}")
+        if seen:
+            record = self._record(train_loss, time.perf_counter() - start, seen, partial=True)
+            if math.isfinite(record.test_loss):
+                self._last_good = self._snapshot()
+            emit(record)
+        # a pass stopped before its first batch has nothing to finish
+        self._cut_pass = (order, batch) if self.images_trained % self.train_size else None
         emit(end)
         return end
 
@@ -227,7 +272,7 @@ class Trainer:
         last_good = self.epochs_done
         with self._step_lock:
             self._restore_last_good()
-        self.images_trained = round(last_good * self.train_size)
+        self._cut_pass = None  # the next training starts from the last good weights instead
         end = EndEvent(
             RunStatus.DIVERGED,
             f"the loss blew up to {value:.4g} at batch {batch} of epoch {self.epochs_done_whole + 1}: "

@@ -5,6 +5,7 @@ the page until the run has ended, as the page's own polling would.
 """
 
 import json
+import math
 import re
 import time
 
@@ -90,9 +91,14 @@ def epoch_column(at: AppTest) -> list:
     return list(at.dataframe[0].value["Epoch"])
 
 
+def finished_message(at: AppTest) -> str:
+    """The message of a finished run: a success, or a warning when it learned next to nothing."""
+    return plain((at.success or at.warning)[0].value)
+
+
 def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    assert "Finished: trained to epoch 2" in at.success[0].value
+    assert "Finished: trained to epoch 2" in finished_message(at)
     assert epoch_column(at) == [0, 1, 2]
     shown = charts(at)
     accuracy = shown["Test accuracy"]["data"][0]
@@ -108,6 +114,15 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Epochs trained", "Seconds per epoch"]
     csv = at.get("download_button")[0]
     assert not csv.proto.disabled
+
+
+def test_a_run_that_ends_near_chance_says_so_and_what_to_change():
+    at = rerun_until_idle(press(open_train_page(**TINY), "Train"))  # SGD on 500 images: too little to learn
+    accuracy = at.dataframe[0].value["Test accuracy (%)"].iloc[-1]
+    assert accuracy <= 20 and not at.success
+    [warning] = [plain(w.value) for w in at.warning]
+    assert "trained to epoch 2" in warning and f"{accuracy:.1f}%" in warning
+    assert "500 training images" in warning and "Adam" in warning and "quick" in warning
 
 
 def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):
@@ -170,16 +185,31 @@ def test_another_browser_sees_the_run_but_cannot_stop_or_delete_it(runs_dir):
     rerun_until_idle(press(owner, "Stop"))
 
 
-def test_continue_on_your_own_stopped_run_goes_on_in_the_same_run(runs_dir):
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_continue_on_your_own_stopped_run_finishes_the_cut_epoch_then_trains_more_in_the_same_run(runs_dir):
     at = press(open_train_page(**LONG), "Train")
     rerun_until_idle(press(at, "Stop"))
     run_id = at.query_params["run"]
     stopped_at = epoch_column(at)[-1]
+    cut = stopped_at != math.ceil(stopped_at)  # almost always: the stop came part-way through an epoch
+    if cut:
+        assert f"finishes epoch {math.ceil(stopped_at)}" in at.info[0].value
     at.number_input(key="train_more_epochs").set_value(1)
     rerun_until_idle(press(at, "Continue"))
     assert at.query_params["run"] == run_id
-    assert epoch_column(at)[-1] == pytest.approx(stopped_at + 1, abs=1e-3)
-    assert len(RunStore(runs_dir).list_runs()) == 1
+    finished_epochs = [math.ceil(stopped_at), math.ceil(stopped_at) + 1] if cut else [stopped_at + 1]
+    assert epoch_column(at)[-len(finished_epochs):] == finished_epochs
+    assert metric(at, "Epochs trained") == str(finished_epochs[-1])
+    [run] = RunStore(runs_dir).scan()[0]
+    # the speed is over whole epochs: the cut pass and the rest of it are not counted
+    whole = [row.seconds_per_epoch for row in run.history if row.seconds_per_epoch]
+    not_counted = [row.epoch for row in run.history[1:] if row.seconds_per_epoch is None]
+    assert not_counted == ([stopped_at, finished_epochs[0]] if cut else [])
+    assert metric(at, "Seconds per epoch") == f"{sum(whole) / len(whole):.2f}"
+    assert at.dataframe[1].value["seconds_per_epoch"].item() == pytest.approx(sum(whole) / len(whole))
 
 
 def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_dir):
@@ -190,7 +220,7 @@ def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_d
     rerun_until_idle(press(at, "Continue"))
     child = at.query_params["run"]
     assert child != parent and epoch_column(at) == [0, 1, 2, 3]
-    assert "trained to epoch 3" in at.success[0].value
+    assert "trained to epoch 3" in finished_message(at)
     assert f"continues run `{parent}` from epoch 1" in current_model(at)
     store = RunStore(runs_dir)
     assert store.read(child).parent == {"run_id": parent, "epoch": 1}
@@ -223,6 +253,10 @@ def test_a_preset_fills_the_sidebar_and_a_change_makes_it_custom():
     assert slider(at, "Learning rate").value == 0.001
     assert at.radio(key="train_optimizer").value == "Adam" and at.radio(key="train_num_layers").value == 2
     assert at.query_params["preset"] == "strong"
+    at.selectbox(key="train_preset").set_value("quick").run()
+    assert slider(at, "Training images").value == 10_000 and slider(at, "Learning rate").value == 0.01
+    assert dict(at.query_params) == {"preset": "quick"}
+    at.selectbox(key="train_preset").set_value("strong").run()
     slider(at, "Hidden size").set_value(64).run()
     assert at.selectbox(key="train_preset").value == "custom"
     assert at.query_params["hidden"] == "64" and "preset" not in at.query_params
@@ -255,12 +289,20 @@ def test_settings_survive_a_page_switch():
     assert at.query_params["hidden"] == "64" and at.query_params["epochs"] == "4"
 
 
-def test_a_diverging_setting_shows_its_message_and_keeps_the_charts():
-    at = rerun_until_idle(press(open_train_page(hidden="8", images="1000", epochs="3", lr="100"), "Train"))
+def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up():
+    at = rerun_until_idle(press(open_train_page(hidden="8", images="5000", epochs="2", lr="100"), "Train"))
     message = at.error[0].value
     assert "diverged" in message and "learning rate 100 is too high" in message
     assert epoch_column(at) == [0]
     assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0]
+    loss_chart = charts(at)["Training loss"]
+    [points] = loss_chart["data"]
+    batches, blown = points[points["series"] == "batch"], points[points["series"] == "blew up"]
+    assert len(batches) >= 2 and len(blown) == 1  # the losses before it and the one that blew up, marked
+    assert blown["epoch"].item() == batches["epoch"].max() and blown["loss"].item() == batches["loss"].iloc[-1]
+    assert blown["loss"].item() > 10 * batches["loss"].iloc[0]  # what made it stop, on the chart
+    assert loss_chart["spec"]["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+    assert loss_chart["spec"]["layer"][0]["encoding"]["x"]["scale"]["domain"][1] == blown["epoch"].item()
 
 
 def test_compare_runs_names_what_differs_and_any_run_can_be_shown():
@@ -370,6 +412,6 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     assert f"run `{run_id}`" in current_model(at) and epoch_column(at) == [0, 1]
     assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0, 1]
     assert not training(at) and not button(at, "Continue").disabled
-    message = (at.success or at.error)[0].value
+    message = (at.success or at.warning or at.error)[0].value
     assert status.value in message or "trained to epoch 1" in message
     assert at.selectbox(key="sidebar_run").value == run_id

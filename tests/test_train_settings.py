@@ -30,6 +30,14 @@ def test_changing_a_preset_setting_makes_it_custom_but_seed_and_data_size_do_not
     assert matching_preset({**DEFAULTS, "seed": 7, "train_limit": 1000}) == "notebook"
 
 
+def test_the_quick_preset_names_its_data_size_so_another_size_makes_it_custom():
+    quick = {**DEFAULTS, **preset_values("quick")}
+    assert quick["train_limit"] == 10_000 and matching_preset(quick) == "quick"
+    assert matching_preset({**quick, "train_limit": 20_000}) == CUSTOM
+    assert to_query(quick) == {"preset": "quick"}
+    assert from_query({"preset": "quick"}) == (quick, [])
+
+
 def test_an_empty_link_gives_the_defaults_and_the_defaults_give_an_empty_link():
     assert from_query({}) == (DEFAULTS, [])
     assert to_query(DEFAULTS) == {}

@@ -66,23 +66,55 @@ def test_train_limit_caps_the_training_images(tiny_data):
     assert trainer.train_size == 40
 
 
-def test_stop_between_batches_records_where_it_stopped_then_continue(tiny_data):
+def stop_at(epoch: int, batch: int):
+    """A stop event, and an event callback that sets it after that batch of that epoch."""
     stop = threading.Event()
-    trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
 
-    def stop_after_two_batches_of_epoch_2(event):
-        if isinstance(event, BatchEvent) and event.epoch_index == 2 and event.batch == 2:
+    def on_event(event):
+        if isinstance(event, BatchEvent) and event.epoch_index == epoch and event.batch == batch:
             stop.set()
 
-    end = trainer.run(on_event=stop_after_two_batches_of_epoch_2, stop=stop)
-    assert end.status == STOPPED
+    return stop, on_event
+
+
+def test_stop_between_batches_records_where_it_stopped_then_continue_finishes_that_epoch_first(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=2, batch=2)
+    end = trainer.run(on_event=on_event, stop=stop)
+    assert end.status == STOPPED and "during epoch 2" in end.reason
     assert [row.epoch for row in trainer.history] == [0, 1, pytest.approx(1.333, abs=1e-3)]
     assert trainer.history[-1].partial is True
-    # the model is consistent: it scores and continues from where it stopped
-    stop.clear()
-    end = trainer.run(epochs=1, stop=stop)
-    assert end.status == FINISHED
-    assert trainer.history[-1].epoch == pytest.approx(2.333, abs=1e-3)
+    assert trainer.target_epoch(1) == 3  # epoch 2 finished, then one more
+    events = []
+    end = trainer.run(epochs=1, on_event=events.append)
+    assert end.status == FINISHED and end.reason == "trained to epoch 3"
+    assert [row.epoch for row in trainer.history] == [0, 1, pytest.approx(1.333, abs=1e-3), 2, 3]
+    # the rest of epoch 2 is not a whole epoch's time; epoch 3 is
+    assert trainer.history[3].seconds_per_epoch is None and trainer.history[4].seconds_per_epoch > 0
+    batches = [e for e in events if isinstance(e, BatchEvent)]
+    assert [e.epoch_index for e in batches] == [2] * 4 + [3] * 6  # batches 3-6 of epoch 2, then epoch 3
+    assert batches[0].batch == 3 and batches[3].images_seen == 120
+
+
+def test_a_stopped_and_continued_epoch_trains_exactly_as_an_unbroken_one(tiny_data):
+    straight = Trainer(tiny_data, SMALL, FAST)
+    straight.run(epochs=3)
+    stepwise = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=2, batch=4)
+    assert stepwise.run(on_event=on_event, stop=stop).status == STOPPED
+    stepwise.run(epochs=1)
+    for a, b in zip(straight.model.parameters(), stepwise.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_run_rebuilt_from_a_checkpoint_after_a_stop_also_finishes_the_cut_epoch(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=1, batch=2)
+    trainer.run(on_event=on_event, stop=stop)
+    rebuilt = Trainer(tiny_data, SMALL, FAST, checkpoint=trainer.checkpoint())
+    assert rebuilt.target_epoch(2) == 3
+    assert rebuilt.run(epochs=2).status == FINISHED
+    assert [row.epoch for row in rebuilt.history] == [0, pytest.approx(0.333, abs=1e-3), 1, 2, 3]
 
 
 def test_continue_keeps_the_optimizer_state(tiny_data):
@@ -118,13 +150,30 @@ def test_a_nan_loss_ends_training_as_diverged_and_keeps_the_last_good_weights(ti
         assert torch.equal(value, good[name])
 
 
-def test_a_huge_learning_rate_diverges_with_a_clear_reason(tiny_data):
+def test_a_huge_learning_rate_diverges_with_a_clear_reason_after_showing_the_blow_up(tiny_data):
     wild = TrainConfig(epochs=3, batch_size=20, learning_rate=100.0, optimizer="SGD", device="cpu")
-    trainer = Trainer(tiny_data, SMALL, wild)
-    end = trainer.run()
+    trainer = Trainer(tiny_data, SMALL, wild, batch_event_interval=0.0)
+    end, events = collect(trainer)
     assert end.status == DIVERGED
     assert "learning rate 100 is too high" in end.reason
     assert [row.epoch for row in trainer.history] == [0]
+    # the batch that blew up is reported before the end, so a chart can show it
+    blow_up, last = events[-2:]
+    assert isinstance(blow_up, BatchEvent) and last is end
+    assert not blow_up.loss < 10 * trainer.history[0].test_loss  # above the limit, or NaN
+    assert f"at batch {blow_up.batch} of epoch 1" in end.reason
+
+
+def test_a_stop_then_a_divergence_keeps_the_weights_scored_at_the_stop(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=2, batch=2)
+    trainer.run(on_event=on_event, stop=stop)
+    at_stop = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train_images[:] = float("nan")
+    end = trainer.run(epochs=1)
+    assert end.status == DIVERGED and "weights from epoch 1.333" in end.reason
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(value, at_stop[name])
 
 
 def test_notebook_preset_learns_real_mnist(real_mnist):
@@ -141,3 +190,11 @@ def test_strong_preset_reaches_98_5_percent_on_real_mnist(real_mnist):
     trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
     assert trainer.run().status == FINISHED
     assert trainer.history[-1].test_accuracy >= 98.5
+
+
+def test_quick_preset_reaches_90_percent_on_real_mnist_in_3_epochs_of_10000_images(real_mnist):
+    preset = PRESETS["quick"]
+    trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
+    assert trainer.run().status == FINISHED
+    assert trainer.train_size == 10_000 and trainer.history[-1].epoch == 3
+    assert trainer.history[-1].test_accuracy >= 90
