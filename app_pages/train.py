@@ -161,15 +161,21 @@ def continues_in_place(view: RunView) -> bool:
     return view.record.owned_by(browser_token()) and view.status in (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
 
-def command_bar(runs: JobRegistry, view: RunView | None) -> None:
+def command_bar(runs: JobRegistry) -> None:
+    """Train, Stop, Continue. Drawn in a fragment of its own, polled while a run trains, so that
+    a click on Stop reruns only this bar and *Stopping...* shows at once; Train and Continue
+    change the run on show, so they rerun the whole page."""
+    view = shared_ui.current_run()
     busy = view is not None and view.busy
     stopping = busy and view.live is not None and view.live.stopping
     mine = view is not None and shared_ui.may_change(view.run_id)
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
-    train.button(
+    if train.button(
         "Train", type="primary", icon=":material/play_arrow:", width="stretch",
-        on_click=run_command, args=(start_training, runs), help="Train a new model with the training settings, as a new run.",
-    )  # fmt: skip
+        help="Train a new model with the training settings, as a new run.",
+    ):  # fmt: skip
+        run_command(start_training, runs)
+        st.rerun()
     stop.button(
         "Stopping..." if stopping else "Stop", icon=":material/stop:", disabled=not busy or stopping or not mine,
         width="stretch", on_click=run_command, args=(stop_training, runs, view.run_id if view else None),
@@ -177,14 +183,17 @@ def command_bar(runs: JobRegistry, view: RunView | None) -> None:
     )  # fmt: skip
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
     forks = view is not None and not continues_in_place(view)
-    go_on.button(
+    if go_on.button(
         "Continue", icon=":material/fast_forward:", disabled=busy or view is None or not view.has_model, width="stretch",
-        on_click=run_command, args=(continue_training, runs, view.run_id if view else None),
         help="Train this model further, with its own settings and optimizer state. "
         + (continue_plan(view) + " " if view is not None else "")
         + ("It is finished or not yours, so this makes a new run that starts from it; the original stays as it is." if forks
            else "It goes on in the same run."),
-    )  # fmt: skip
+    ):  # fmt: skip
+        run_command(continue_training, runs, view.run_id)
+        st.rerun()
+    if error := st.session_state.pop(ACTION_ERROR, None):
+        st.error(escape_markdown(error), icon=":material/error:")
 
 
 def describe_model(view: RunView) -> str:
@@ -635,12 +644,10 @@ current = shared_ui.current_run()
 settings_sidebar(len(registry.data.train_labels))
 for problem in st.session_state.pop(LINK_PROBLEMS, []):
     st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")
-if error := st.session_state.pop(ACTION_ERROR, None):
-    st.error(escape_markdown(error), icon=":material/error:")
-command_bar(registry, current)
+busy = current is not None and current.busy
+st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry)
 if current is not None:
     st.markdown(describe_model(current))
-busy = current is not None and current.busy
 # Every redraw costs the training thread some time (the GIL), so only what changes within an
 # epoch is redrawn twice a second.
 st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
