@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from . import train_settings
 from .config import ModelConfig, TrainConfig
 from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .history import RunStatus
@@ -38,7 +39,7 @@ from .trainer import resolve_device
 
 SETTINGS = tuple({**MODEL_FLAGS, **TRAIN_FLAGS})  # config field names, in the CLI's order
 SHORT_NAMES = {"hidden_size": "hidden", "learning_rate": "lr", "batch_size": "batch", "train_limit": "images", "num_layers": "layers", "cell_type": "cell"}  # fmt: skip
-RESULT_COLUMNS = ["test_accuracy", "test_loss", "seconds", "seconds_per_epoch", "epochs", "status", "run_id"]
+RESULT_COLUMNS = ["test_accuracy", "test_loss", "seconds", "seconds_per_epoch", "epochs_trained", "status", "run_id"]
 POLL_SECONDS = 0.2
 
 Cell = tuple[ModelConfig, TrainConfig]
@@ -130,7 +131,7 @@ def result(view: RunView, settings: Iterable[str] = SETTINGS) -> dict[str, Any]:
         "test_loss": last.test_loss if last else None,
         "seconds": sum(row.train_seconds for row in scored) if scored else None,
         "seconds_per_epoch": sum(whole) / len(whole) if whole else None,
-        "epochs": last.epoch if last else 0,
+        "epochs_trained": last.epoch if last else 0,
         "status": view.status.value,
         "run_id": view.run_id,
     }
@@ -255,3 +256,41 @@ def run_sweep(registry: JobRegistry, cells: list[Cell], args: argparse.Namespace
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ----- the dashboard's sweep form ------------------------------------------------------------
+
+# The settings the Sweep page offers and the values it offers for each: the Train sidebar's
+# choices, and a few sensible ones for the settings the sidebar takes as numbers.
+AXIS_CHOICES: dict[str, tuple[Any, ...]] = {
+    **{control.field: control.choices for control in train_settings.CONTROLS if control.choices and control.field != "device"},
+    "num_layers": (1, 2, 3),
+    "epochs": (1, 2, 3, 5, 10, 20, 50, 100, 200),
+    "seed": (0, 1, 2, 3, 4),
+}
+AXIS_NAMES = {
+    "hidden_size": "Hidden size", "cell_type": "Cell type", "batch_size": "Batch size", "learning_rate": "Learning rate",
+    "optimizer": "Optimizer", "train_limit": "Training images", "num_layers": "Layers", "epochs": "Epochs", "seed": "Seed",
+}  # fmt: skip
+
+
+def values_from_link(field: str, text: str | None) -> list[Any]:
+    """The values a page link names for a setting (`4,8,16`), those the form offers, in its
+    order; anything else is left out."""
+    if field not in AXIS_CHOICES or not text:
+        return []
+    wanted = set(text.split(",")[: len(AXIS_CHOICES[field])])
+    return [value for value in AXIS_CHOICES[field] if train_settings.format_value(value) in wanted]
+
+
+def chart_rows(sweep: Sweep) -> pd.DataFrame:
+    """The runs that have a result, for the charts: the first swept setting as `x`, the second
+    (as text) as `line`, and a name per run."""
+    table = sweep.table()
+    table = table[table.test_accuracy.notna() & (table.epochs_trained > 0)].copy()
+    first = sweep.axes[0] if sweep.axes else None
+    second = sweep.axes[1] if len(sweep.axes) > 1 else None
+    table["x"] = table[first] if first else 0
+    table["line"] = table[second].map(train_settings.format_value) if second else "all runs"
+    table["name"] = [", ".join(f"{SHORT_NAMES.get(a, a)} {train_settings.format_value(row[a])}" for a in sweep.axes) for _, row in table.iterrows()]
+    return table

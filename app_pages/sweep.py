@@ -1,0 +1,286 @@
+"""Sweep: the notebook's exercise ("try other hidden sizes, learning rates, ...") in one click.
+
+Pick one or two settings and their values; every other setting comes from the Train page's
+sidebar (or the notebook's defaults), with this page's own epochs and training images so a
+grid stays quick. Each cell is an ordinary run queued through the server's registry; the sweep
+is those runs, and its link (`/sweep?sweep=<id>`) shows it to anyone. While it trains, a
+fragment redraws the results table and the charts once a second; Stop stops every run in it.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import shared_ui
+from rnn_core import sweep, train_settings
+from rnn_core.registry import JobRegistry
+from rnn_core.runs import RunNotFound
+from rnn_core.sweep import AXIS_CHOICES, AXIS_NAMES
+from rnn_core.train_settings import DEFAULTS, format_value
+from shared_ui import browser_token, escape_markdown
+
+SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
+LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
+FIRST, FIRST_VALUES, SECOND, SECOND_VALUES = "sweep_first", "sweep_first_values", "sweep_second", "sweep_second_values"
+EPOCHS, IMAGES = "sweep_epochs", "sweep_images"
+NO_SECOND = "none"
+POLL_SECONDS, CHART_HEIGHT = 1.0, 320
+TABLE_ROW, TABLE_MAX = 35, 600  # pixels
+# The notebook's exercise: hidden 10, 20, 50, 100 x learning rate 0.01, 0.1, 1; two quick epochs each.
+DEFAULT_VALUES = {"hidden_size": [10, 20, 50, 100], "learning_rate": [0.01, 0.1, 1.0], "batch_size": [32, 100, 500],
+                  "train_limit": [1000, 5000, 20_000]}  # fmt: skip
+DEFAULT_FIRST, DEFAULT_SECOND, DEFAULT_EPOCHS, DEFAULT_IMAGES = "hidden_size", "learning_rate", 2, 5000
+RESULT_NAMES = {
+    "status": "Status", "test_accuracy": "Test accuracy (%)", "test_loss": "Test loss", "seconds": "Training seconds",
+    "seconds_per_epoch": "Seconds per epoch", "epochs_trained": "Epochs trained", "link": "Run",
+}  # fmt: skip
+
+
+def default_values(field: str) -> list:
+    return DEFAULT_VALUES.get(field) or list(AXIS_CHOICES[field][:3])
+
+
+# ----- the form: which settings, which values -------------------------------------------------
+
+
+def read_link_once() -> None:
+    """The form starts from the page link the first time this tab opens the page
+    (`?x=hidden_size&xv=8,16&y=learning_rate&yv=0.1,1&epochs=1&images=500`), then keeps its values."""
+    if st.session_state.get(LINK_READ):
+        return
+    params = st.query_params
+    first = params.get("x") if params.get("x") in AXIS_CHOICES else DEFAULT_FIRST
+    second = params.get("y") if params.get("y") in (*AXIS_CHOICES, NO_SECOND) and params.get("y") != first else None
+    second = second or (DEFAULT_SECOND if first != DEFAULT_SECOND else NO_SECOND)
+    st.session_state[FIRST] = first
+    st.session_state[FIRST_VALUES] = sweep.values_from_link(first, params.get("xv")) or default_values(first)
+    st.session_state[SECOND] = second
+    if second != NO_SECOND:
+        st.session_state[SECOND_VALUES] = sweep.values_from_link(second, params.get("yv")) or default_values(second)
+    st.session_state[EPOCHS] = (sweep.values_from_link("epochs", params.get("epochs")) or [DEFAULT_EPOCHS])[0]
+    st.session_state[IMAGES] = (sweep.values_from_link("train_limit", params.get("images")) or [DEFAULT_IMAGES])[0]
+    st.session_state[LINK_READ] = True
+
+
+def first_changed() -> None:
+    first = st.session_state[FIRST]
+    st.session_state[FIRST_VALUES] = default_values(first)
+    if st.session_state[SECOND] == first:
+        st.session_state[SECOND] = NO_SECOND
+
+
+def second_changed() -> None:
+    if st.session_state[SECOND] != NO_SECOND:
+        st.session_state[SECOND_VALUES] = default_values(st.session_state[SECOND])
+
+
+def base_values() -> dict:
+    """Every setting but the swept ones: the Train page's sidebar (its widgets keep their
+    values under `train_<field>`), else the notebook's defaults; epochs and images from here."""
+    values = {field: st.session_state.get(f"train_{field}", default) for field, default in DEFAULTS.items()}
+    return {**values, "epochs": st.session_state[EPOCHS], "train_limit": st.session_state[IMAGES]}
+
+
+def chosen_axes() -> dict[str, list]:
+    axes = {st.session_state[FIRST]: st.session_state[FIRST_VALUES]}
+    if st.session_state[SECOND] != NO_SECOND:
+        axes[st.session_state[SECOND]] = st.session_state[SECOND_VALUES]
+    return axes
+
+
+def images_label(count: int | None, train_size: int) -> str:
+    return f"all {train_size:,}" if count is None else f"{count:,}"
+
+
+def sweep_form(runs: JobRegistry, train_size: int) -> None:
+    left, right = st.columns(2)
+    left.selectbox("Setting to sweep", list(AXIS_CHOICES), key=FIRST, format_func=AXIS_NAMES.get, on_change=first_changed)
+    first = st.session_state[FIRST]
+    left.multiselect(f"{AXIS_NAMES[first]} values", AXIS_CHOICES[first], key=FIRST_VALUES,
+                     format_func=lambda value: images_label(value, train_size) if first == "train_limit" else format_value(value))  # fmt: skip
+    seconds = [NO_SECOND, *(field for field in AXIS_CHOICES if field != first)]
+    right.selectbox("Second setting (one line each)", seconds, key=SECOND, on_change=second_changed,
+                    format_func=lambda field: "none" if field == NO_SECOND else AXIS_NAMES[field])  # fmt: skip
+    second = st.session_state[SECOND]
+    if second != NO_SECOND:
+        right.multiselect(f"{AXIS_NAMES[second]} values", AXIS_CHOICES[second], key=SECOND_VALUES,
+                          format_func=lambda value: images_label(value, train_size) if second == "train_limit" else format_value(value))  # fmt: skip
+    if "epochs" not in (first, second):
+        left.select_slider("Epochs per run", AXIS_CHOICES["epochs"], key=EPOCHS)
+    if "train_limit" not in (first, second):
+        right.select_slider("Training images per run", AXIS_CHOICES["train_limit"], key=IMAGES,
+                            format_func=lambda count: images_label(count, train_size))  # fmt: skip
+    base = base_values()
+    fixed = [f"{AXIS_NAMES.get(field, field).lower()} {format_value(value)}" for field, value in base.items()
+             if field not in chosen_axes() and field not in ("epochs", "train_limit")]  # fmt: skip
+    st.caption(f"The other settings, from the Train page: {escape_markdown(', '.join(fixed))}.")
+    count = len(sweep.grid(base, chosen_axes()))
+    st.button(
+        f"Start sweep ({count} runs)", type="primary", icon=":material/grid_on:", disabled=count == 0,
+        on_click=run_command, args=(start_sweep, runs),
+        help="Each combination is an ordinary run: it is listed, linkable and testable on every page.",
+    )  # fmt: skip
+
+
+# ----- commands ----------------------------------------------------------------------------
+
+
+def run_command(command, *args) -> None:
+    """Button callback: any refusal becomes a message on the page instead of a traceback."""
+    try:
+        command(*args)
+    except (ValueError, RuntimeError, OSError, LookupError) as err:
+        st.session_state[ACTION_ERROR] = str(err)
+
+
+def start_sweep(runs: JobRegistry) -> None:
+    axes = chosen_axes()
+    cells = [train_settings.configs(values) for values in sweep.grid(base_values(), axes)]
+    st.session_state[SWEEP_KEY] = sweep.start(runs, cells, list(axes), owner=browser_token())
+
+
+def stop_sweep(runs: JobRegistry, sweep_id: str) -> None:
+    sweep.stop(runs, sweep_id, browser_token(), shared_ui.admin_password())
+
+
+# ----- the sweep on show -------------------------------------------------------------------
+
+
+def read_sweep_link() -> None:
+    linked = st.query_params.get(SWEEP_PARAM)
+    if linked and linked != st.session_state.get(SWEEP_KEY):
+        st.session_state[SWEEP_KEY] = linked
+
+
+def shown_sweep(runs: JobRegistry) -> sweep.Sweep | None:
+    sweep_id = st.session_state.get(SWEEP_KEY)
+    if not sweep_id:
+        return None
+    try:
+        return sweep.find(runs, sweep_id)
+    except RunNotFound as err:
+        st.warning(f"The link names a sweep that cannot be shown: {escape_markdown(err)}", icon=":material/link_off:")
+        st.session_state[SWEEP_KEY] = None
+        st.query_params.pop(SWEEP_PARAM, None)
+        return None
+
+
+def results_table(found: sweep.Sweep, train_size: int) -> None:
+    table = found.table()
+    for axis in found.axes:
+        table[axis] = [images_label(value, train_size) if axis == "train_limit" else format_value(value) for value in table[axis]]
+    table["link"] = [f"/train?run={run_id}" for run_id in table.run_id]
+    table = table[[*found.axes, *RESULT_NAMES]].rename(columns={**RESULT_NAMES, **{axis: AXIS_NAMES.get(axis, axis) for axis in found.axes}})
+    st.dataframe(
+        table, hide_index=True, height=min(TABLE_ROW * (len(table) + 1) + 3, TABLE_MAX),  # every run in sight, up to a point
+        column_config={
+            "Test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
+            "Test loss": st.column_config.NumberColumn(format="%.4f"),
+            "Training seconds": st.column_config.NumberColumn(format="%.1f"),
+            "Seconds per epoch": st.column_config.NumberColumn(format="%.2f"),
+            "Run": st.column_config.LinkColumn(display_text=r"run=(.*)"),
+        },
+    )  # fmt: skip
+
+
+def x_encoding(found: sweep.Sweep, rows: pd.DataFrame) -> alt.X:
+    first = found.axes[0] if found.axes else None
+    title = AXIS_NAMES.get(first, "run")
+    if first in ("cell_type", "optimizer") or first is None:
+        return alt.X("x:N", title=title)
+    scale = alt.Scale(type="log") if first in ("learning_rate", "batch_size", "hidden_size", "train_limit") else alt.Scale(zero=False)
+    return alt.X("x:Q", title=title, scale=scale)
+
+
+def charts(found: sweep.Sweep, train_size: int) -> None:
+    rows = sweep.chart_rows(found)
+    if rows.empty:
+        st.caption("The charts fill in as runs finish.")
+        return
+    if found.axes and found.axes[0] == "train_limit":
+        rows["x"] = rows["x"].fillna(train_size)
+    second = AXIS_NAMES.get(found.axes[1]) if len(found.axes) > 1 else None
+    colour = alt.Color("line:N", title=second, legend=alt.Legend(orient="bottom") if second else None)
+    tooltip = ["name:N", alt.Tooltip("test_accuracy:Q", format=".2f"), alt.Tooltip("seconds:Q", format=".1f")]
+    base = alt.Chart(rows).encode(x=x_encoding(found, rows), color=colour, tooltip=tooltip).properties(height=CHART_HEIGHT)
+    accuracy = base.mark_line(point=True).encode(y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"))
+    speed = base.mark_line(point=True).encode(y=alt.Y("seconds_per_epoch:Q", title="Seconds per epoch"))
+    worth = (
+        alt.Chart(rows).mark_point(filled=True, size=80)
+        .encode(x=alt.X("seconds:Q", title="Training time (s)"), y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"),
+                color=colour, tooltip=tooltip)
+        .properties(height=CHART_HEIGHT)
+    )  # fmt: skip
+    columns = st.columns(3)
+    for column, chart, title in zip(columns, (accuracy, speed, worth),
+                                    ("Final test accuracy", "Seconds per epoch", "Accuracy against training time")):  # fmt: skip
+        column.altair_chart(chart.properties(title=title), width="stretch", height=CHART_HEIGHT)
+
+
+def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
+    """Redrawn once a second while the sweep trains: progress, the results table, the charts."""
+    found = shown_sweep(runs)
+    if found is None:
+        return
+    for view in found.runs:
+        if view.busy:
+            runs.watch(view.run_id)  # a page that shows a sweep keeps its runs watched
+    if polling and not found.busy:
+        st.rerun()  # the sweep ended: the Stop button and the form catch up
+    done = len(found.ended)
+    counts = pd.Series([view.status.value for view in found.ended]).value_counts()
+    ended = f" ({', '.join(f'{count} {status}' for status, count in counts.items())})" if done else ""
+    st.progress(done / len(found.runs), text=f"{done} of {len(found.runs)} runs done{ended}")
+    results_table(found, train_size)
+    charts(found, train_size)
+
+
+def earlier_sweeps(runs: JobRegistry) -> None:
+    ids = sweep.sweeps(runs)
+    if not ids:
+        return
+    shown = st.session_state.get(SWEEP_KEY)
+    # not keyed: the picker follows the sweep on show, also when one is started or linked
+    picked = st.selectbox("Sweep on show", ids, index=ids.index(shown) if shown in ids else None, placeholder="pick an earlier sweep")
+    if picked and picked != shown:
+        st.session_state[SWEEP_KEY] = picked
+        st.rerun()
+
+
+# ----- the page ----------------------------------------------------------------------------
+
+st.title("Sweep: the notebook's exercise")
+st.markdown(
+    "The notebook ends by asking you to try other hidden sizes, batch sizes, learning rates and epochs, "
+    "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per combination."
+)
+registry = shared_ui.registry()
+data = shared_ui.get_data()
+if registry is None or data is None:
+    st.stop()
+train_size = len(data.train_labels)
+read_link_once()
+read_sweep_link()
+if message := st.session_state.pop(ACTION_ERROR, None):
+    st.error(escape_markdown(message), icon=":material/error:")
+
+with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
+    sweep_form(registry, train_size)
+earlier_sweeps(registry)
+
+current = shown_sweep(registry)
+if current is not None:
+    busy = current.busy
+    owner_may = registry.may_change(current.runs[0].run_id, browser_token(), shared_ui.admin_password())
+    stopping = busy and all(view.live.stopping for view in current.runs if view.busy and view.live)
+    st.subheader(f"Sweep {current.sweep_id}")
+    st.button(
+        "Stopping..." if stopping else "Stop sweep", icon=":material/stop:", disabled=not busy or stopping or not owner_may,
+        on_click=run_command, args=(stop_sweep, registry, current.sweep_id),
+        help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
+    )  # fmt: skip
+    st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)
+    if st.query_params.get(SWEEP_PARAM) != current.sweep_id:
+        st.query_params[SWEEP_PARAM] = current.sweep_id
