@@ -181,13 +181,17 @@ def describe_config(view: RunView) -> str:
 
 
 def run_label(view: RunView) -> str:
-    """One line naming a run in pickers: id, label, state and score."""
+    """One line naming a run in pickers: id, label, state and score. A picker is drawn once
+    per page run, so a live run's changing state and score are left to the status below it."""
     parts = [view.run_id]
     if view.record.label:
         parts.append(view.record.label)
-    parts.append(view.status.value)
-    if view.history:
-        parts.append(f"epoch {view.history[-1].epoch:g}, {view.history[-1].test_accuracy:.1f}%")
+    if view.busy:
+        parts.append("in progress")
+    else:
+        parts.append(view.status.value)
+        if view.history:
+            parts.append(f"epoch {view.history[-1].epoch:g}, {view.history[-1].test_accuracy:.1f}%")
     return " · ".join(parts)
 
 
@@ -262,24 +266,27 @@ def _run_picker(views: list[RunView]) -> None:
 
 
 def _run_status(view: RunView | None, explicit: bool) -> None:
+    """The run on show, as one block: a run drawn after another replaces all of it at once,
+    so no line of the one before (its "finished", say) stays on while the page reruns."""
     if view is None:
         st.caption("No model yet: train one on the Train page.")
         return
-    st.markdown(f"**Model:** {describe_config(view)}")
+    lines = [f"**Model:** {describe_config(view)}"]
     if not explicit:
-        st.caption("No run chosen: showing the newest finished run.")
+        lines.append("*No run chosen: showing the newest finished run.*")
     if view.history:
         last = view.history[-1]
-        st.markdown(f"Epochs trained: **{last.epoch:g}** · test accuracy **{last.test_accuracy:.1f}%**")
+        lines.append(f"Epochs trained: **{last.epoch:g}** · test accuracy **{last.test_accuracy:.1f}%**")
     live = view.live
     if live and live.status == RunStatus.WAITING:
-        st.markdown(f":blue[**Waiting**] ({ordinal(live.queue_position)} in line)")
+        lines.append(f":blue[**Waiting**] ({ordinal(live.queue_position)} in line)")
     elif live and live.busy:
         progress = live.progress
         where = f" (epoch {progress.epoch_index}, batch {progress.batch}/{progress.batches})" if progress else ""
-        st.markdown(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
+        lines.append(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
     else:
-        st.caption(f"Status: {view.status.value}. {escape_markdown(view.reason)}")
+        lines.append(f":gray[Status: {view.status.value}. {escape_markdown(view.reason)}]")
+    st.markdown("  \n".join(lines))
 
 
 def ordinal(number: int | None) -> str:

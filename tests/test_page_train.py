@@ -242,7 +242,25 @@ def test_a_tab_with_no_run_chosen_shows_the_newest_finished_run_and_says_so(runs
     stopped.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
     at = open_train_page()
     assert f"run `{finished}`" in current_model(at)
-    assert any("showing the newest finished run" in c.value for c in at.sidebar.caption)
+    assert any("showing the newest finished run" in m.value for m in at.sidebar.markdown)
+
+
+def sidebar_status(at: AppTest) -> str:
+    [block] = [m.value for m in at.sidebar.markdown if m.value.startswith("**Model:**")]
+    return block
+
+
+def test_while_the_next_run_trains_the_sidebar_shows_its_state_not_the_last_runs():
+    at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
+    assert "Status: finished" in sidebar_status(at) and "1 layer" in sidebar_status(at)
+    at.number_input(key="train_epochs").set_value(200).run()
+    press(at, "Train")
+    assert training(at)
+    status = sidebar_status(at)  # one block, so nothing of the finished run is left beside it
+    assert ("Training" in status or "Waiting" in status) and "finished" not in status
+    live = at.selectbox(key="sidebar_run").value
+    assert "in progress" in at.selectbox(key="sidebar_run").format_func(live)
+    rerun_until_idle(press(at, "Stop"))
 
 
 def test_a_preset_fills_the_sidebar_and_a_change_makes_it_custom():
