@@ -1,6 +1,6 @@
 """Rebuild the offline sample bundled in rnn_core/sample_data from the full MNIST.
 
-    python scripts/make_sample.py ../shared/data/mnist
+    .venv/bin/python scripts/make_sample.py ../shared/data/mnist
 
 Takes the first images of each class in file order (500 per class from train, 100 per class
 from test), so the sample is balanced and the same every time it is rebuilt.
@@ -8,6 +8,7 @@ from test), so the sample is balanced and the same every time it is rebuilt.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import sys
 from pathlib import Path
@@ -25,10 +26,17 @@ def balanced_indices(labels: np.ndarray, per_class: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def main(folder: str) -> None:
+def idx_file(folder: Path, name: str) -> Path:
+    path = find_idx_file(folder, name)
+    if path is None:
+        sys.exit(f"error: {folder} has no {name} (or {name}.gz): give the folder holding the four MNIST files")
+    return path
+
+
+def main(folder: Path) -> None:
     for split, (images_name, labels_name) in SPLIT_FILES.items():
-        images = read_idx(find_idx_file(Path(folder), images_name))
-        labels = read_idx(find_idx_file(Path(folder), labels_name))
+        images = read_idx(idx_file(folder, images_name))
+        labels = read_idx(idx_file(folder, labels_name))
         keep = balanced_indices(labels, PER_CLASS[split])
         for name, array in ((images_name, images[keep]), (labels_name, labels[keep])):
             # mtime=0 keeps the bytes identical from one rebuild to the next
@@ -37,4 +45,7 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("../shared/data/mnist"),
+                        help="folder with the four MNIST IDX files, gzipped or not (default: %(default)s)")  # fmt: skip
+    main(parser.parse_args().folder)
