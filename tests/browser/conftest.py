@@ -7,6 +7,7 @@ the log's tail is printed, so CI's output shows what the browser saw.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 ARTIFACTS = REPO / "test-artifacts"
+LOG_PROBLEM = re.compile(r"Warning|WARNING|Traceback")
 
 
 def _require_chromium() -> None:
@@ -49,6 +51,9 @@ def app_server(tmp_path_factory, request):
     server = AppServer(tmp_path_factory.mktemp("runs"), log_path).start()
     yield server
     server.stop()
+    # a warning (torch's, pandas', Streamlit's) or a traceback in the log is a fault the page may hide
+    problems = [line for line in log_path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
+    assert not problems, f"the server log of {log_path.name} has warnings or tracebacks:\n" + "\n".join(problems[:20])
 
 
 @pytest.hookimpl(hookwrapper=True)
