@@ -181,18 +181,13 @@ def describe_config(view: RunView) -> str:
 
 
 def run_label(view: RunView) -> str:
-    """One line naming a run in pickers: id, label, state and score. A picker is drawn once
-    per page run, so a live run's changing state and score are left to the status below it."""
-    parts = [view.run_id]
-    if view.record.label:
-        parts.append(view.record.label)
-    if view.busy:
-        parts.append("in progress")
-    else:
-        parts.append(view.status.value)
-        if view.history:
-            parts.append(f"epoch {view.history[-1].epoch:g}, {view.history[-1].test_accuracy:.1f}%")
-    return " · ".join(parts)
+    """One line naming a run in pickers: id, label and model, nothing that changes while it
+    trains. Streamlit keeps a picker's choice by the text of its option, so a label that
+    changed with the run's state would silently drop the choice."""
+    model = view.record.model_config
+    layers = f"x{model.num_layers}" if model.num_layers > 1 else ""
+    parts = [view.run_id, view.record.label, f"{model.cell_type} {model.hidden_size}{layers}"]
+    return " · ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)

@@ -545,12 +545,12 @@ def delete_run(runs: JobRegistry, run_id: str) -> None:
         shared_ui.choose_run(None)
 
 
-def run_actions(runs: JobRegistry, views: list[RunView], labels: dict, shown: RunView | None) -> None:
+def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) -> None:
     by_id = {view.run_id: view for view in views}
     if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
         st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: f"{rid} · {labels[rid]}", key="train_action_run")
+    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: shared_ui.run_label(by_id[rid]), key="train_action_run")
     view = by_id[run_id]
     allowed = shared_ui.may_change(run_id)
     use.button(
@@ -604,7 +604,6 @@ def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> N
     table = summary_table(records)
     table["status"] = [view.status.value for view in views]
     table["train_limit"] = [images_label(count, train_size) for count in table["train_limit"]]
-    labels = dict(zip(table["run_id"], compare.run_labels(records)))
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(
         table, hide_index=True, on_select="rerun", selection_mode="multi-row", column_order=RUN_COLUMNS,
@@ -624,7 +623,7 @@ def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> N
     rows = selection.selection.rows or list(range(min(5, len(views))))
     history = compare.overlay_history([records[row] for row in rows])
     st.altair_chart(overlay_chart(history))
-    run_actions(runs, views, labels, shown)
+    run_actions(runs, views, shown)
     admin_box(runs)
 
 

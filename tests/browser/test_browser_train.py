@@ -66,3 +66,15 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
     wait_for_epochs(page, finished_at)
     assert epochs_trained(page) == finished_at
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_diverged_run_stays_on_show_with_its_reason(page, app_server):
+    page.goto(f"{app_server.url}/train?lr=100&images=5000&epochs=2")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("The training diverged").wait_for(timeout=60_000)
+    time.sleep(3)  # the end of a run reruns the page and relabels it: the tab must keep showing it
+    wait_for_app(page)
+    assert page.get_by_text("The training diverged").count() == 1
+    assert page.get_by_text("No model yet").count() == 0
+    assert "run=" in page.url
