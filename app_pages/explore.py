@@ -266,7 +266,7 @@ chosen = shared_ui.chosen_model(explain=False)
 probabilities = None
 if chosen is not None:
     probabilities = explore.running_guess(chosen.model, image)
-    st.caption(f"Running guess of {chosen.name}: {chosen.description}. Pick another run in the sidebar.")
+    st.caption(f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the side panel.")
 ticking = state.explore_playing
 picture = reveal_chart() if probabilities is None else alt.hconcat(reveal_chart(), guess_map_chart())
 specs = {

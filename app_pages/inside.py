@@ -328,7 +328,7 @@ def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> 
     labels = {run_id: shared_ui.run_label(choices[run_id]) if run_id in choices else chosen.name for run_id in options}
     picked = st.multiselect(
         "Compare runs", options, default=[chosen.run_id], format_func=lambda run_id: labels[run_id],
-        key=f"inside_runs_{chosen.run_id}", help="Runs that are not training. The current run is chosen in the sidebar.",
+        key=f"inside_runs_{chosen.run_id}", help="Runs that are not training. The current run is chosen under Run in the side panel.",
     )  # fmt: skip
     curves, per_digit = {}, None
     for run_id in picked:
@@ -501,7 +501,7 @@ def trio_section(polling: bool) -> None:
         "Train the three cells", icon=":material/model_training:", on_click=start_trio, disabled=busy,
         key="inside_train_trio", type="primary",
         help=f"Starts three runs, an RNN, a GRU and an LSTM: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}. "
-        "About 40 s on two cores; they show up in the sidebar's run list as 'cells: ...'.",
+        "About 40 s on two cores; they show up in the side panel's run list as 'cells: ...'.",
     )  # fmt: skip
     if error := state.get("inside_trio_error"):
         st.error(escape_markdown(error), icon=":material/error:")
@@ -548,8 +548,8 @@ def memory_through_time(chosen: shared_ui.ChosenModel | None, data: MnistData) -
 st.title("Inside the LSTM")
 st.markdown(
     "What happens inside the recurrent cell while it reads a digit row by row: its gates, its "
-    "memory, how many rows it needs, and how far back its memory reaches. The run is chosen in "
-    "the sidebar."
+    "memory, how many rows it needs, and how far back its memory reaches. The run is chosen "
+    "under Run in the side panel."
 )
 data = shared_ui.get_data()
 if data is None:

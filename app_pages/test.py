@@ -73,7 +73,7 @@ def upload_checkpoint() -> None:
 
 
 def describe(chosen: ChosenModel) -> None:
-    st.markdown(f"**Testing {chosen.name}**: {chosen.description}. Pick another run in the sidebar.")
+    st.markdown(f"**Testing {chosen.name}**: {chosen.description}. Another run can be picked under **Run** in the side panel.")
     st.download_button(
         "Download this model (.pt)", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.run_id}.pt",
         mime="application/octet-stream", on_click="ignore", icon=":material/download:",
