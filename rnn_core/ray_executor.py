@@ -134,6 +134,12 @@ def _watch_for_stop(mailbox, key: str, stop: threading.Event) -> None:
     stop.set()
 
 
+@ray.remote
+def warm_up() -> None:
+    """Nothing: running it makes a worker process import this module (and torch) before the
+    first run needs it."""
+
+
 _DONE = object()
 
 
@@ -225,6 +231,8 @@ class RayExecutor(LocalExecutor):
         self.mailbox = StopMailbox.remote()
         ray.get(self.mailbox.ready.remote())  # up before any job needs it: a Stop is never late
         super().__init__(slots or cluster_slots(cpus_per_job))
+        # One worker per slot imports torch now, while the server starts, not during the first sweep.
+        ray.get([warm_up.options(num_cpus=cpus_per_job).remote() for _ in range(self.slots)])
 
     def _share_cores(self) -> None:
         pass  # nothing trains in this process: each task sets its own thread count
