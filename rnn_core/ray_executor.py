@@ -44,8 +44,25 @@ def connect(address: str | None = None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address)
-    else:
-        ray.init(include_dashboard=False)
+        return
+    # A local cluster's processes are killed when the *thread* that started them ends (Linux's
+    # parent-death signal follows the thread), and a Streamlit script's thread ends with every
+    # run: the cluster is started from a thread that lives as long as this process.
+    started, failures = threading.Event(), []
+
+    def start_and_stay() -> None:
+        try:
+            ray.init(include_dashboard=False)
+        except Exception as err:  # raised again in the caller's thread
+            failures.append(err)
+        finally:
+            started.set()
+        threading.Event().wait()
+
+    threading.Thread(target=start_and_stay, daemon=True, name="rnn-ray-local-cluster").start()
+    started.wait()
+    if failures:
+        raise failures[0]
 
 
 def stored_mnist(data: MnistData) -> dict[str, Any]:
