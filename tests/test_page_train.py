@@ -258,9 +258,10 @@ def test_while_the_next_run_trains_the_sidebar_shows_its_state_not_the_last_runs
     assert training(at)
     status = sidebar_status(at)  # one block, so nothing of the finished run is left beside it
     assert ("Training" in status or "Waiting" in status) and "finished" not in status
-    live = at.selectbox(key="sidebar_run").value
-    assert "in progress" in at.selectbox(key="sidebar_run").format_func(live)
+    picked = at.selectbox(key="sidebar_run")
+    assert picked.value == at.query_params["run"]
     rerun_until_idle(press(at, "Stop"))
+    assert at.selectbox(key="sidebar_run").format_func(picked.value) == picked.format_func(picked.value)  # the label holds
 
 
 def test_a_preset_fills_the_sidebar_and_a_change_makes_it_custom():
