@@ -14,10 +14,12 @@ import secrets
 from dataclasses import dataclass
 
 import streamlit as st
+import torch
 
 from rnn_core import Checkpoint, CheckpointError, MnistData, MnistFileError, MnistUnavailable, RowClassifier, RunStore, load_mnist
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
+from rnn_core.preprocess import mnist_style
 from rnn_core.jobs import executor_named
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
@@ -238,6 +240,36 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     trained = f", after {last.epoch:g} epochs ({last.test_accuracy:.1f}% on the test set)" if last else ""
     model = _built_model(fingerprint, checkpoint)
     return ChosenModel(view.run_id, name, checkpoint, model, fingerprint, describe_config(view) + trained)
+
+
+# ----- drawing a digit ----------------------------------------------------------------------
+
+CANVAS_PX = 280
+BRUSH_PX = 20  # on a 280 px canvas this scales to MNIST's 2-3 px strokes
+
+
+def _next_canvas(round_key: str) -> None:
+    st.session_state[round_key] += 1
+
+
+def drawn_digit(key: str) -> torch.Tensor | None:
+    """A canvas to draw one digit on, and a Clear button; the drawing as an MNIST-style
+    28x28 image, or None while the canvas is empty."""
+    # imported here: the component refuses to be imported outside a running app (pytest)
+    from streamlit_drawable_canvas import st_canvas
+
+    round_key = f"{key}_round"
+    st.session_state.setdefault(round_key, 0)
+    st.caption("Draw one digit, any size, anywhere in the square.")
+    st.space("small")  # room for the canvas's toolbar, which floats above it
+    drawing = st_canvas(
+        stroke_width=BRUSH_PX, stroke_color="#ffffff", background_color="#000000", width=CANVAS_PX,
+        height=CANVAS_PX, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+        key=f"{key}_{st.session_state[round_key]}",
+    )  # fmt: skip
+    # a new key gives a fresh, empty canvas; the click reruns the fragment it is in, or the page
+    st.button("Clear", icon=":material/ink_eraser:", key=f"{key}_clear", on_click=_next_canvas, args=(round_key,))
+    return mnist_style(drawing.image_data) if drawing.image_data is not None else None
 
 
 # ----- the sidebar --------------------------------------------------------------------------

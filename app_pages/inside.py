@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 import shared_ui
-from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
+from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus, explore
 from rnn_core.inside import (
     CELL, CELL_TRIO, HIDDEN, SIGMOID, TRIO_MODEL, TRIO_TRAIN, Panel, cell_panels, cell_trios, colour_domain,
     describe_settings, gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame,
@@ -26,6 +26,8 @@ from rnn_core.model import ROWS
 from shared_ui import escape_markdown
 
 PLAY_INTERVAL_S = 0.3
+TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
+IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
 GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
 TRIO_POLL_S = 2.0
 ROW_PX = 9
@@ -38,6 +40,7 @@ PIXELS, VALUES, NOW = "pixels", "values", "now"
 
 state = st.session_state
 state.setdefault("inside_index", 0)
+state.setdefault("inside_source", TEST_IMAGE)
 state.setdefault("inside_row", ROWS)  # the slider: row t, 1-28
 state.setdefault("inside_step", ROWS)  # where Play is; the slider follows it while playing
 state.setdefault("inside_playing", False)
@@ -260,13 +263,7 @@ def colour_key(panels: list[Panel]) -> str:
     return " ".join(parts)
 
 
-def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
-    st.header("Inside the cell", divider="gray")
-    cell_type = chosen.checkpoint.model_config.cell_type
-    layers = chosen.checkpoint.model_config.num_layers
-    top = " (the top one of its layers)" if layers > 1 else ""
-    st.caption(f"{chosen.name}: {chosen.description}. The panels show its recurrent layer{top}, one line per row read.")
-    explain_cell(cell_type)
+def test_image_reading(chosen: shared_ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
     count = len(data.test_labels)
     state.inside_index = min(state.inside_index, count - 1)
     index_col, random_col, label_col = st.columns([2, 1, 2], vertical_alignment="bottom")
@@ -276,6 +273,29 @@ def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
     reading = read_image(chosen.model, image)
     verdict = "right" if reading.prediction == label else "wrong"
     label_col.markdown(f"True digit **{label}** · answer after row 28: **{reading.prediction}** ({verdict})")
+    return image, reading
+
+
+def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
+    st.header("Inside the cell", divider="gray")
+    cell_type = chosen.checkpoint.model_config.cell_type
+    layers = chosen.checkpoint.model_config.num_layers
+    top = " (the top one of its layers)" if layers > 1 else ""
+    st.caption(f"{chosen.name}: {chosen.description}. The panels show its recurrent layer{top}, one line per row read.")
+    explain_cell(cell_type)
+    source = st.segmented_control("Image", IMAGE_SOURCES, required=True, key="inside_source", persist_state="session")
+    if source == DRAWN:
+        canvas_col, answer_col = st.columns([1, 2])
+        with canvas_col:
+            image = shared_ui.drawn_digit("inside_canvas")
+        if image is None:
+            answer_col.info("Draw a digit in the black square: the panels below show what the cell does with it.")
+            return
+        reading = read_image(chosen.model, image)
+        answer_col.image(explore.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style")
+        answer_col.markdown(f"Answer after row 28: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
+    else:
+        image, reading = test_image_reading(chosen, data)
     panels = cell_panels(reading, cell_type)
     ticking = state.inside_playing
     st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(cell_view)(image, reading, panels, ticking)

@@ -13,19 +13,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from streamlit_drawable_canvas import st_canvas
 
 import shared_ui
 from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
 from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, read_image, report_on
-from rnn_core.preprocess import mnist_style
 from shared_ui import ChosenModel, escape_markdown
 TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
 AUTOPLAY_SECONDS = 1.5
 GALLERY_SIZE = 32
 GALLERY_SCALE = 3  # 28 px -> 84 px, by repeating pixels so they stay sharp
-CANVAS_PX = 280
-BRUSH_PX = 20  # on a 280 px canvas this scales to MNIST's 2-3 px strokes
 ANSWER, TRUE_DIGIT, OTHER = "answer", "true digit", "other digits"
 ROLE_COLOURS = alt.Scale(domain=[ANSWER, TRUE_DIGIT, OTHER], range=["#1f6feb", "#2da44e", "#c9ced6"])
 SURE_COLOUR = "#e8590c"
@@ -363,20 +359,9 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
 
 @st.fragment
 def draw_view(model: RowClassifier) -> None:
-    state.setdefault("test_canvas_round", 0)
     canvas_column, seen_column, answer_column = st.columns([3, 2, 3])
     with canvas_column:
-        st.caption("Draw one digit, any size, anywhere in the square.")
-        st.space("small")  # room for the canvas's toolbar, which floats above it
-        drawing = st_canvas(
-            stroke_width=BRUSH_PX, stroke_color="#ffffff", background_color="#000000", width=CANVAS_PX,
-            height=CANVAS_PX, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-            key=f"test_canvas_{state['test_canvas_round']}",
-        )  # fmt: skip
-        if st.button("Clear", icon=":material/ink_eraser:", key="test_clear"):
-            state["test_canvas_round"] += 1
-            st.rerun(scope="fragment")
-    image = mnist_style(drawing.image_data) if drawing.image_data is not None else None
+        image = shared_ui.drawn_digit("test_canvas")
     if image is None:
         answer_column.info("Draw a digit (0-9) in the black square: the prediction follows your strokes.")
         return

@@ -178,3 +178,13 @@ def test_a_finished_trio_is_compared_side_by_side(runs_dir, tiny_data):
     assert gradients
     frame = next(t for t in gradients[0].values() if "gradient" in t.columns)
     assert set(zip(frame["model"], frame["state"])) == {(cell, state) for cell in CELL_TRIO for state in ("untrained", "trained")}
+
+
+def test_a_drawn_digit_is_offered_and_the_empty_canvas_asks_for_one(runs_dir, tiny_data):
+    at = open_inside(run=train_run(runs_dir, tiny_data))
+    at.session_state["inside_source"] = "A digit you draw"
+    at.run()
+    assert not at.exception
+    assert any("Draw a digit" in info.value for info in at.info)
+    titles = {spec.get("title") for spec, _ in charts(at)}
+    assert not titles & set(GATE_NAMES.values())  # no panels until a digit is drawn

@@ -87,3 +87,13 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
+
+
+def draw_stroke(page, points) -> None:
+    """One stroke on the drawing canvas, through points given as fractions of its size."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=10)
+    page.mouse.up()

@@ -4,7 +4,7 @@ the page fits a 1400 px screen and a 390 px phone without sideways scrolling."""
 import pytest
 
 from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
-from tests.browser.conftest import ARTIFACTS, wait_for_app
+from tests.browser.conftest import ARTIFACTS, draw_stroke, wait_for_app
 
 STEP_VALUE = "[data-testid=stSliderThumbValue]"
 # Elements wider than the window, or reaching past its right edge, that no ancestor clips (the
@@ -88,3 +88,16 @@ def test_the_page_fits_a_phone(browser, app_server, saved_run):
         assert phone.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()
+
+
+def test_a_drawn_digit_opens_up_in_the_cells_panels(page, app_server, saved_run):
+    page.goto(f"{app_server.url}/inside?run={saved_run}")
+    wait_for_app(page)
+    page.get_by_text("A digit you draw", exact=True).click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+    page.get_by_text("Draw a digit in the black square").wait_for(timeout=30_000)
+    draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])  # a 7
+    page.get_by_text("Answer after row 28").wait_for(timeout=30_000)
+    page.get_by_text("what the model reads").wait_for(timeout=10_000)
+    wait_for_charts(page, 4)  # the image and the gate, cell and hidden-state panels
+    assert page.locator('[data-testid="stException"]').count() == 0

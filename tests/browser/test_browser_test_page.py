@@ -5,7 +5,7 @@ import time
 import pytest
 
 from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import draw_stroke, wait_for_app
 
 
 @pytest.fixture(scope="module")
@@ -16,15 +16,6 @@ def saved_run(app_server, real_mnist):
     trainer = Trainer(real_mnist, config, train)
     trainer.run(on_event=run.record(trainer))
     return run.run_id
-
-
-def draw_stroke(page, points) -> None:
-    box = page.locator("canvas.upper-canvas").bounding_box()
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=10)
-    page.mouse.up()
 
 
 def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app_server, saved_run):
