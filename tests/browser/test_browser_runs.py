@@ -17,6 +17,12 @@ RUN_IN_LINK = re.compile(r"[?&]run=(\d{8}-\d{6}-[0-9a-f]{6})")
 
 
 def run_in_link(page) -> str:
+    """The run id in the page's address, once the page has written it there (at the end of the
+    script run that chose the run, which can come after the first progress is drawn)."""
+    try:
+        page.wait_for_url(RUN_IN_LINK, timeout=10_000)
+    except Exception:  # the assertion below says what the address was
+        pass
     match = RUN_IN_LINK.search(page.url)
     assert match, f"no run id in {page.url}"
     return match.group(1)
