@@ -275,18 +275,21 @@ def drawn_digit(key: str) -> torch.Tensor | None:
 # ----- the sidebar --------------------------------------------------------------------------
 
 
+NEWEST = "newest"  # the picker's choice for "no run chosen": a string, as None means "nothing picked"
+
+
 def _pick_run() -> None:
-    choose_run(st.session_state[PICKER_KEY])
+    picked = st.session_state[PICKER_KEY]
+    choose_run(None if picked == NEWEST else picked)
 
 
 def _run_picker(views: list[RunView]) -> None:
-    ids = [view.run_id for view in views]
     labels = {view.run_id: run_label(view) for view in views}
     chosen = st.session_state.get(RUN_KEY)
-    st.session_state[PICKER_KEY] = chosen if chosen in labels else None
+    st.session_state[PICKER_KEY] = chosen if chosen in labels else NEWEST
     st.selectbox(
-        "Run", [None, *ids], key=PICKER_KEY, on_change=_pick_run,
-        format_func=lambda run_id: "Newest finished run" if run_id is None else labels[run_id],
+        "Run", [NEWEST, *labels], key=PICKER_KEY, on_change=_pick_run,
+        format_func=lambda run_id: "Newest finished run" if run_id == NEWEST else labels[run_id],
         help="The run every page shows: Explore's running guess, Train's charts, Test's model. "
         "It is also in the page link, so a reload or a shared link shows the same run.",
     )  # fmt: skip

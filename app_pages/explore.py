@@ -87,10 +87,14 @@ def _random_image() -> None:
     state.explore_index = random.randrange(len(images))
 
 
-def _toggle_play() -> None:
+def _play() -> None:
     if not state.explore_playing:
         state.explore_step = 0 if state.explore_t == ROWS - 1 else state.explore_t  # at the end: start over
-    state.explore_playing = not state.explore_playing
+    state.explore_playing = True
+
+
+def _pause() -> None:
+    state.explore_playing = False
 
 
 # The row view's charts are drawn on every Play step. Their specs are built once per image and
@@ -213,13 +217,12 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         _step_forward()
         state.explore_t = state.explore_step
     play_col, slider_col = st.columns([1, 6], vertical_alignment="bottom")
-    play_col.button(
-        "Pause" if state.explore_playing else "Play",
-        icon=":material/pause:" if state.explore_playing else ":material/play_arrow:",
-        on_click=_toggle_play,
-        width="stretch",
-        key="explore_play",
-    )
+    # Two buttons, each doing one thing: on a busy server a click can reach the callbacks twice,
+    # and a toggle would then undo itself (Pause, then Play again).
+    if state.explore_playing:
+        play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="explore_pause")
+    else:
+        play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="explore_play")
     slider_col.slider("Time step t (the row being read)", 0, ROWS - 1, key="explore_t", persist_state="session")
     t = state.explore_step = state.explore_t
     picture_col, side_col = st.columns([3, 2])

@@ -157,10 +157,14 @@ def _random_image(count: int) -> None:
     state.inside_index = random.randrange(count)
 
 
-def _toggle_play() -> None:
+def _play() -> None:
     if not state.inside_playing:
         state.inside_step = 0 if state.inside_row == ROWS else state.inside_row  # at the end: start over at row 1
-    state.inside_playing = not state.inside_playing
+    state.inside_playing = True
+
+
+def _pause() -> None:
+    state.inside_playing = False
 
 
 def _step_forward() -> None:
@@ -222,11 +226,11 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
         _step_forward()
         state.inside_row = state.inside_step
     play_col, slider_col = st.columns([1, 5], vertical_alignment="bottom")
-    play_col.button(
-        "Pause" if state.inside_playing else "Play",
-        icon=":material/pause:" if state.inside_playing else ":material/play_arrow:",
-        on_click=_toggle_play, width="stretch", key="inside_play",
-    )  # fmt: skip
+    # One button for each action, as on Explore: a click delivered twice must not undo itself.
+    if state.inside_playing:
+        play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="inside_pause")
+    else:
+        play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="inside_play")
     slider_col.slider("Row t (1 = the first row read)", 1, ROWS, key="inside_row")
     t = state.inside_step = state.inside_row
     now = pd.DataFrame({"row": [t]})

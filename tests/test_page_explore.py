@@ -117,15 +117,24 @@ def test_moving_t_changes_how_many_rows_are_revealed(explore):
 def test_play_steps_t_forward_until_paused(explore):
     explore.button(key="explore_play").click().run()
     assert explore.session_state["explore_t"] == 1
-    assert explore.button(key="explore_play").label == "Pause"
+    assert explore.button(key="explore_pause").label == "Pause"
     time.sleep(PLAY_INTERVAL_S)
     explore.run()  # what a timer tick does
     assert explore.session_state["explore_t"] == 2
     assert revealed_rows(explore) == 3
-    explore.button(key="explore_play").click().run()
+    explore.button(key="explore_pause").click().run()
     assert explore.button(key="explore_play").label == "Play"
     explore.run()
     assert explore.session_state["explore_t"] == 2
+
+
+def test_a_pause_delivered_twice_still_pauses(explore):
+    explore.button(key="explore_play").click().run()
+    pause = explore.button(key="explore_pause")
+    pause.click().run()
+    assert not explore.session_state["explore_playing"]
+    pause.click().run()  # the same click arriving again, from a page drawn before the first
+    assert not explore.session_state["explore_playing"]
 
 
 def test_play_stops_at_the_last_row_and_then_starts_over(explore):

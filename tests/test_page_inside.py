@@ -112,7 +112,7 @@ def test_play_starts_and_pause_stops(runs_dir, tiny_data):
     at.slider(key="inside_row").set_value(28).run()
     at.button(key="inside_play").click().run()
     assert at.session_state["inside_playing"] and at.session_state["inside_step"] == 1  # from the end: start over
-    at.button(key="inside_play").click().run()
+    at.button(key="inside_pause").click().run()
     assert not at.session_state["inside_playing"]
 
 
