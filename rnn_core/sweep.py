@@ -29,12 +29,14 @@ import pandas as pd
 
 from . import train_settings
 from .config import ModelConfig, TrainConfig
-from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
+from .data import MnistData
 from .history import RunStatus
 from .jobs import EXECUTORS, Executor, LocalExecutor
 from .registry import JobRegistry, RunView
 from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
-from .train import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, MODEL_FLAGS, TRAIN_FLAGS, build_parser, configs_from_args, describe
+from .train import (
+    EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, MODEL_FLAGS, TRAIN_FLAGS, build_parser, configs_from_args, describe, load_data,
+)
 from .trainer import resolve_device
 
 SETTINGS = tuple({**MODEL_FLAGS, **TRAIN_FLAGS})  # config field names, in the CLI's order
@@ -208,10 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cells = cells_from_args(args)
     except ValueError as err:
         parser.error(str(err))
-    try:
-        data = load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
-    except (MnistFileError, MnistUnavailable) as err:
-        print(f"error: {err}", file=sys.stderr)
+    data = load_data(args)
+    if data is None:
         return EXIT_ERROR
     print(f"data: {data.description}; {len(cells)} runs on the {args.executor} executor", file=sys.stderr)
     try:

@@ -18,7 +18,7 @@ import sys
 from typing import Callable, Sequence, TextIO
 
 from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
-from .data import MnistFileError, MnistUnavailable, load_mnist
+from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .history import EpochRecord, RunStatus
 from .runs import Run, RunStore
 from .trainer import BatchEvent, EndEvent, Event, Trainer
@@ -136,15 +136,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def load_data(args: argparse.Namespace) -> MnistData | None:
+    """MNIST as the data flags say, or None after one line on stderr saying why not."""
+    try:
+        return load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
+    except (MnistFileError, MnistUnavailable) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+
+
 def train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         model_config, train_config = configs_from_args(args)
     except ValueError as err:
         parser.error(str(err))
-    try:
-        data = load_mnist(args.data_dir, args.mnist_dir, allow_download=not args.no_download)
-    except (MnistFileError, MnistUnavailable) as err:
-        print(f"error: {err}", file=sys.stderr)
+    data = load_data(args)
+    if data is None:
         return EXIT_ERROR
     print(f"data: {data.description}", file=sys.stderr)
     try:
