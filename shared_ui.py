@@ -16,11 +16,20 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from rnn_core import Checkpoint, CheckpointError, MnistData, MnistFileError, MnistUnavailable, RowClassifier, RunStore, load_mnist
+from rnn_core import (
+    Checkpoint,
+    CheckpointError,
+    MnistData,
+    MnistFileError,
+    MnistUnavailable,
+    RowClassifier,
+    RunStore,
+    load_mnist,
+)
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
-from rnn_core.preprocess import mnist_style
 from rnn_core.jobs import executor_named
+from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
 

@@ -8,6 +8,7 @@ instead of breaking a page later.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
@@ -107,7 +108,7 @@ def history_from_rows(rows: Any) -> tuple[EpochRecord, ...]:
             records.append(EpochRecord.from_dict(row))
         except ValueError as err:
             raise ValueError(f"history row {number}: {err}") from None
-    if any(later.epoch < earlier.epoch for earlier, later in zip(records, records[1:])):
+    if any(later.epoch < earlier.epoch for earlier, later in itertools.pairwise(records)):
         raise ValueError("the history's epochs are not in order")
     return tuple(records)
 

@@ -26,7 +26,6 @@ from .jobs import Executor, Job, JobSnapshot, JobSpec, LocalExecutor
 from .runs import RunNotFound, RunRecord, RunStore, SweepTag, check_run_id
 from .trainer import Trainer
 
-
 KEEP_ENDED_JOBS = 8
 # An own run that ended this way goes on in the same run folder; any other is forked.
 CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from rnn_core import RunStatus, RunStore
@@ -19,10 +21,8 @@ RUN_IN_LINK = re.compile(r"[?&]run=(\d{8}-\d{6}-[0-9a-f]{6})")
 def run_in_link(page) -> str:
     """The run id in the page's address, once the page has written it there (at the end of the
     script run that chose the run, which can come after the first progress is drawn)."""
-    try:
+    with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says what the address was
         page.wait_for_url(RUN_IN_LINK, timeout=10_000)
-    except Exception:  # the assertion below says what the address was
-        pass
     match = RUN_IN_LINK.search(page.url)
     assert match, f"no run id in {page.url}"
     return match.group(1)
