@@ -7,7 +7,7 @@ first on a freshly started server would run that page without this shell.
 
 import streamlit as st
 
-from shared_ui import render_sidebar, sync_run_link
+from dashboard.ui import render_sidebar, sync_run_link
 
 st.set_page_config(page_title="Row-by-row RNN on MNIST", page_icon="🔢", layout="wide")
 

@@ -11,9 +11,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-import shared_ui
-from rnn_core import explore
-from rnn_core.explore import CURRENT, TO_COME
+from dashboard import explore_tables, ui
+from dashboard.explore_tables import CURRENT, TO_COME
 from rnn_core.model import ROWS
 
 GALLERY_SIZE = 24
@@ -43,7 +42,7 @@ st.markdown(
     "the picture at once: it **reads it like a text, one row of 28 pixels per time step**."
 )
 
-data = shared_ui.get_data()
+data = ui.get_data()
 if data is None:
     st.stop()
 
@@ -65,13 +64,13 @@ def gallery() -> None:
     shuffle_col.button("Shuffle", icon=":material/shuffle:", on_click=_shuffle, width="stretch")
     images, labels = data.split(split)
     chosen = None if digit == NO_DIGIT else digit
-    indices = explore.gallery_indices(labels, chosen, GALLERY_SIZE, state.explore_gallery_seed)
+    indices = explore_tables.gallery_indices(labels, chosen, GALLERY_SIZE, state.explore_gallery_seed)
     matching = len(labels) if chosen is None else int((labels == chosen).sum())
     what = "images" if chosen is None else f"images of a {chosen}"
     st.caption(f"{len(indices)} of the {matching:,} {split} {what}, picked at random. Caption: label · index.")
     for start in range(0, len(indices), GALLERY_COLUMNS):
         for column, index in zip(st.columns(GALLERY_COLUMNS), indices[start : start + GALLERY_COLUMNS]):
-            picture = explore.digit_picture(images[index], GALLERY_SCALE)
+            picture = explore_tables.digit_picture(images[index], GALLERY_SCALE)
             column.image(picture, caption=f"{int(labels[index])} · #{index}")
 
 
@@ -227,12 +226,12 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
     t = state.explore_step = state.explore_t
     picture_col, side_col = st.columns([3, 2])
     picture_col.markdown(_reading_now(t))
-    pictures = {PIXELS: explore.row_reveal_frame(image, t)}
+    pictures = {PIXELS: explore_tables.row_reveal_frame(image, t)}
     if probabilities is not None:
-        pictures[GUESSES] = guesses = explore.running_guess_frame(probabilities, t)
+        pictures[GUESSES] = guesses = explore_tables.running_guess_frame(probabilities, t)
     draw(picture_col, specs["picture"], pictures, width="content")
     with side_col:
-        draw(st, specs["input"], {ROW_INPUT: explore.input_vector_frame(image, t)}, width="stretch")
+        draw(st, specs["input"], {ROW_INPUT: explore_tables.input_vector_frame(image, t)}, width="stretch")
         if probabilities is None:
             st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
             return
@@ -265,10 +264,10 @@ index = index_col.number_input(
 random_col.button("Random image", icon=":material/casino:", on_click=_random_image, width="stretch")
 image, label = images[index], int(labels[index])
 
-chosen = shared_ui.chosen_model(explain=False)
+chosen = ui.chosen_model(explain=False)
 probabilities = None
 if chosen is not None:
-    probabilities = explore.running_guess(chosen.model, image)
+    probabilities = explore_tables.running_guess(chosen.model, image)
     st.caption(f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the side panel.")
 ticking = state.explore_playing
 picture = reveal_chart() if probabilities is None else alt.hconcat(reveal_chart(), guess_map_chart())
@@ -287,12 +286,12 @@ st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, lab
 @st.cache_data(show_spinner=False)
 def _mean_image_frame(data_key: str, _images: torch.Tensor, _labels: torch.Tensor) -> pd.DataFrame:
     # The tensors are left out of the cache key (hashing 60,000 images costs more than the mean).
-    return explore.mean_image_frame(explore.mean_images(_images, _labels))
+    return explore_tables.mean_image_frame(explore_tables.mean_images(_images, _labels))
 
 
 st.header("Classes", divider="gray")
 counts_col, means_col = st.columns([2, 3])
-counts = explore.class_counts(data)
+counts = explore_tables.class_counts(data)
 counts_col.altair_chart(
     alt.Chart(counts)
     .mark_bar()

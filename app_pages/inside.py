@@ -14,16 +14,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-import shared_ui
-from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus, explore
-from rnn_core.inside import (
+from dashboard import explore_tables, ui
+from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
+from dashboard.inside_tables import (
     CELL, CELL_TRIO, HIDDEN, SIGMOID, TRIO_MODEL, TRIO_TRAIN, Panel, cell_panels, cell_trios, colour_domain,
     describe_settings, gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame,
     trio_configs, untrained_model,
 )  # fmt: skip
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 from rnn_core.model import ROWS
-from shared_ui import escape_markdown
+from dashboard.ui import escape_markdown
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
@@ -70,12 +70,12 @@ def _run_model(run_id: str, epochs: float, root: str) -> tuple[str, Checkpoint, 
     # `epochs` is part of the key: a run trained further is read again.
     from rnn_core.inspection import model_fingerprint
 
-    checkpoint = shared_ui.registry().checkpoint(run_id)
+    checkpoint = ui.registry().checkpoint(run_id)
     return model_fingerprint(checkpoint), checkpoint, checkpoint.build_model().eval()
 
 
 def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
-    return _run_model(view.run_id, float(view.history[-1].epoch), shared_ui.runs_root())
+    return _run_model(view.run_id, float(view.history[-1].epoch), ui.runs_root())
 
 
 # ----- chart specs (built once, fed named datasets) -----------------------------------------
@@ -267,7 +267,7 @@ def colour_key(panels: list[Panel]) -> str:
     return " ".join(parts)
 
 
-def test_image_reading(chosen: shared_ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
+def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
     count = len(data.test_labels)
     state.inside_index = min(state.inside_index, count - 1)
     index_col, random_col, label_col = st.columns([2, 1, 2], vertical_alignment="bottom")
@@ -280,7 +280,7 @@ def test_image_reading(chosen: shared_ui.ChosenModel, data: MnistData) -> tuple[
     return image, reading
 
 
-def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
+def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     st.header("Inside the cell", divider="gray")
     cell_type = chosen.checkpoint.model_config.cell_type
     layers = chosen.checkpoint.model_config.num_layers
@@ -291,12 +291,12 @@ def inside_the_cell(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
     if source == DRAWN:
         canvas_col, answer_col = st.columns([1, 2])
         with canvas_col:
-            image = shared_ui.drawn_digit("inside_canvas")
+            image = ui.drawn_digit("inside_canvas")
         if image is None:
             answer_col.info("Draw a digit in the black square: the panels below show what the cell does with it.")
             return
         reading = read_image(chosen.model, image)
-        answer_col.image(explore.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style")
+        answer_col.image(explore_tables.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style")
         answer_col.markdown(f"Answer after row 28: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
     else:
         image, reading = test_image_reading(chosen, data)
@@ -341,7 +341,7 @@ def per_digit_chart(frame: pd.DataFrame, name: str) -> alt.Chart:
     )
 
 
-def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> None:
+def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     st.header("How many rows does it need?", divider="gray")
     st.markdown(
         "Stop the network after row t and take its guess: how often is it right? It is trained to "
@@ -349,7 +349,7 @@ def rows_needed(chosen: shared_ui.ChosenModel, data: MnistData, views: list) -> 
     )
     choices = {view.run_id: view for view in views if view.has_model and not view.busy}
     options = list(dict.fromkeys([chosen.run_id, *choices]))
-    labels = {run_id: shared_ui.run_label(choices[run_id]) if run_id in choices else chosen.name for run_id in options}
+    labels = {run_id: ui.run_label(choices[run_id]) if run_id in choices else chosen.name for run_id in options}
     picked = st.multiselect(
         "Compare runs", options, default=[chosen.run_id], format_func=lambda run_id: labels[run_id],
         key=f"inside_runs_{chosen.run_id}", help="Runs that are not training. The current run is chosen under Run in the side panel.",
@@ -412,7 +412,7 @@ def gradient_chart(frame: pd.DataFrame, title: str, description: str, colour_by_
     )
 
 
-def memory_of_model(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
+def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
     name = chosen.checkpoint.model_config.cell_type
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
@@ -432,11 +432,11 @@ def memory_of_model(chosen: shared_ui.ChosenModel, data: MnistData) -> None:
 
 
 def start_trio() -> None:
-    runs = shared_ui.registry()
+    runs = ui.registry()
     started = []
     try:
         for _cell, model_config, train_config, label in trio_configs():
-            started.append(runs.start(model_config, train_config, owner=shared_ui.browser_token(), label=label))
+            started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
     except (ValueError, OSError, RuntimeError) as err:
         state["inside_trio_error"] = f"Could not start the three runs: {err}"
         return
@@ -514,7 +514,7 @@ def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
 
 def trio_section(polling: bool) -> None:
     """The three cells' live status while they train; once done, their comparison."""
-    runs = shared_ui.registry()
+    runs = ui.registry()
     views, _ = runs.runs()
     trios = cell_trios(views)
     newest = trios[0] if trios else None
@@ -545,10 +545,10 @@ def trio_section(polling: bool) -> None:
         f"**Compared:** runs {', '.join(finished[cell].run_id for cell in CELL_TRIO)}: "
         f"{escape_markdown(describe_settings(first.model_config, first.train_config))}."
     )
-    trio_comparison(finished, shared_ui.get_data())
+    trio_comparison(finished, ui.get_data())
 
 
-def memory_through_time(chosen: shared_ui.ChosenModel | None, data: MnistData) -> None:
+def memory_through_time(chosen: ui.ChosenModel | None, data: MnistData) -> None:
     st.header("Memory through time", divider="gray")
     st.markdown(
         "How much does row 1 still matter when the answer comes after row 28? The chart shows the "
@@ -559,7 +559,7 @@ def memory_through_time(chosen: shared_ui.ChosenModel | None, data: MnistData) -
     if chosen is not None:
         memory_of_model(chosen, data)
     st.subheader("RNN, GRU and LSTM, trained alike")
-    runs = shared_ui.registry()
+    runs = ui.registry()
     views, _ = runs.runs()
     trios = cell_trios(views)
     busy = bool(trios) and any(view.busy for view in trios[0].values())
@@ -575,11 +575,11 @@ st.markdown(
     "memory, how many rows it needs, and how far back its memory reaches. The run is chosen "
     "under Run in the side panel."
 )
-data = shared_ui.get_data()
+data = ui.get_data()
 if data is None:
     st.stop()
-chosen = shared_ui.chosen_model()
+chosen = ui.chosen_model()
 if chosen is not None:
     inside_the_cell(chosen, data)
-    rows_needed(chosen, data, shared_ui.registry().runs()[0])
+    rows_needed(chosen, data, ui.registry().runs()[0])
 memory_through_time(chosen, data)

@@ -13,13 +13,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-import shared_ui
-from rnn_core import sweep, train_settings
+from dashboard import settings, ui
+from rnn_core import sweep
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
 from rnn_core.sweep import AXIS_CHOICES, AXIS_NAMES
-from rnn_core.train_settings import DEFAULTS, format_value
-from shared_ui import browser_token, escape_markdown
+from dashboard.settings import DEFAULTS, format_value
+from dashboard.ui import browser_token, escape_markdown
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
@@ -137,12 +137,12 @@ def run_command(command, *args) -> None:
 
 def start_sweep(runs: JobRegistry) -> None:
     axes = chosen_axes()
-    cells = [train_settings.configs(values) for values in sweep.grid(base_values(), axes)]
+    cells = [settings.configs(values) for values in sweep.grid(base_values(), axes)]
     st.session_state[SWEEP_KEY] = sweep.start(runs, cells, list(axes), owner=browser_token())
 
 
 def stop_sweep(runs: JobRegistry, sweep_id: str) -> None:
-    sweep.stop(runs, sweep_id, browser_token(), shared_ui.admin_password())
+    sweep.stop(runs, sweep_id, browser_token(), ui.admin_password())
 
 
 # ----- the sweep on show -------------------------------------------------------------------
@@ -256,8 +256,8 @@ st.markdown(
     "The notebook ends by asking you to try other hidden sizes, batch sizes, learning rates and epochs, "
     "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per combination."
 )
-registry = shared_ui.registry()
-data = shared_ui.get_data()
+registry = ui.registry()
+data = ui.get_data()
 if registry is None or data is None:
     st.stop()
 train_size = len(data.train_labels)
@@ -273,7 +273,7 @@ earlier_sweeps(registry)
 current = shown_sweep(registry)
 if current is not None:
     busy = current.busy
-    owner_may = registry.may_change(current.runs[0].run_id, browser_token(), shared_ui.admin_password())
+    owner_may = registry.may_change(current.runs[0].run_id, browser_token(), ui.admin_password())
     stopping = busy and all(view.live.stopping for view in current.runs if view.busy and view.live)
     st.subheader(f"Sweep {current.sweep_id}")
     st.button(

@@ -14,10 +14,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-import shared_ui
+from dashboard import ui
 from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
 from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, read_image, report_on
-from shared_ui import ChosenModel, escape_markdown
+from dashboard.ui import ChosenModel, escape_markdown
 TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
 AUTOPLAY_SECONDS = 1.5
 GALLERY_SIZE = 32
@@ -58,14 +58,14 @@ def upload_checkpoint() -> None:
     state["test_upload_seen"] = uploaded.file_id
     try:
         checkpoint = load_checkpoint(uploaded.getvalue())
-        run_id = shared_ui.registry().add_checkpoint(checkpoint, uploaded.name, shared_ui.browser_token())
+        run_id = ui.registry().add_checkpoint(checkpoint, uploaded.name, ui.browser_token())
     except (CheckpointError, OSError) as err:
         state["test_upload_error"] = (
             f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is unchanged."
         )
         return
     state["test_upload_error"] = None
-    shared_ui.choose_run(run_id)
+    ui.choose_run(run_id)
 
 
 def describe(chosen: ChosenModel) -> None:
@@ -81,7 +81,7 @@ def choose_model() -> ChosenModel | None:
         upload_checkpoint()
     if error := state.get("test_upload_error"):
         st.error(error, icon=":material/error:")
-    chosen = shared_ui.chosen_model()
+    chosen = ui.chosen_model()
     if chosen is not None:
         describe(chosen)
     return chosen
@@ -361,7 +361,7 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
 def draw_view(model: RowClassifier) -> None:
     canvas_column, seen_column, answer_column = st.columns([3, 2, 3])
     with canvas_column:
-        image = shared_ui.drawn_digit("test_canvas")
+        image = ui.drawn_digit("test_canvas")
     if image is None:
         answer_column.info("Draw a digit (0-9) in the black square: the prediction follows your strokes.")
         return
@@ -376,7 +376,7 @@ def draw_view(model: RowClassifier) -> None:
 
 def main() -> None:
     st.title("Test the model")
-    data = shared_ui.get_data()
+    data = ui.get_data()
     if data is None:
         st.stop()
     with st.container(border=True):

@@ -17,15 +17,15 @@ import pandas as pd
 import streamlit as st
 import torch
 
-import shared_ui
-from rnn_core import MnistData, RowClassifier, compare, explore, train_settings
+from dashboard import compare_tables, explore_tables, settings, ui
+from rnn_core import MnistData, RowClassifier
 from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, TRAIN_LIMITS
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import summary_table
-from rnn_core.train_settings import CUSTOM, PRESET_CHOICES, matching_preset, preset_values
-from shared_ui import browser_token, escape_markdown
+from dashboard.settings import CUSTOM, PRESET_CHOICES, matching_preset, preset_values
+from dashboard.ui import browser_token, escape_markdown
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -37,7 +37,7 @@ NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
-FIELDS = [control.field for control in train_settings.CONTROLS]
+FIELDS = [control.field for control in settings.CONTROLS]
 RUN_COLUMNS = [  # the saved runs' table, in this order
     "created", "status", "hidden_size", "batch_size", "learning_rate", "optimizer", "cell_type", "num_layers",
     "train_limit", "epochs", "final_accuracy", "best_accuracy", "seconds_per_epoch", "images_per_second", "seed", "run_id",
@@ -69,7 +69,7 @@ def read_link_once() -> None:
     that they keep their own values, also across page switches."""
     if st.session_state.get(LINK_READ):
         return
-    values, problems = train_settings.from_query(st.query_params.to_dict())
+    values, problems = settings.from_query(st.query_params.to_dict())
     for field, value in values.items():
         st.session_state[widget_key(field)] = value
     st.session_state[widget_key("preset")] = matching_preset(values)
@@ -102,31 +102,31 @@ def settings_sidebar(train_size: int) -> None:
             "quick: 64 units with Adam on 10,000 images, over 90% in seconds, for trying settings fast. "
             "Picking one fills the controls below; changing a control makes it custom.",
         )  # fmt: skip
-        st.select_slider("Hidden size", train_settings.HIDDEN_SIZES, key=widget_key("hidden_size"), **keep)
+        st.select_slider("Hidden size", settings.HIDDEN_SIZES, key=widget_key("hidden_size"), **keep)
         low, high = MODEL_LIMITS["num_layers"]
         st.radio("Layers", range(low, high + 1), key=widget_key("num_layers"), horizontal=True, **keep)
         st.radio("Cell type", CELL_TYPES, key=widget_key("cell_type"), horizontal=True, **keep)
-        st.select_slider("Batch size", train_settings.BATCH_SIZES, key=widget_key("batch_size"), **keep)
+        st.select_slider("Batch size", settings.BATCH_SIZES, key=widget_key("batch_size"), **keep)
         st.select_slider(
-            "Learning rate", train_settings.LEARNING_RATES, key=widget_key("learning_rate"),
-            format_func=train_settings.format_value, **keep,
+            "Learning rate", settings.LEARNING_RATES, key=widget_key("learning_rate"),
+            format_func=settings.format_value, **keep,
             help="Log scale. The notebook uses 0.1 with SGD, Adam wants about 0.001. "
             "To watch a run diverge, try 100 with the notebook model.",
         )  # fmt: skip
         st.radio("Optimizer", OPTIMIZERS, key=widget_key("optimizer"), horizontal=True, **keep)
         st.number_input("Epochs", *TRAIN_LIMITS["epochs"], step=1, key=widget_key("epochs"), **keep)
         st.select_slider(
-            "Training images", train_settings.TRAIN_IMAGES, key=widget_key("train_limit"), **keep,
+            "Training images", settings.TRAIN_IMAGES, key=widget_key("train_limit"), **keep,
             format_func=lambda count: images_label(count, train_size),
             help="Fewer images make each epoch quicker and the model weaker.",
         )  # fmt: skip
         with st.expander("Seed and device"):
             st.number_input("Seed", *TRAIN_LIMITS["seed"], step=1, key=widget_key("seed"), **keep)
-            st.selectbox("Device", train_settings.available_devices(), key=widget_key("device"), **keep)
+            st.selectbox("Device", settings.available_devices(), key=widget_key("device"), **keep)
         st.caption("Moving a control never retrains: **Train** does, with these settings.")
-    link = train_settings.to_query(current_values())
-    if run_id := st.session_state.get(shared_ui.RUN_KEY):
-        link[shared_ui.RUN_PARAM] = run_id
+    link = settings.to_query(current_values())
+    if run_id := st.session_state.get(ui.RUN_KEY):
+        link[ui.RUN_PARAM] = run_id
     if st.query_params.to_dict() != link:
         st.query_params.from_dict(link)
 
@@ -144,17 +144,17 @@ def run_command(command, *args) -> None:
 
 def start_training(runs: JobRegistry) -> None:
     values = current_values()
-    model_config, train_config = train_settings.configs(values)
-    shared_ui.choose_run(runs.start(model_config, train_config, owner=browser_token(), label=matching_preset(values)))
+    model_config, train_config = settings.configs(values)
+    ui.choose_run(runs.start(model_config, train_config, owner=browser_token(), label=matching_preset(values)))
 
 
 def continue_training(runs: JobRegistry, run_id: str) -> None:
     epochs = int(st.session_state["train_more_epochs"])
-    shared_ui.choose_run(runs.continue_run(run_id, epochs, owner=browser_token()))
+    ui.choose_run(runs.continue_run(run_id, epochs, owner=browser_token()))
 
 
 def stop_training(runs: JobRegistry, run_id: str) -> None:
-    runs.stop(run_id, browser_token(), shared_ui.admin_password())
+    runs.stop(run_id, browser_token(), ui.admin_password())
 
 
 def continues_in_place(view: RunView) -> bool:
@@ -165,10 +165,10 @@ def command_bar(runs: JobRegistry) -> None:
     """Train, Stop, Continue. Drawn in a fragment of its own, polled while a run trains, so that
     a click on Stop reruns only this bar and *Stopping...* shows at once; Train and Continue
     change the run on show, so they rerun the whole page."""
-    view = shared_ui.current_run()
+    view = ui.current_run()
     busy = view is not None and view.busy
     stopping = busy and view.live is not None and view.live.stopping
-    mine = view is not None and shared_ui.may_change(view.run_id)
+    mine = view is not None and ui.may_change(view.run_id)
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
     if train.button(
         "Train", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -200,7 +200,7 @@ def describe_model(view: RunView) -> str:
     train = view.record.train_config
     images = "all images" if train.train_limit is None else f"{train.train_limit:,} images"
     text = (
-        f"**Current model:** {shared_ui.describe_config(view)} · "
+        f"**Current model:** {ui.describe_config(view)} · "
         f"{train.optimizer} lr {train.learning_rate:g}, batch {train.batch_size}, {images}, seed {train.seed}"
         f" · run `{view.run_id}`"
     )
@@ -235,7 +235,7 @@ def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
         return
     if snapshot.status == RunStatus.WAITING:
         st.progress(
-            0.0, text=f"Waiting for a free training slot: {shared_ui.ordinal(snapshot.queue_position)} in line. This server trains "
+            0.0, text=f"Waiting for a free training slot: {ui.ordinal(snapshot.queue_position)} in line. This server trains "
             f"{runs.executor.slots} models at once; this one starts as soon as one ends.",
         )  # fmt: skip
         return
@@ -459,7 +459,7 @@ def epoch_table(frame: pd.DataFrame) -> None:
 
 def live_progress(runs: JobRegistry, polling: bool) -> None:
     """Redrawn about twice a second while a model trains: the progress and every batch's loss."""
-    view = shared_ui.current_run()  # a page that shows a run keeps it watched
+    view = ui.current_run()  # a page that shows a run keeps it watched
     if polling and not (view and view.busy):
         st.rerun()  # the training ended: buttons, sidebar and run list catch up
     if view is not None and view.busy:
@@ -478,17 +478,17 @@ def _strip_guesses(fingerprint: str, _model: RowClassifier, _images: torch.Tenso
 def guess_strip(data: MnistData) -> None:
     """Twenty fixed test digits with the guesses of the model as saved after its latest epoch,
     framed green or red: the class watches the same digits come right as it trains."""
-    indices = explore.fixed_examples(data.test_labels, STRIP_PER_DIGIT)
+    indices = explore_tables.fixed_examples(data.test_labels, STRIP_PER_DIGIT)
     images, labels = data.test_images[indices], data.test_labels[indices].tolist()
-    chosen = shared_ui.chosen_model(explain=False)
+    chosen = ui.chosen_model(explain=False)
     if chosen is None:
-        st.image(explore.framed_strip(images, None, STRIP_COLUMNS), caption="Twenty test digits: their guesses show once a model has trained an epoch.")
+        st.image(explore_tables.framed_strip(images, None, STRIP_COLUMNS), caption="Twenty test digits: their guesses show once a model has trained an epoch.")
         return
     guesses = _strip_guesses(chosen.fingerprint, chosen.model, images)
     right = [guess == label for guess, label in zip(guesses, labels)]
     epoch = chosen.checkpoint.history[-1].epoch if chosen.checkpoint.history else 0
     st.image(
-        explore.framed_strip(images, right, STRIP_COLUMNS),
+        explore_tables.framed_strip(images, right, STRIP_COLUMNS),
         caption=f"Twenty fixed test digits after epoch {epoch:g}: {sum(right)} read right (green frame), "
         f"{len(right) - sum(right)} wrong (red). Guesses: {' '.join(map(str, guesses))}.",
     )
@@ -496,7 +496,7 @@ def guess_strip(data: MnistData) -> None:
 
 def epoch_view(runs: JobRegistry) -> None:
     """What changes once an epoch, so redrawn less often: the scores, their charts, the table."""
-    view = shared_ui.current_run()
+    view = ui.current_run()
     frame = history_frame(view)
     metrics_row(frame)
     guess_strip(runs.data)
@@ -540,9 +540,9 @@ def overlay_chart(history: pd.DataFrame) -> alt.VConcatChart:
 
 def delete_run(runs: JobRegistry, run_id: str) -> None:
     st.session_state.pop(CONFIRM_DELETE, None)
-    runs.delete(run_id, browser_token(), shared_ui.admin_password())
-    if st.session_state.get(shared_ui.RUN_KEY) == run_id:
-        shared_ui.choose_run(None)
+    runs.delete(run_id, browser_token(), ui.admin_password())
+    if st.session_state.get(ui.RUN_KEY) == run_id:
+        ui.choose_run(None)
 
 
 def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) -> None:
@@ -550,12 +550,12 @@ def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) 
     if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
         st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: shared_ui.run_label(by_id[rid]), key="train_action_run")
+    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: ui.run_label(by_id[rid]), key="train_action_run")
     view = by_id[run_id]
-    allowed = shared_ui.may_change(run_id)
+    allowed = ui.may_change(run_id)
     use.button(
         "Show this run", icon=":material/visibility:", width="stretch",
-        on_click=shared_ui.choose_run, args=(run_id,),
+        on_click=ui.choose_run, args=(run_id,),
         help="Every page shows this run: its charts here, its model on Explore and Test. Continue trains it further.",
     )  # fmt: skip
     refusal = None if allowed else "Only the browser that started this run, or the admin password, can delete it."
@@ -574,7 +574,7 @@ def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) 
 
 
 def remember_admin_password() -> None:
-    st.session_state[shared_ui.ADMIN_KEY] = st.session_state["train_admin_input"]
+    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"]
 
 
 def admin_box(runs: JobRegistry) -> None:
@@ -585,8 +585,8 @@ def admin_box(runs: JobRegistry) -> None:
             "Admin password", type="password", key="train_admin_input", on_change=remember_admin_password,
             help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
         )  # fmt: skip
-        if shared_ui.admin_password() is not None:
-            if runs.is_admin(shared_ui.admin_password()):
+        if ui.admin_password() is not None:
+            if runs.is_admin(ui.admin_password()):
                 st.caption("Admin: this tab may stop and delete every run.")
             else:
                 st.caption("That is not the admin password.")
@@ -621,7 +621,7 @@ def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> N
         },
     )  # fmt: skip
     rows = selection.selection.rows or list(range(min(5, len(views))))
-    history = compare.overlay_history([records[row] for row in rows])
+    history = compare_tables.overlay_history([records[row] for row in rows])
     st.altair_chart(overlay_chart(history))
     run_actions(runs, views, shown)
     admin_box(runs)
@@ -635,11 +635,11 @@ st.caption(
     "compare how fast and how well each model learns. Training runs on the server: you can "
     "switch pages, reload or close the tab, and come back through the page link."
 )
-registry = shared_ui.registry()
+registry = ui.registry()
 if registry is None:
     st.stop()
 read_link_once()
-current = shared_ui.current_run()
+current = ui.current_run()
 settings_sidebar(len(registry.data.train_labels))
 for problem in st.session_state.pop(LINK_PROBLEMS, []):
     st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")

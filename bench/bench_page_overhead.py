@@ -33,9 +33,10 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rnn_core import PRESETS, RunStore, Trainer, load_mnist, train_settings  # noqa: E402
+from rnn_core import PRESETS, RunStore, Trainer, load_mnist  # noqa: E402
+from dashboard import settings  # noqa: E402
 from rnn_core.jobs import LocalExecutor  # noqa: E402
-from rnn_core.train_settings import TRAIN_IMAGES  # noqa: E402
+from dashboard.settings import TRAIN_IMAGES  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
 
@@ -151,7 +152,7 @@ def main() -> None:
     train_limit = None if args.images >= 60_000 else args.images
     train_config = dataclasses.replace(preset.train, epochs=EPOCHS, device="cpu", train_limit=train_limit)
     query = urllib.parse.urlencode(
-        {"preset": args.preset, "epochs": EPOCHS, "device": "cpu", "images": train_settings.format_value(train_limit)}
+        {"preset": args.preset, "epochs": EPOCHS, "device": "cpu", "images": settings.format_value(train_limit)}
     )
 
     LocalExecutor().shutdown()  # sizes torch's threads here exactly as the app does for its workers

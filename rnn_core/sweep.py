@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from . import train_settings
+from dashboard import settings as train_settings  # TEMPORARY until the schema lands
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .history import RunStatus

@@ -32,8 +32,8 @@ def no_training_left_behind():
     count (which the app's executor sets) as it found it."""
     threads = torch.get_num_threads()
     yield
-    if "shared_ui" in sys.modules:
-        sys.modules["shared_ui"]._registry.clear()  # its release hook stops every job
+    if "dashboard.ui" in sys.modules:
+        sys.modules["dashboard.ui"]._registry.clear()  # its release hook stops every job
     torch.set_num_threads(threads)
 
 

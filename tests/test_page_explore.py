@@ -15,7 +15,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
-from rnn_core.explore import TO_COME, running_guess
+from dashboard.explore_tables import TO_COME, running_guess
 from rnn_core.model import RowClassifier
 from tests.conftest import REPO
 

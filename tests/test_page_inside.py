@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from rnn_core import RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
-from rnn_core.inside import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
+from dashboard.inside_tables import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
 from rnn_core.inspection import gradient_by_row
 from tests.conftest import REPO
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_core import explore
+from dashboard import explore_tables
 from rnn_core.config import ModelConfig
-from rnn_core.explore import (
+from dashboard.explore_tables import (
     CURRENT,
     READ,
     TO_COME,
@@ -131,7 +131,7 @@ def test_running_guess_frame_has_a_probability_per_row_and_digit():
 
 def test_the_fixed_examples_are_the_first_of_each_digit_in_order():
     labels = torch.tensor([3, 0, 0, 1, 0, 1, 2, 3, 2, 4, 5, 6, 7, 8, 9, 9])
-    picked = explore.fixed_examples(labels, per_digit=2)
+    picked = explore_tables.fixed_examples(labels, per_digit=2)
     assert picked == [1, 2, 3, 5, 6, 8, 0, 7, 9, 10, 11, 12, 13, 14, 15]
     assert [int(labels[i]) for i in picked] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 8, 9, 9]
 
@@ -139,11 +139,11 @@ def test_the_fixed_examples_are_the_first_of_each_digit_in_order():
 def test_the_strip_frames_each_digit_by_whether_it_was_read_right():
     images = torch.zeros(3, 28, 28)
     images[1, 10:18, 10:18] = 1.0  # ink
-    strip = explore.framed_strip(images, [True, False, True], columns=2, scale=1)
+    strip = explore_tables.framed_strip(images, [True, False, True], columns=2, scale=1)
     cell = 28 + 6
     assert strip.shape == (2 * cell, 2 * cell, 3)
-    assert tuple(strip[0, 0]) == explore.RIGHT_RGB and tuple(strip[0, cell]) == explore.WRONG_RGB
-    assert tuple(strip[cell, 0]) == explore.RIGHT_RGB and tuple(strip[cell, cell]) == (255, 255, 255)
+    assert tuple(strip[0, 0]) == explore_tables.RIGHT_RGB and tuple(strip[0, cell]) == explore_tables.WRONG_RGB
+    assert tuple(strip[cell, 0]) == explore_tables.RIGHT_RGB and tuple(strip[cell, cell]) == (255, 255, 255)
     assert tuple(strip[3 + 14, cell + 3 + 14]) == (0, 0, 0) and tuple(strip[3 + 2, 3 + 2]) == (255, 255, 255)
-    unjudged = explore.framed_strip(images, None, columns=3, scale=1)
-    assert tuple(unjudged[0, 0]) == explore.UNKNOWN_RGB
+    unjudged = explore_tables.framed_strip(images, None, columns=3, scale=1)
+    assert tuple(unjudged[0, 0]) == explore_tables.UNKNOWN_RGB

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import ModelConfig, TrainConfig
-from .inspection import Reading
-from .model import GRU_GATES, LSTM_GATES, ROWS, RowClassifier
-from .trainer import initial_model
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.inspection import Reading
+from rnn_core.model import GRU_GATES, LSTM_GATES, ROWS, RowClassifier
+from rnn_core.trainer import initial_model
 
 # What each panel of the cell view shows: its name on the page, and whether it lies in [0, 1]
 # (a sigmoid gate) or [-1, 1] (tanh); the cell state c_t is not bounded.

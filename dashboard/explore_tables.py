@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .data import MnistData
-from .inspection import read_image
-from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+from rnn_core.data import MnistData
+from rnn_core.inspection import read_image
+from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
 
 READ, CURRENT, TO_COME = "read", "current", "to come"
 

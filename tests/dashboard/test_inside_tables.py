@@ -1,4 +1,4 @@
-"""Unit tests of rnn_core.inside: the tables the Inside the LSTM page draws."""
+"""Unit tests of dashboard.inside_tables: the tables the Inside the LSTM page draws."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from rnn_core import Trainer
 from rnn_core.config import ModelConfig, TrainConfig
-from rnn_core.inside import (
+from dashboard.inside_tables import (
     CELL, CELL_TRIO, GATE_NAMES, HIDDEN, SIGMOID, TANH, TRIO_LABEL, UNBOUNDED, cell_panels, cell_trios, colour_domain,
     gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame, trio_configs, untrained_model,
 )  # fmt: skip

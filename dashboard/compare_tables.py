@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .runs import RunRecord
+from rnn_core.runs import RunRecord
 
 # The settings a run is told apart by, and how each reads in a legend.
 SETTING_LABELS: dict[str, str] = {

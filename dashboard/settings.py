@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, PRESETS, TRAIN_LIMITS, ModelConfig, TrainConfig
+from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, PRESETS, TRAIN_LIMITS, ModelConfig, TrainConfig
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "notebook"

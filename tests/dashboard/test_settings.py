@@ -3,7 +3,7 @@
 import pytest
 
 from rnn_core.config import PRESETS
-from rnn_core.train_settings import (
+from dashboard.settings import (
     CONTROLS, CUSTOM, DEFAULTS, available_devices, configs, format_value, from_query, matching_preset,
     preset_values, to_query,
 )  # fmt: skip

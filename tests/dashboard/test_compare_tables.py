@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnn_core.compare import differing_settings, overlay_history, run_labels
+from dashboard.compare_tables import differing_settings, overlay_history, run_labels
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.runs import RunRecord, RunStore
