@@ -283,9 +283,10 @@ def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.T
 def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     st.header("Inside the cell", divider="gray")
     cell_type = chosen.checkpoint.model_config.cell_type
-    layers = chosen.checkpoint.model_config.num_layers
-    top = " (the top one of its layers)" if layers > 1 else ""
-    st.caption(f"{chosen.name}: {chosen.description}. The panels show its recurrent layer{top}, one line per row read.")
+    st.caption(
+        f"{chosen.name}: {chosen.description}. The panels show its recurrent layer (the top one, where layers "
+        "are stacked), one line per row read."
+    )
     explain_cell(cell_type)
     source = st.segmented_control("Image", IMAGE_SOURCES, required=True, key="inside_source", persist_state="session")
     if source == DRAWN:

@@ -17,21 +17,21 @@ from dashboard import settings, ui
 from rnn_core import sweep
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
-from rnn_core.sweep import AXIS_CHOICES, AXIS_NAMES
-from dashboard.settings import DEFAULTS, format_value
+from rnn_core.config import EXERCISE, SETTING
+from rnn_core.sweep import AXIS_CHOICES
 from dashboard.ui import browser_token, escape_markdown
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
 FIRST, FIRST_VALUES, SECOND, SECOND_VALUES = "sweep_first", "sweep_first_values", "sweep_second", "sweep_second_values"
-EPOCHS, IMAGES = "sweep_epochs", "sweep_images"
+PREFIX = "sweep"  # the per-run settings' controls are keyed sweep_<setting>
 NO_SECOND = "none"
 POLL_SECONDS, CHART_HEIGHT = 1.0, 320
 TABLE_ROW, TABLE_MAX = 35, 600  # pixels
-# The notebook's exercise: hidden 10, 20, 50, 100 x learning rate 0.01, 0.1, 1; two quick epochs each.
-DEFAULT_VALUES = {"hidden_size": [10, 20, 50, 100], "learning_rate": [0.01, 0.1, 1.0], "batch_size": [32, 100, 500],
-                  "train_limit": [1000, 5000, 20_000]}  # fmt: skip
-DEFAULT_FIRST, DEFAULT_SECOND, DEFAULT_EPOCHS, DEFAULT_IMAGES = "hidden_size", "learning_rate", 2, 5000
+# The notebook's exercise: its first two settings (hidden size x learning rate) by default, and
+# what each run of a sweep fixes so that a grid stays quick, written as a Train page link.
+DEFAULT_FIRST, DEFAULT_SECOND = EXERCISE[:2]
+PER_RUN = {"epochs": "2", "images": "5000"}
 RESULT_NAMES = {
     "status": "Status", "test_accuracy": "Test accuracy (%)", "test_loss": "Test loss", "seconds": "Training seconds",
     "seconds_per_epoch": "Seconds per epoch", "epochs_trained": "Epochs trained", "link": "Run",
@@ -39,7 +39,7 @@ RESULT_NAMES = {
 
 
 def default_values(field: str) -> list:
-    return DEFAULT_VALUES.get(field) or list(AXIS_CHOICES[field][:3])
+    return list(SETTING[field].sweep)
 
 
 # ----- the form: which settings, which values -------------------------------------------------
@@ -47,20 +47,25 @@ def default_values(field: str) -> list:
 
 def read_link_once() -> None:
     """The form starts from the page link the first time this tab opens the page
-    (`?x=hidden_size&xv=8,16&y=learning_rate&yv=0.1,1&epochs=1&images=500`), then keeps its values."""
+    (`?x=hidden&xv=8,16&y=lr&yv=0.1,1&epochs=1&images=500`: settings by their link keys), then keeps
+    its values.
+    The per-run settings are read from the link as the Train page reads its own."""
     if st.session_state.get(LINK_READ):
         return
     params = st.query_params
-    first = params.get("x") if params.get("x") in AXIS_CHOICES else DEFAULT_FIRST
-    second = params.get("y") if params.get("y") in (*AXIS_CHOICES, NO_SECOND) and params.get("y") != first else None
+    by_key = {declared.key: declared.name for declared in SETTING.values() if declared.name in AXIS_CHOICES}
+    first = by_key.get(params.get("x"), DEFAULT_FIRST)
+    second = by_key.get(params.get("y"), NO_SECOND if params.get("y") == NO_SECOND else None)
+    second = None if second == first else second
     second = second or (DEFAULT_SECOND if first != DEFAULT_SECOND else NO_SECOND)
     st.session_state[FIRST] = first
     st.session_state[FIRST_VALUES] = sweep.values_from_link(first, params.get("xv")) or default_values(first)
     st.session_state[SECOND] = second
     if second != NO_SECOND:
         st.session_state[SECOND_VALUES] = sweep.values_from_link(second, params.get("yv")) or default_values(second)
-    st.session_state[EPOCHS] = (sweep.values_from_link("epochs", params.get("epochs")) or [DEFAULT_EPOCHS])[0]
-    st.session_state[IMAGES] = (sweep.values_from_link("train_limit", params.get("images")) or [DEFAULT_IMAGES])[0]
+    per_run, _ = settings.from_query({**PER_RUN, **{key: params[key] for key in PER_RUN if key in params}})
+    for declared in per_run_settings():
+        st.session_state[settings.widget_key(PREFIX, declared.name)] = per_run[declared.name]
     st.session_state[LINK_READ] = True
 
 
@@ -76,11 +81,15 @@ def second_changed() -> None:
         st.session_state[SECOND_VALUES] = default_values(st.session_state[SECOND])
 
 
+def per_run_settings() -> list:
+    return [declared for declared in SETTING.values() if declared.key in PER_RUN]
+
+
 def base_values() -> dict:
-    """Every setting but the swept ones: the Train page's sidebar (its widgets keep their
-    values under `train_<field>`), else the notebook's defaults; epochs and images from here."""
-    values = {field: st.session_state.get(f"train_{field}", default) for field, default in DEFAULTS.items()}
-    return {**values, "epochs": st.session_state[EPOCHS], "train_limit": st.session_state[IMAGES]}
+    """Every setting but the swept ones: the Train page's settings panel (else the notebook's
+    defaults), with this page's per-run settings on top."""
+    values = settings.current_values(settings.TRAIN_PANEL)
+    return {**values, **{declared.name: settings.current_values(PREFIX)[declared.name] for declared in per_run_settings()}}
 
 
 def chosen_axes() -> dict[str, list]:
@@ -90,31 +99,28 @@ def chosen_axes() -> dict[str, list]:
     return axes
 
 
-def images_label(count: int | None, train_size: int) -> str:
-    return f"all {train_size:,}" if count is None else f"{count:,}"
+def label_of(field: str) -> str:
+    return "none" if field == NO_SECOND else SETTING[field].label
 
 
-def sweep_form(runs: JobRegistry, train_size: int) -> None:
+def sweep_form(runs: JobRegistry) -> None:
     left, right = st.columns(2)
-    left.selectbox("Setting to sweep", list(AXIS_CHOICES), key=FIRST, format_func=AXIS_NAMES.get, on_change=first_changed)
+    left.selectbox("Setting to sweep", list(AXIS_CHOICES), key=FIRST, format_func=label_of, on_change=first_changed)
     first = st.session_state[FIRST]
-    left.multiselect(f"{AXIS_NAMES[first]} values", AXIS_CHOICES[first], key=FIRST_VALUES,
-                     format_func=lambda value: images_label(value, train_size) if first == "train_limit" else format_value(value))  # fmt: skip
+    left.multiselect(f"{label_of(first)} values", AXIS_CHOICES[first], key=FIRST_VALUES, format_func=SETTING[first].show)
     seconds = [NO_SECOND, *(field for field in AXIS_CHOICES if field != first)]
-    right.selectbox("Second setting (one line each)", seconds, key=SECOND, on_change=second_changed,
-                    format_func=lambda field: "none" if field == NO_SECOND else AXIS_NAMES[field])  # fmt: skip
+    right.selectbox("Second setting (one line each)", seconds, key=SECOND, on_change=second_changed, format_func=label_of)
     second = st.session_state[SECOND]
     if second != NO_SECOND:
-        right.multiselect(f"{AXIS_NAMES[second]} values", AXIS_CHOICES[second], key=SECOND_VALUES,
-                          format_func=lambda value: images_label(value, train_size) if second == "train_limit" else format_value(value))  # fmt: skip
-    if "epochs" not in (first, second):
-        left.select_slider("Epochs per run", AXIS_CHOICES["epochs"], key=EPOCHS)
-    if "train_limit" not in (first, second):
-        right.select_slider("Training images per run", AXIS_CHOICES["train_limit"], key=IMAGES,
-                            format_func=lambda count: images_label(count, train_size))  # fmt: skip
+        right.multiselect(f"{label_of(second)} values", AXIS_CHOICES[second], key=SECOND_VALUES,
+                          format_func=SETTING[second].show)  # fmt: skip
+    per_run = [declared for declared in per_run_settings() if declared.name not in (first, second)]
+    for column, declared in zip((left, right), per_run):
+        with column:
+            settings.control(declared, PREFIX, label=f"{declared.label} per run")
     base = base_values()
-    fixed = [f"{AXIS_NAMES.get(field, field).lower()} {format_value(value)}" for field, value in base.items()
-             if field not in chosen_axes() and field not in ("epochs", "train_limit")]  # fmt: skip
+    fixed = [SETTING[name].describe(value) for name, value in base.items()
+             if name not in chosen_axes() and name not in {declared.name for declared in per_run}]  # fmt: skip
     st.caption(f"The other settings, from the Train page: {escape_markdown(', '.join(fixed))}.")
     count = len(sweep.grid(base, chosen_axes()))
     st.button(
@@ -167,12 +173,12 @@ def shown_sweep(runs: JobRegistry) -> sweep.Sweep | None:
         return None
 
 
-def results_table(found: sweep.Sweep, train_size: int) -> None:
+def results_table(found: sweep.Sweep) -> None:
     table = found.table()
     for axis in found.axes:
-        table[axis] = [images_label(value, train_size) if axis == "train_limit" else format_value(value) for value in table[axis]]
+        table[axis] = table[axis].map(SETTING[axis].show)
     table["link"] = [f"/train?run={run_id}" for run_id in table.run_id]
-    table = table[[*found.axes, *RESULT_NAMES]].rename(columns={**RESULT_NAMES, **{axis: AXIS_NAMES.get(axis, axis) for axis in found.axes}})
+    table = table[[*found.axes, *RESULT_NAMES]].rename(columns={**RESULT_NAMES, **{axis: SETTING[axis].label for axis in found.axes}})
     st.dataframe(
         table, hide_index=True, height=min(TABLE_ROW * (len(table) + 1) + 3, TABLE_MAX),  # every run in sight, up to a point
         column_config={
@@ -185,13 +191,13 @@ def results_table(found: sweep.Sweep, train_size: int) -> None:
     )  # fmt: skip
 
 
-def x_encoding(found: sweep.Sweep, rows: pd.DataFrame) -> alt.X:
-    first = found.axes[0] if found.axes else None
-    title = AXIS_NAMES.get(first, "run")
-    if first in ("cell_type", "optimizer") or first is None:
-        return alt.X("x:N", title=title)
-    scale = alt.Scale(type="log") if first in ("learning_rate", "batch_size", "hidden_size", "train_limit") else alt.Scale(zero=False)
-    return alt.X("x:Q", title=title, scale=scale)
+def x_encoding(found: sweep.Sweep) -> alt.X:
+    if not found.axes:
+        return alt.X("x:N", title="run")
+    first = SETTING[found.axes[0]]
+    if first.choices is not None:
+        return alt.X("x:N", title=first.label)
+    return alt.X("x:Q", title=first.label, scale=alt.Scale(type="log") if first.log_scale else alt.Scale(zero=False))
 
 
 def charts(found: sweep.Sweep, train_size: int) -> None:
@@ -199,12 +205,12 @@ def charts(found: sweep.Sweep, train_size: int) -> None:
     if rows.empty:
         st.caption("The charts fill in as runs finish.")
         return
-    if found.axes and found.axes[0] == "train_limit":
-        rows["x"] = rows["x"].fillna(train_size)
-    second = AXIS_NAMES.get(found.axes[1]) if len(found.axes) > 1 else None
+    if found.axes and SETTING[found.axes[0]].optional:
+        rows["x"] = rows["x"].fillna(train_size)  # "all" is drawn where all the training images are
+    second = SETTING[found.axes[1]].label if len(found.axes) > 1 else None
     colour = alt.Color("line:N", title=second, legend=alt.Legend(orient="bottom") if second else None)
     tooltip = ["name:N", alt.Tooltip("test_accuracy:Q", format=".2f"), alt.Tooltip("seconds:Q", format=".1f")]
-    base = alt.Chart(rows).encode(x=x_encoding(found, rows), color=colour, tooltip=tooltip).properties(height=CHART_HEIGHT)
+    base = alt.Chart(rows).encode(x=x_encoding(found), color=colour, tooltip=tooltip).properties(height=CHART_HEIGHT)
     accuracy = base.mark_line(point=True).encode(y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"))
     speed = base.mark_line(point=True).encode(y=alt.Y("seconds_per_epoch:Q", title="Seconds per epoch"))
     worth = (
@@ -233,7 +239,7 @@ def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
     counts = pd.Series([view.status.value for view in found.ended]).value_counts()
     ended = f" ({', '.join(f'{count} {status}' for status, count in counts.items())})" if done else ""
     st.progress(done / len(found.runs), text=f"{done} of {len(found.runs)} runs done{ended}")
-    results_table(found, train_size)
+    results_table(found)
     charts(found, train_size)
 
 
@@ -251,36 +257,40 @@ def earlier_sweeps(runs: JobRegistry) -> None:
 
 # ----- the page ----------------------------------------------------------------------------
 
-st.title("Sweep: the notebook's exercise")
-st.markdown(
-    "The notebook ends by asking you to try other hidden sizes, batch sizes, learning rates and epochs, "
-    "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per combination."
-)
-registry = ui.registry()
-data = ui.get_data()
-if registry is None or data is None:
-    st.stop()
-train_size = len(data.train_labels)
-read_link_once()
-read_sweep_link()
-if message := st.session_state.pop(ACTION_ERROR, None):
-    st.error(escape_markdown(message), icon=":material/error:")
+def main() -> None:
+    st.title("Sweep: the notebook's exercise")
+    st.markdown(
+        "The notebook ends by asking you to try other hidden sizes, batch sizes, learning rates and epochs, "
+        "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per combination."
+    )
+    registry = ui.registry()
+    data = ui.get_data()
+    if registry is None or data is None:
+        st.stop()
+    train_size = len(data.train_labels)
+    read_link_once()
+    read_sweep_link()
+    if message := st.session_state.pop(ACTION_ERROR, None):
+        st.error(escape_markdown(message), icon=":material/error:")
 
-with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
-    sweep_form(registry, train_size)
-earlier_sweeps(registry)
+    with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
+        sweep_form(registry)
+    earlier_sweeps(registry)
 
-current = shown_sweep(registry)
-if current is not None:
-    busy = current.busy
-    owner_may = registry.may_change(current.runs[0].run_id, browser_token(), ui.admin_password())
-    stopping = busy and all(view.live.stopping for view in current.runs if view.busy and view.live)
-    st.subheader(f"Sweep {current.sweep_id}")
-    st.button(
-        "Stopping..." if stopping else "Stop sweep", icon=":material/stop:", disabled=not busy or stopping or not owner_may,
-        on_click=run_command, args=(stop_sweep, registry, current.sweep_id),
-        help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
-    )  # fmt: skip
-    st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)
-    if st.query_params.get(SWEEP_PARAM) != current.sweep_id:
-        st.query_params[SWEEP_PARAM] = current.sweep_id
+    current = shown_sweep(registry)
+    if current is not None:
+        busy = current.busy
+        owner_may = registry.may_change(current.runs[0].run_id, browser_token(), ui.admin_password())
+        stopping = busy and all(view.live.stopping for view in current.runs if view.busy and view.live)
+        st.subheader(f"Sweep {current.sweep_id}")
+        st.button(
+            "Stopping..." if stopping else "Stop sweep", icon=":material/stop:", disabled=not busy or stopping or not owner_may,
+            on_click=run_command, args=(stop_sweep, registry, current.sweep_id),
+            help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
+        )  # fmt: skip
+        st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)
+        if st.query_params.get(SWEEP_PARAM) != current.sweep_id:
+            st.query_params[SWEEP_PARAM] = current.sweep_id
+
+
+main()

@@ -19,12 +19,11 @@ import torch
 
 from dashboard import compare_tables, explore_tables, settings, ui
 from rnn_core import MnistData, RowClassifier
-from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, TRAIN_LIMITS
+from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import summary_table
-from dashboard.settings import CUSTOM, PRESET_CHOICES, matching_preset, preset_values
+from rnn_core.runs import RESULT_COLUMNS, summary_table
 from dashboard.ui import browser_token, escape_markdown
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
@@ -35,13 +34,20 @@ BLOW_UP, BLOW_UP_COLOUR = "blew up", "#d1242f"
 LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
-LINK_READ, LINK_PROBLEMS = "train_link_read", "train_link_problems"
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
-FIELDS = [control.field for control in settings.CONTROLS]
-RUN_COLUMNS = [  # the saved runs' table, in this order
-    "created", "status", "hidden_size", "batch_size", "learning_rate", "optimizer", "cell_type", "num_layers",
-    "train_limit", "epochs", "final_accuracy", "best_accuracy", "seconds_per_epoch", "images_per_second", "seed", "run_id",
-]  # fmt: skip
+# The saved runs' table, in this order: when, the settings, the results.
+RUN_COLUMNS = ["created", "status", *(declared.name for declared in SETTINGS if declared.name != "device"),
+               *RESULT_COLUMNS[:-3], "run_id"]  # fmt: skip
+RUN_COLUMN_CONFIG = {
+    **{declared.name: st.column_config.NumberColumn(declared.label, format="%g") if declared.kind is float
+       else declared.label for declared in SETTINGS},
+    "run_id": "Run", "status": "Status", "parent": "Continues", "epochs_trained": "Epochs trained",
+    "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
+    "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
+    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
+    "images_per_second": st.column_config.NumberColumn("Images/s", format="%.0f"),
+    "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
+}  # fmt: skip
 # The test-set charts and the table share these names for the history's columns.
 HISTORY_COLUMNS = {
     "epoch": "Epoch",
@@ -53,82 +59,21 @@ HISTORY_COLUMNS = {
 }
 
 
-def widget_key(field: str) -> str:
-    return f"train_{field}"
+# ----- settings: side panel and page link -------------------------------------------------
 
 
-def current_values() -> dict:
-    return {field: st.session_state[widget_key(field)] for field in FIELDS}
-
-
-# ----- settings: sidebar, presets, page link -----------------------------------------------
-
-
-def read_link_once() -> None:
-    """The controls start from the page link the first time this tab opens the page; after
-    that they keep their own values, also across page switches."""
-    if st.session_state.get(LINK_READ):
-        return
-    values, problems = settings.from_query(st.query_params.to_dict())
-    for field, value in values.items():
-        st.session_state[widget_key(field)] = value
-    st.session_state[widget_key("preset")] = matching_preset(values)
-    st.session_state[LINK_PROBLEMS] = problems
-    st.session_state[LINK_READ] = True
-
-
-def apply_preset() -> None:
-    name = st.session_state[widget_key("preset")]
-    if name != CUSTOM:
-        for field, value in preset_values(name).items():
-            st.session_state[widget_key(field)] = value
-
-
-def name_preset() -> None:
-    st.session_state[widget_key("preset")] = matching_preset(current_values())
-
-
-def images_label(count: int | None, train_size: int) -> str:
-    return f"all {train_size:,}" if pd.isna(count) or count >= train_size else f"{int(count):,}"
-
-
-def settings_sidebar(train_size: int) -> None:
-    keep = {"persist_state": "session", "on_change": name_preset}
+def settings_sidebar() -> tuple:
+    """The settings panel in the side panel; keeps the page link in step with it."""
     with st.sidebar:
         st.subheader("Training settings")
-        st.selectbox(
-            "Preset", PRESET_CHOICES, key=widget_key("preset"), on_change=apply_preset, persist_state="session",
-            help="notebook: the teaching notebook's model. strong: two LSTM layers of 128 with Adam. "
-            "quick: 64 units with Adam on 10,000 images, over 90% in seconds, for trying settings fast. "
-            "Picking one fills the controls below; changing a control makes it custom.",
-        )  # fmt: skip
-        st.select_slider("Hidden size", settings.HIDDEN_SIZES, key=widget_key("hidden_size"), **keep)
-        low, high = MODEL_LIMITS["num_layers"]
-        st.radio("Layers", range(low, high + 1), key=widget_key("num_layers"), horizontal=True, **keep)
-        st.radio("Cell type", CELL_TYPES, key=widget_key("cell_type"), horizontal=True, **keep)
-        st.select_slider("Batch size", settings.BATCH_SIZES, key=widget_key("batch_size"), **keep)
-        st.select_slider(
-            "Learning rate", settings.LEARNING_RATES, key=widget_key("learning_rate"),
-            format_func=settings.format_value, **keep,
-            help="Log scale. The notebook uses 0.1 with SGD, Adam wants about 0.001. "
-            "To watch a run diverge, try 100 with the notebook model.",
-        )  # fmt: skip
-        st.radio("Optimizer", OPTIMIZERS, key=widget_key("optimizer"), horizontal=True, **keep)
-        st.number_input("Epochs", *TRAIN_LIMITS["epochs"], step=1, key=widget_key("epochs"), **keep)
-        st.select_slider(
-            "Training images", settings.TRAIN_IMAGES, key=widget_key("train_limit"), **keep,
-            format_func=lambda count: images_label(count, train_size),
-            help="Fewer images make each epoch quicker and the model weaker.",
-        )  # fmt: skip
-        with st.expander("Seed and device"):
-            st.number_input("Seed", *TRAIN_LIMITS["seed"], step=1, key=widget_key("seed"), **keep)
-            st.selectbox("Device", settings.available_devices(), key=widget_key("device"), **keep)
+        configs = settings.panel(settings.TRAIN_PANEL)
         st.caption("Moving a control never retrains: **Train** does, with these settings.")
-    link = settings.to_query(current_values())
+    link = settings.to_query(settings.current_values(settings.TRAIN_PANEL))
     if run_id := st.session_state.get(ui.RUN_KEY):
         link[ui.RUN_PARAM] = run_id
     if st.query_params.to_dict() != link:
         st.query_params.from_dict(link)
+    return configs
 
 
 # ----- commands ----------------------------------------------------------------------------
@@ -142,10 +87,9 @@ def run_command(command, *args) -> None:
         st.session_state[ACTION_ERROR] = str(err)
 
 
-def start_training(runs: JobRegistry) -> None:
-    values = current_values()
-    model_config, train_config = settings.configs(values)
-    ui.choose_run(runs.start(model_config, train_config, owner=browser_token(), label=matching_preset(values)))
+def start_training(runs: JobRegistry, configs: tuple) -> None:
+    label = settings.matching_preset(settings.current_values(settings.TRAIN_PANEL))
+    ui.choose_run(runs.start(*configs, owner=browser_token(), label=label))
 
 
 def continue_training(runs: JobRegistry, run_id: str) -> None:
@@ -161,7 +105,7 @@ def continues_in_place(view: RunView) -> bool:
     return view.record.owned_by(browser_token()) and view.status in (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
 
-def command_bar(runs: JobRegistry) -> None:
+def command_bar(runs: JobRegistry, configs: tuple) -> None:
     """Train, Stop, Continue. Drawn in a fragment of its own, polled while a run trains, so that
     a click on Stop reruns only this bar and *Stopping...* shows at once; Train and Continue
     change the run on show, so they rerun the whole page."""
@@ -174,7 +118,7 @@ def command_bar(runs: JobRegistry) -> None:
         "Train", type="primary", icon=":material/play_arrow:", width="stretch",
         help="Train a new model with the training settings, as a new run.",
     ):  # fmt: skip
-        run_command(start_training, runs)
+        run_command(start_training, runs, configs)
         st.rerun()
     stop.button(
         "Stopping..." if stopping else "Stop", icon=":material/stop:", disabled=not busy or stopping or not mine,
@@ -197,13 +141,7 @@ def command_bar(runs: JobRegistry) -> None:
 
 
 def describe_model(view: RunView) -> str:
-    train = view.record.train_config
-    images = "all images" if train.train_limit is None else f"{train.train_limit:,} images"
-    text = (
-        f"**Current model:** {ui.describe_config(view)} · "
-        f"{train.optimizer} lr {train.learning_rate:g}, batch {train.batch_size}, {images}, seed {train.seed}"
-        f" · run `{view.run_id}`"
-    )
+    text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
     if view.record.label:
         text += f" ({escape_markdown(view.record.label)})"
     if parent := view.record.parent:
@@ -302,16 +240,14 @@ def near_chance_advice(view: RunView) -> str:
     """Why a finished run is near chance, and what to change: small quick runs otherwise end
     at 10% without a word."""
     train, last = view.record.train_config, view.history[-1]
-    images = "all the training images" if train.train_limit is None else f"{train.train_limit:,} training images"
-    epochs = f"{last.epoch:g} epoch" + ("" if last.epoch == 1 else "s")
     sgd = (
-        f" SGD at learning rate {train.learning_rate:g} needs many batches to get going: the notebook's "
-        "model is at about 33% after one epoch of all 60,000 images."
+        " SGD needs many batches to get going: the notebook's model is at about 33% after one epoch of all "
+        "60,000 images."
         if train.optimizer == "SGD" else ""
     )  # fmt: skip
     return (
         f"but it learned next to nothing: {last.test_accuracy:.1f}% on the test set is what guessing gives (10%), "
-        f"after {epochs} of {images}.{sgd} To learn more, give it more images or epochs, a higher learning rate, "
+        f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or epochs, a higher learning rate, "
         "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
     )
 
@@ -592,7 +528,7 @@ def admin_box(runs: JobRegistry) -> None:
                 st.caption("That is not the admin password.")
 
 
-def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> None:
+def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     st.header("Compare runs", divider="gray")
     views, problems = runs.runs()
     for problem in problems:
@@ -603,23 +539,15 @@ def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> N
     records = [view.record for view in views]
     table = summary_table(records)
     table["status"] = [view.status.value for view in views]
-    table["train_limit"] = [images_label(count, train_size) for count in table["train_limit"]]
+    for declared in SETTINGS:
+        if declared.optional:  # None reads "all"
+            table[declared.name] = table[declared.name].map(declared.show)
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(
         table, hide_index=True, on_select="rerun", selection_mode="multi-row", column_order=RUN_COLUMNS,
         key="train_runs_table", height=min(35 * (len(table) + 1) + 3, 320),
-        column_config={
-            "run_id": "Run", "cell_type": "Cell", "hidden_size": "Hidden", "num_layers": "Layers",
-            "optimizer": "Optimizer", "batch_size": "Batch", "train_limit": "Images", "seed": "Seed",
-            "epochs": "Epochs", "status": "Status", "parent": "Continues",
-            "learning_rate": st.column_config.NumberColumn("Learning rate", format="%g"),
-            "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
-            "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
-            "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
-            "images_per_second": st.column_config.NumberColumn("Images/s", format="%.0f"),
-            "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
-        },
-    )  # fmt: skip
+        column_config=RUN_COLUMN_CONFIG,
+    )
     rows = selection.selection.rows or list(range(min(5, len(views))))
     history = compare_tables.overlay_history([records[row] for row in rows])
     st.altair_chart(overlay_chart(history))
@@ -629,26 +557,31 @@ def compare_runs(runs: JobRegistry, train_size: int, shown: RunView | None) -> N
 
 # ----- the page ----------------------------------------------------------------------------
 
-st.title("Train")
-st.caption(
-    "The notebook's exercise: change the hidden size, batch size and learning rate, train, and "
-    "compare how fast and how well each model learns. Training runs on the server: you can "
-    "switch pages, reload or close the tab, and come back through the page link."
-)
-registry = ui.registry()
-if registry is None:
-    st.stop()
-read_link_once()
-current = ui.current_run()
-settings_sidebar(len(registry.data.train_labels))
-for problem in st.session_state.pop(LINK_PROBLEMS, []):
-    st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")
-busy = current is not None and current.busy
-st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry)
-if current is not None:
-    st.markdown(describe_model(current))
-# Every redraw costs the training thread some time (the GIL), so only what changes within an
-# epoch is redrawn twice a second.
-st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
-st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
-compare_runs(registry, len(registry.data.train_labels), current)
+
+def main() -> None:
+    st.title("Train")
+    st.caption(
+        "The notebook's exercise: change the hidden size, batch size and learning rate, train, and "
+        "compare how fast and how well each model learns. Training runs on the server: you can "
+        "switch pages, reload or close the tab, and come back through the page link."
+    )
+    registry = ui.registry()
+    if registry is None:
+        st.stop()
+    problems = settings.read_link_once(settings.TRAIN_PANEL)
+    current = ui.current_run()
+    configs = settings_sidebar()
+    for problem in problems:
+        st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")
+    busy = current is not None and current.busy
+    st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
+    if current is not None:
+        st.markdown(describe_model(current))
+    # Every redraw costs the training thread some time (the GIL), so only what changes within an
+    # epoch is redrawn twice a second.
+    st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
+    st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
+    compare_runs(registry, current)
+
+
+main()

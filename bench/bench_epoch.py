@@ -24,13 +24,14 @@ from torchvision import datasets, transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from rnn_core import PRESETS, RowClassifier, Trainer, load_mnist  # noqa: E402
+from rnn_core.checkpoint import build_optimizer  # noqa: E402
 from rnn_core.trainer import resolve_device  # noqa: E402
 
 
 def notebook_epoch(loader: torch.utils.data.DataLoader, device: torch.device) -> float:
     preset = PRESETS["notebook"]
     model = RowClassifier(preset.model).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=preset.train.learning_rate)
+    optimizer = build_optimizer(model, preset.train)
     start = time.perf_counter()
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
@@ -60,7 +61,7 @@ def main() -> None:
     device = resolve_device(args.device)
     data = load_mnist(args.data_dir, allow_download=False, allow_sample=False)
     dataset = datasets.MNIST(Path(args.data_dir), train=True, transform=transforms.ToTensor())
-    loader = torch.utils.data.DataLoader(dataset, batch_size=100, shuffle=True)
+    loader = torch.utils.data.DataLoader(dataset, PRESETS["notebook"].train.batch_size, shuffle=True)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, data: {data.description}")
 
     reference, ours = [], []

@@ -18,7 +18,6 @@ medians and the median of each round's ratio are the result (the goal is at most
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
@@ -34,9 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rnn_core import PRESETS, RunStore, Trainer, load_mnist  # noqa: E402
+from rnn_core.config import configs  # noqa: E402
 from dashboard import settings  # noqa: E402
 from rnn_core.jobs import LocalExecutor  # noqa: E402
-from dashboard.settings import TRAIN_IMAGES  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
 
@@ -145,15 +144,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--preset", default="notebook", choices=sorted(PRESETS))
-    parser.add_argument("--images", type=int, default=60_000, choices=[n or 60_000 for n in TRAIN_IMAGES])
+    parser.add_argument("--images", default="all", help="training images: a number, or all (default)")
     args = parser.parse_args()
 
-    preset = PRESETS[args.preset]
-    train_limit = None if args.images >= 60_000 else args.images
-    train_config = dataclasses.replace(preset.train, epochs=EPOCHS, device="cpu", train_limit=train_limit)
-    query = urllib.parse.urlencode(
-        {"preset": args.preset, "epochs": EPOCHS, "device": "cpu", "images": settings.format_value(train_limit)}
-    )
+    # Both sides train with what the page makes of the same link.
+    link = {"preset": args.preset, "epochs": str(EPOCHS), "device": "cpu", "images": args.images}
+    values, problems = settings.from_query(link)
+    if problems:
+        parser.error(" ".join(problems))
+    model_config, train_config = configs(values)
+    query = urllib.parse.urlencode(link)
 
     LocalExecutor().shutdown()  # sizes torch's threads here exactly as the app does for its workers
     data = load_mnist(os.environ.get("RNN_DATA_DIR", REPO / "data"), allow_download=False, allow_sample=False)
@@ -162,7 +162,7 @@ def main() -> None:
     server = AppServer(store.root, workdir / "server.log").start()
     print(
         f"{os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} thread(s) in both, "
-        f"data: {data.description}; preset {args.preset}, {args.images:,} images"
+        f"data: {data.description}; preset {args.preset}, {args.images} images"
     )
     through_page, headless, quiet = [], [], []  # per round: each epoch's seconds; was it quiet
     try:
@@ -170,10 +170,10 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # one round left out: the first training in a process also pays torch's start-up
             page_epochs(browser, server.url, query, store)
-            headless_epochs(data, preset.model, train_config)
+            headless_epochs(data, model_config, train_config)
             for round_index in range(1, args.rounds + 1):
                 seconds, wall, updates, page_load = page_epochs(browser, server.url, query, store)
-                alone, alone_load = headless_epochs(data, preset.model, train_config)
+                alone, alone_load = headless_epochs(data, model_config, train_config)
                 through_page.append(seconds)
                 headless.append(alone)
                 quiet.append(max(page_load, alone_load) <= QUIET)

@@ -1,6 +1,6 @@
 """Time a 12-run sweep on this machine: the local pool of threads vs a local Ray cluster.
 
-    python bench/bench_sweep.py [--epochs 2] [--train-limit 10000] [--rounds 3] [--mnist-dir DIR]
+    python bench/bench_sweep.py [--epochs 2] [--images 10000] [--rounds 3] [--mnist-dir DIR]
 
 The grid is hidden 8, 16, 32 x learning rate 0.03, 0.1, 0.3, 1 (notebook model otherwise),
 queued through the registry as the app and the CLI queue it. Each figure is the wall time from
@@ -24,24 +24,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from rnn_core import load_mnist, sweep  # noqa: E402
-from rnn_core.config import ModelConfig, TrainConfig  # noqa: E402
 from rnn_core.jobs import Executor, LocalExecutor  # noqa: E402
 from rnn_core.registry import JobRegistry  # noqa: E402
 from rnn_core.runs import RunStore  # noqa: E402
 
-HIDDEN_SIZES, LEARNING_RATES = (8, 16, 32), (0.03, 0.1, 0.3, 1.0)
-
-
-def cells(epochs: int, train_limit: int) -> list[sweep.Cell]:
-    train = TrainConfig(epochs=epochs, train_limit=train_limit, device="cpu")
-    return [(ModelConfig(hidden_size=h), TrainConfig(**{**train.__dict__, "learning_rate": lr}))
-            for h in HIDDEN_SIZES for lr in LEARNING_RATES]  # fmt: skip
+# The grid, as the sweep CLI's flags: hidden 8, 16, 32 x learning rate 0.03, 0.1, 0.3, 1.
+GRID = ["--hidden-size", "8,16,32", "--learning-rate", "0.03,0.1,0.3,1", "--device", "cpu"]
 
 
 def time_sweep(data, executor: Executor, grid: list[sweep.Cell], runs_dir: Path) -> float:
     registry = JobRegistry(data, RunStore(runs_dir), executor, unwatched_minutes=math.inf)
     start = time.perf_counter()
-    sweep_id = sweep.start(registry, grid, ["hidden_size", "learning_rate"], owner=None)
+    sweep_id = sweep.start(registry, grid, sweep.varying(grid), owner=None)
     while sweep.find(registry, sweep_id).busy:
         time.sleep(0.05)
     seconds = time.perf_counter() - start
@@ -52,8 +46,8 @@ def time_sweep(data, executor: Executor, grid: list[sweep.Cell], runs_dir: Path)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=10_000)
+    parser.add_argument("--epochs", default="2")
+    parser.add_argument("--images", default="10000", help="training images per run")
     parser.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR"))
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -63,9 +57,9 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     data = load_mnist(root / "data", args.mnist_dir, allow_download=False)
-    grid = cells(args.epochs, args.train_limit)
-    print(f"{len(grid)} runs: hidden {HIDDEN_SIZES} x lr {LEARNING_RATES}, {args.epochs} epochs of "
-          f"{args.train_limit:,} images, on {os.cpu_count()} cores ({data.description})")  # fmt: skip
+    flags = [*GRID, "--epochs", args.epochs, "--train-limit", args.images]
+    grid = sweep.cells_from_args(sweep.build_sweep_parser().parse_args(flags))
+    print(f"{len(grid)} runs: {' '.join(flags)}, on {os.cpu_count()} cores ({data.description})")
 
     started = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)

@@ -4,56 +4,33 @@ their histories out in one long table for an overlay chart.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from typing import Any, Sequence
 
 import pandas as pd
 
+from rnn_core.config import EXERCISE, SETTING, SETTINGS, flat
 from rnn_core.runs import RunRecord
 
-# The settings a run is told apart by, and how each reads in a legend.
-SETTING_LABELS: dict[str, str] = {
-    "cell_type": "{}",
-    "hidden_size": "hidden {}",
-    "num_layers": "{} layers",
-    "optimizer": "{}",
-    "learning_rate": "lr {:g}",
-    "batch_size": "batch {}",
-    "train_limit": "{} images",
-    "seed": "seed {}",
-    "device": "{}",
-}
-# What names a run that has nothing to be told apart from: the notebook's exercise.
-EXERCISE_SETTINGS = ("hidden_size", "batch_size", "learning_rate")
 OVERLAY_COLUMNS = ["run", "run_id", "epoch", "test_accuracy", "test_loss", "seconds"]
 
 
 def run_settings(record: RunRecord) -> dict[str, Any]:
-    settings = {**dataclasses.asdict(record.model_config), **dataclasses.asdict(record.train_config)}
-    return {name: settings.get(name) for name in SETTING_LABELS}
+    return flat(record.model_config, record.train_config)
 
 
 def differing_settings(records: Sequence[RunRecord]) -> list[str]:
     """The settings that do not have the same value in all these runs."""
     all_settings = [run_settings(record) for record in records]
-    return [name for name in SETTING_LABELS if len({repr(s[name]) for s in all_settings}) > 1]
-
-
-def _describe(name: str, value: Any) -> str:
-    if name == "train_limit" and value is None:
-        return "all images"
-    if name == "num_layers" and value == 1:
-        return "1 layer"
-    return SETTING_LABELS[name].format(value)
+    return [s.name for s in SETTINGS if len({repr(settings[s.name]) for settings in all_settings}) > 1]
 
 
 def run_labels(records: Sequence[RunRecord]) -> list[str]:
     """One legend label per run: the settings that differ, plus the start time where those
     alone do not tell two runs apart. A run on its own is named by the exercise's settings."""
-    names = differing_settings(records) if len(records) > 1 else list(EXERCISE_SETTINGS)
-    settings = [" · ".join(_describe(name, run_settings(record)[name]) for name in names) for record in records]
+    names = differing_settings(records) if len(records) > 1 else list(EXERCISE)
+    settings = [" · ".join(SETTING[name].describe(run_settings(record)[name]) for name in names) for record in records]
     labels, uses = [], Counter()
     for label, record in zip(settings, records):
         if not label or settings.count(label) > 1:

@@ -6,6 +6,7 @@ Pure functions (no Streamlit): a notebook can draw the same tables.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.config import PRESETS, ModelConfig, TrainConfig, describe
 from rnn_core.inspection import Reading
 from rnn_core.model import GRU_GATES, LSTM_GATES, ROWS, RowClassifier
 from rnn_core.trainer import initial_model
@@ -34,8 +35,8 @@ SIGMOID, TANH, UNBOUNDED = "0..1", "-1..1", "unbounded"
 # The one-click comparison: three runs alike but for the cell, small enough to train in well
 # under a minute on two cores (measured; see the README).
 CELL_TRIO = ("RNN", "GRU", "LSTM")
-TRIO_MODEL = ModelConfig(hidden_size=32, num_layers=1)
-TRIO_TRAIN = TrainConfig(epochs=5, batch_size=64, learning_rate=0.01, optimizer="Adam", seed=0, train_limit=10_000)
+TRIO_MODEL = ModelConfig(hidden_size=32)
+TRIO_TRAIN = dataclasses.replace(PRESETS["quick"].train, epochs=5)
 TRIO_LABEL = "cells: {cell}"
 
 
@@ -133,14 +134,14 @@ class _View(Protocol):
 def trio_configs(model: ModelConfig = TRIO_MODEL, train: TrainConfig = TRIO_TRAIN) -> list[tuple[str, ModelConfig, TrainConfig, str]]:
     """(cell, model config, train config, label) for each of the three runs to start."""
     return [
-        (cell, ModelConfig(model.hidden_size, model.num_layers, cell), train, TRIO_LABEL.format(cell=cell))
+        (cell, dataclasses.replace(model, cell_type=cell), train, TRIO_LABEL.format(cell=cell))
         for cell in CELL_TRIO
     ]
 
 
-def _settings(view: _View) -> tuple:
-    model = view.record.model_config
-    return (model.hidden_size, model.num_layers, view.record.train_config)
+def _settings(view: _View) -> str:
+    """Everything but the cell, which is what a trio varies."""
+    return describe_settings(view.record.model_config, view.record.train_config)
 
 
 def cell_trios(views: Iterable[_View]) -> list[dict[str, _View]]:
@@ -162,12 +163,7 @@ def cell_trios(views: Iterable[_View]) -> list[dict[str, _View]]:
 
 
 def describe_settings(model: ModelConfig, train: TrainConfig) -> str:
-    images = "all" if train.train_limit is None else f"{train.train_limit:,}"
-    layers = "1 layer" if model.num_layers == 1 else f"{model.num_layers} layers"
-    return (
-        f"{model.hidden_size} hidden units, {layers}, {train.optimizer} lr {train.learning_rate:g}, "
-        f"batch {train.batch_size}, {train.epochs} epochs on {images} training images, seed {train.seed}"
-    )
+    return describe(model, train, leave_out=("cell_type", "device"))
 
 
 def shares_settings(views: Sequence[_View]) -> bool:

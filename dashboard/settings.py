@@ -1,33 +1,27 @@
-"""The Train page's settings: the choices it offers, its presets, and its shareable link.
+"""The settings panel: a control per setting, the presets, and the shareable page link.
 
-The settings are one flat dict of ModelConfig and TrainConfig fields. The page link carries
-only what differs from the defaults (or from the preset named in it), so a link stays short
-and a teacher can share `?preset=strong&lr=0.01`. Reading a link never fails: a value that is
-not allowed is left out and explained.
+Everything here is derived from the declarations in `rnn_core.config`: a setting added there
+gets its control, its link key and its place in the presets without a change here. The page
+link carries only what differs from the defaults (or from the preset named in it), so a link
+stays short and a teacher can share `?preset=strong&lr=0.01`. Reading a link never fails: a
+value that is not allowed is left out and explained.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
+import streamlit as st
 import torch
 
-from rnn_core.config import CELL_TYPES, MODEL_LIMITS, OPTIMIZERS, PRESETS, TRAIN_LIMITS, ModelConfig, TrainConfig
+from rnn_core.config import DEFAULTS, PRESETS, SETTINGS, ModelConfig, Setting, TrainConfig, configs
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "notebook"
 PRESET_CHOICES = (*PRESETS, CUSTOM)
 PRESET_PARAM = "preset"
-# A preset fixes the model and how it learns; seed, device and data size stay the user's,
-# except for a preset that names its data size (quick: its point is a small one).
-PRESET_FIELDS = ("hidden_size", "num_layers", "cell_type", "batch_size", "learning_rate", "epochs", "optimizer")
-
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-HIDDEN_SIZES = (2, 4, 8, 10, 16, 20, 32, 50, 64, 100, 128, 256, 512)
-BATCH_SIZES = (10, 16, 32, 50, 64, 100, 128, 200, 256, 500, 1000)
-TRAIN_IMAGES = (500, 1000, 2000, 5000, 10_000, 20_000, 30_000, None)  # None: the whole split
-ALL_IMAGES = "all"
+TRAIN_PANEL = "train"  # the Train page's panel: its controls are keyed train_<setting>
 
 
 def available_devices() -> tuple[str, ...]:
@@ -40,53 +34,11 @@ def available_devices() -> tuple[str, ...]:
     return tuple(devices)
 
 
-@dataclass(frozen=True)
-class Control:
-    """One setting: its config field, its name in the page link, and what it may be."""
-
-    field: str
-    param: str
-    choices: tuple[Any, ...] | None = None  # the allowed values, or None for an integer range
-    limits: tuple[int, int] | None = None
-
-
-CONTROLS = (
-    Control("hidden_size", "hidden", HIDDEN_SIZES),
-    Control("num_layers", "layers", limits=MODEL_LIMITS["num_layers"]),
-    Control("cell_type", "cell", CELL_TYPES),
-    Control("batch_size", "batch", BATCH_SIZES),
-    Control("learning_rate", "lr", LEARNING_RATES),
-    Control("epochs", "epochs", limits=tuple(map(int, TRAIN_LIMITS["epochs"]))),
-    Control("optimizer", "optimizer", OPTIMIZERS),
-    Control("seed", "seed", limits=tuple(map(int, TRAIN_LIMITS["seed"]))),
-    Control("device", "device", available_devices()),
-    Control("train_limit", "images", TRAIN_IMAGES),
-)
-
-
-def format_value(value: Any) -> str:
-    """How a setting is written in the page link."""
-    if value is None:
-        return ALL_IMAGES
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def preset_values(name: str) -> dict[str, Any]:
-    preset = PRESETS[name]
-    values = {field: getattr(preset.model if hasattr(preset.model, field) else preset.train, field) for field in PRESET_FIELDS}
-    if preset.train.train_limit is not None:
-        values["train_limit"] = preset.train.train_limit
-    return values
-
-
-DEFAULTS: dict[str, Any] = {
-    **preset_values(DEFAULT_PRESET),
-    "seed": TrainConfig.seed,
-    "device": TrainConfig.device,
-    "train_limit": TrainConfig.train_limit,
-}
+    """What picking a preset sets: how the model is built and learns. The advanced settings
+    (seed, device) stay the user's, and so does an optional one the preset leaves at "all"."""
+    values = PRESETS[name].values()
+    return {s.name: values[s.name] for s in SETTINGS if not s.advanced and not (s.optional and values[s.name] is None)}
 
 
 def matching_preset(values: Mapping[str, Any]) -> str:
@@ -97,28 +49,13 @@ def matching_preset(values: Mapping[str, Any]) -> str:
     return CUSTOM
 
 
-def configs(values: Mapping[str, Any]) -> tuple[ModelConfig, TrainConfig]:
-    """The configs to train with; raises ValueError (with a readable message) on a bad value."""
-    model_fields = {"hidden_size", "num_layers", "cell_type"}
-    model = ModelConfig(**{k: v for k, v in values.items() if k in model_fields})
-    train = TrainConfig(**{k: v for k, v in values.items() if k not in model_fields})
-    return model, train
-
-
-def _parse(control: Control, raw: str) -> Any:
-    if control.choices is not None:
-        for choice in control.choices:
-            if format_value(choice) == raw:
-                return choice
-        raise ValueError(f"must be one of {', '.join(map(format_value, control.choices))}")
-    low, high = control.limits
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ValueError(f"must be a whole number from {low} to {high}") from None
-    if not low <= number <= high:
-        raise ValueError(f"must be from {low} to {high}")
-    return number
+def read(declared: Setting, raw: str) -> Any:
+    """A setting's value from a link: what its control can show, since a slider or a radio
+    cannot hold a value it does not offer."""
+    value = declared.parse(raw)
+    if declared.control in ("slider", "radio") and value not in declared.values:
+        raise ValueError(f"must be one of {', '.join(map(declared.show, declared.values))}")
+    return value
 
 
 def from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -134,15 +71,14 @@ def from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             values.update(preset_values(preset))
         elif preset != CUSTOM:
             problems.append(f"{PRESET_PARAM}={preset[:40]} must be one of {', '.join(PRESET_CHOICES)}: ignored.")
-    for control in CONTROLS:
-        raw = params.get(control.param)
+    for declared in SETTINGS:
+        raw = params.get(declared.key)
         if raw is None:
             continue
         try:
-            values[control.field] = _parse(control, raw)
+            values[declared.name] = read(declared, raw)
         except ValueError as err:
-            kept = format_value(values[control.field])
-            problems.append(f"{control.param}={raw[:40]} {err}: using {kept}.")
+            problems.append(f"{declared.key}={raw[:40]} {err}: using {declared.format(values[declared.name])}.")
     return values, problems
 
 
@@ -151,7 +87,78 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
     preset = matching_preset(values)
     base = {**DEFAULTS, **preset_values(preset)} if preset != CUSTOM else DEFAULTS
     params = {PRESET_PARAM: preset} if preset not in (CUSTOM, DEFAULT_PRESET) else {}
-    for control in CONTROLS:
-        if values[control.field] != base[control.field]:
-            params[control.param] = format_value(values[control.field])
+    for declared in SETTINGS:
+        if values[declared.name] != base[declared.name]:
+            params[declared.key] = declared.format(values[declared.name])
     return params
+
+
+# ----- the panel ---------------------------------------------------------------------------
+
+
+def widget_key(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}"
+
+
+def current_values(prefix: str) -> dict[str, Any]:
+    """The panel's settings as they stand (the defaults where a control was never drawn)."""
+    return {s.name: st.session_state.get(widget_key(prefix, s.name), s.default) for s in SETTINGS}
+
+
+def read_link_once(prefix: str) -> list[str]:
+    """The controls start from the page link the first time this tab opens the page; after
+    that they keep their own values, also across page switches. Returns the link's problems
+    (plain text), once."""
+    if st.session_state.get(widget_key(prefix, "link_read")):
+        return []
+    values, problems = from_query(st.query_params.to_dict())
+    for name, value in values.items():
+        st.session_state[widget_key(prefix, name)] = value
+    st.session_state[widget_key(prefix, "preset")] = matching_preset(values)
+    st.session_state[widget_key(prefix, "link_read")] = True
+    return problems
+
+
+def _apply_preset(prefix: str) -> None:
+    name = st.session_state[widget_key(prefix, "preset")]
+    if name != CUSTOM:
+        for field, value in preset_values(name).items():
+            st.session_state[widget_key(prefix, field)] = value
+
+
+def _name_preset(prefix: str) -> None:
+    st.session_state[widget_key(prefix, "preset")] = matching_preset(current_values(prefix))
+
+
+def control(declared: Setting, prefix: str, label: str | None = None, **options: Any) -> None:
+    """The widget for one setting, keyed `<prefix>_<name>`, with its label and help."""
+    key, label = widget_key(prefix, declared.name), label or declared.label
+    shared = {"key": key, "help": declared.help, "persist_state": "session", **options}
+    if declared.control == "number":
+        st.number_input(label, int(declared.limits[0]), int(declared.limits[1]), step=1, **shared)
+    elif declared.control == "radio":
+        st.radio(label, declared.values, horizontal=True, format_func=declared.show, **shared)
+    elif declared.control == "select":
+        choices = available_devices() if declared.name == "device" else declared.values
+        st.selectbox(label, choices, format_func=declared.show, **shared)
+    else:
+        st.select_slider(label, declared.values, format_func=declared.show, **shared)
+
+
+def panel(prefix: str) -> tuple[ModelConfig, TrainConfig]:
+    """Every setting's control under a preset picker; returns the configs they make. Moving a
+    control names the preset the settings now match (or custom)."""
+    presets = " ".join(f"**{name}**: {preset.description}" for name, preset in PRESETS.items())
+    st.selectbox(
+        "Preset", PRESET_CHOICES, key=widget_key(prefix, "preset"), persist_state="session",
+        on_change=_apply_preset, args=(prefix,),
+        help=f"{presets} Picking one fills the controls below; changing a control makes it custom.",
+    )  # fmt: skip
+    for declared in SETTINGS:
+        if not declared.advanced:
+            control(declared, prefix, on_change=_name_preset, args=(prefix,))
+    advanced = [declared for declared in SETTINGS if declared.advanced]
+    with st.expander(" and ".join(declared.label for declared in advanced)):
+        for declared in advanced:
+            control(declared, prefix, on_change=_name_preset, args=(prefix,))
+    return configs(current_values(prefix))

@@ -26,6 +26,7 @@ from rnn_core import (
     RunStore,
     load_mnist,
 )
+from rnn_core.config import describe
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
 from rnn_core.jobs import executor_named
@@ -185,19 +186,11 @@ def current_run() -> RunView | None:
     return runs.view(newest) if newest else None
 
 
-def describe_config(view: RunView) -> str:
-    model = view.record.model_config
-    layers = "1 layer" if model.num_layers == 1 else f"{model.num_layers} layers"
-    return f"{model.cell_type}, {model.hidden_size} hidden units, {layers}"
-
-
 def run_label(view: RunView) -> str:
     """One line naming a run in pickers: id, label and model, nothing that changes while it
     trains. Streamlit keeps a picker's choice by the text of its option, so a label that
     changed with the run's state would silently drop the choice."""
-    model = view.record.model_config
-    layers = f"x{model.num_layers}" if model.num_layers > 1 else ""
-    parts = [view.run_id, view.record.label, f"{model.cell_type} {model.hidden_size}{layers}"]
+    parts = [view.run_id, view.record.label, describe(view.record.model_config)]
     return " · ".join(part for part in parts if part)
 
 
@@ -248,7 +241,7 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     last = checkpoint.history[-1] if checkpoint.history else None
     trained = f", after {last.epoch:g} epochs ({last.test_accuracy:.1f}% on the test set)" if last else ""
     model = _built_model(fingerprint, checkpoint)
-    return ChosenModel(view.run_id, name, checkpoint, model, fingerprint, describe_config(view) + trained)
+    return ChosenModel(view.run_id, name, checkpoint, model, fingerprint, describe(view.record.model_config) + trained)
 
 
 # ----- drawing a digit ----------------------------------------------------------------------
@@ -310,7 +303,7 @@ def _run_status(view: RunView | None, explicit: bool) -> None:
     if view is None:
         st.caption("No model yet: train one on the Train page.")
         return
-    lines = [f"**Model:** {describe_config(view)}"]
+    lines = [f"**Model:** {describe(view.record.model_config)}"]
     if not explicit:
         lines.append("*No run chosen: showing the newest finished run.*")
     if view.history:

@@ -1,111 +1,250 @@
-"""Typed hyperparameters for the row-by-row classifier, their limits, and the presets.
+"""Typed hyperparameters for the row-by-row classifier: the one place each setting is declared.
 
-Every limit lives in one table per config so that validation, the CLI and the dashboard's
-widgets all agree on what is allowed.
+Each field of `ModelConfig` and `TrainConfig` carries a `Setting`: its type, default, limits or
+choices, the values the dashboard offers, its label and help, and its short name in links and
+legends. Everything else is derived from these declarations: validation, the CLI's flags, the
+dashboard's controls and page links, the runs table's columns, legends, and `describe()`.
+Adding a hyperparameter means adding one field here and using it in the model or the trainer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
 
 CELL_TYPES = ("LSTM", "GRU", "RNN")
-OPTIMIZERS = ("SGD", "Adam")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+ALL = "all"  # how an optional setting's None is written (every training image)
 
-# Inclusive (low, high) bounds for the numeric fields.
-MODEL_LIMITS: dict[str, tuple[int, int]] = {"hidden_size": (1, 512), "num_layers": (1, 3)}
-TRAIN_LIMITS: dict[str, tuple[float, float]] = {
-    "epochs": (1, 200),
-    "batch_size": (1, 60_000),
-    "learning_rate": (1e-6, 100.0),
-    "seed": (0, 2**31 - 1),
-    "train_limit": (1, 60_000),
-}
-
-
-def _check_range(name: str, value: Any, limits: tuple[float, float], integer: bool) -> None:
-    low, high = limits
-    if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    if not integer and not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+Control = Literal["slider", "radio", "number", "select"]
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class Setting:
+    """One hyperparameter. `offered` are the values a slider or a sweep axis offers; `limits`
+    bound a number typed freely. `legend` formats a value for a legend or a description."""
+
+    name: str
+    kind: type
+    default: Any
+    label: str
+    key: str
+    help: str
+    legend: str = "{key} {value}"
+    limits: tuple[float, float] | None = None
+    choices: tuple[Any, ...] | None = None
+    offered: tuple[Any, ...] | None = None
+    control: Control = "slider"
+    sweep: tuple[Any, ...] | None = None  # the values a sweep tries first; None: never swept
+    log_scale: bool = False  # values spread over orders of magnitude
+    optional: bool = False  # None is allowed and means "all"
+    advanced: bool = False  # tucked away in the dashboard: seldom part of the lesson
+    section: str = "train"
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The values to pick from: the offered ones, else the choices, else a small range."""
+        if self.offered is not None:
+            return self.offered
+        if self.choices is not None:
+            return self.choices
+        low, high = self.limits
+        return tuple(range(int(low), int(high) + 1))
+
+    def allowed(self) -> str:
+        """What may be given, in words: "SGD, Adam" or "1 to 512"."""
+        if self.choices is not None:
+            return ", ".join(map(self.format, self.choices))
+        low, high = (self.show(self.kind(limit)) for limit in self.limits)
+        return f"{low} to {high}" + (f" or {ALL}" if self.optional else "")
+
+    def problem(self, value: Any) -> str | None:
+        """Why a value is not allowed, or None when it is."""
+        if value is None and self.optional:
+            return None
+        if self.choices is not None:
+            return None if value in self.choices else f"must be one of {self.allowed()}"
+        wrong_type = isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else self.kind)
+        if wrong_type or not self.limits[0] <= value <= self.limits[1]:
+            return f"must be {'a whole number' if self.kind is int else 'a number'} from {self.allowed()}"
+        return None
+
+    def check(self, value: Any) -> None:
+        if problem := self.problem(value):
+            raise ValueError(f"{self.name} {problem}, got {value!r}")
+
+    def format(self, value: Any) -> str:
+        """The value as written in a link or on the command line."""
+        if value is None:
+            return ALL
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def parse(self, text: str) -> Any:
+        """A value from a link or the command line; ValueError saying what is allowed."""
+        text = text.strip()
+        if self.choices is not None:
+            value = next((choice for choice in self.choices if self.format(choice) == text), text)
+        elif self.optional and text == ALL:
+            return None
+        else:
+            try:
+                value = self.kind(float(text)) if self.kind is float else self.kind(text)
+            except ValueError:
+                value = text
+        if problem := self.problem(value):
+            raise ValueError(problem)
+        return value
+
+    def show(self, value: Any) -> str:
+        """The value as a person reads it: "0.1", "10,000", "all"."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+            return f"{value:,}"
+        return self.format(value)
+
+    def describe(self, value: Any) -> str:
+        """The value in words, for legends and descriptions: "lr 0.1", "2 layers", "all images"."""
+        return self.legend.format(key=self.key, value=self.show(value), s="" if value == 1 else "s")
+
+
+def setting(default: Any, **declaration: Any) -> Any:
+    """A config field declared with its `Setting` (the name and type are filled in from the class)."""
+    return dataclasses.field(default=default, metadata={"setting": declaration})
+
+
+def _settings_of(cls: type, section: str) -> tuple[Setting, ...]:
+    hints = typing.get_type_hints(cls)
+    declared = []
+    for field in dataclasses.fields(cls):
+        kind = next(t for t in (int, float, str) if t in (typing.get_args(hints[field.name]) or (hints[field.name],)))
+        declared.append(Setting(field.name, kind, field.default, section=section, **field.metadata["setting"]))
+    return tuple(declared)
+
+
+class _Checked:
+    """Validates every field against its declaration when a config is made."""
+
+    def __post_init__(self) -> None:
+        for declared in SETTINGS_BY_SECTION[type(self).__name__]:
+            declared.check(getattr(self, declared.name))
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Checked):
     """Shape of the network: 28 pixels in per step, 10 classes out after the last row."""
 
-    hidden_size: int = 20
-    num_layers: int = 1
-    cell_type: str = "LSTM"
-
-    def __post_init__(self) -> None:
-        for name, limits in MODEL_LIMITS.items():
-            _check_range(name, getattr(self, name), limits, integer=True)
-        _check_choice("cell_type", self.cell_type, CELL_TYPES)
+    cell_type: str = setting(
+        "LSTM", label="Cell type", key="cell", choices=CELL_TYPES, control="radio", legend="{value}",
+        sweep=("RNN", "GRU", "LSTM"),
+        help="LSTM and GRU have gates that keep a memory across the 28 rows; the plain RNN forgets fast.",
+    )
+    hidden_size: int = setting(
+        20, label="Hidden size", key="hidden", limits=(1, 512), legend="hidden {value}", log_scale=True, sweep=(10, 20, 50, 100),
+        offered=(2, 4, 8, 10, 16, 20, 32, 50, 64, 100, 128, 256, 512),
+        help="Units in the cell's memory: the notebook uses 20. More units learn more, each epoch slower.",
+    )
+    num_layers: int = setting(
+        1, label="Layers", key="layers", limits=(1, 3), control="radio", legend="{value} layer{s}", sweep=(1, 2),
+        help="Recurrent layers stacked: each reads the sequence of hidden states of the one below.",
+    )
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Checked):
     """How to train. `train_limit` caps the training images (None = the whole split)."""
 
-    epochs: int = 10
-    batch_size: int = 100
-    learning_rate: float = 0.1
-    optimizer: str = "SGD"
-    seed: int = 0
-    device: str = "auto"
-    train_limit: int | None = None
+    optimizer: str = setting(
+        "SGD", label="Optimizer", key="optimizer", choices=("SGD", "Adam"), control="radio", legend="{value}",
+        sweep=("SGD", "Adam"),
+        help="SGD takes plain steps down the gradient (the notebook); Adam scales each weight's step.",
+    )
+    learning_rate: float = setting(
+        0.1, label="Learning rate", key="lr", limits=(1e-6, 100.0), log_scale=True, sweep=(0.01, 0.1, 1.0),
+        offered=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
+        help="Log scale. The notebook uses 0.1 with SGD, Adam wants about 0.001. "
+        "To watch a run diverge, try 100 with the notebook model.",
+    )
+    batch_size: int = setting(
+        100, label="Batch size", key="batch", limits=(1, 60_000), legend="batch {value}", log_scale=True, sweep=(32, 100, 500),
+        offered=(10, 16, 32, 50, 64, 100, 128, 200, 256, 500, 1000),
+        help="Images per step of the optimizer: smaller batches take more, noisier steps per epoch.",
+    )
+    epochs: int = setting(
+        10, label="Epochs", key="epochs", limits=(1, 200), control="number", legend="{value} epoch{s}", sweep=(1, 2, 3),
+        offered=(1, 2, 3, 5, 10, 20, 50, 100, 200),
+        help="Passes over the training images.",
+    )
+    train_limit: int | None = setting(
+        None, label="Training images", key="images", limits=(1, 60_000), optional=True, legend="{value} images",
+        log_scale=True, sweep=(1000, 5000, 20_000),
+        offered=(500, 1000, 2000, 5000, 10_000, 20_000, 30_000, None),
+        help="Fewer images make each epoch quicker and the model weaker.",
+    )
+    seed: int = setting(
+        0, label="Seed", key="seed", limits=(0, 2**31 - 1), control="number", advanced=True,
+        offered=(0, 1, 2, 3, 4), sweep=(0, 1, 2),
+        help="Fixes the starting weights and the order of the images, so a run can be repeated.",
+    )
+    device: str = setting(
+        "auto", label="Device", key="device", choices=("auto", "cpu", "cuda", "mps"), control="select",
+        advanced=True, legend="{value}",
+        help="auto picks a GPU when there is one.",
+    )
 
-    def __post_init__(self) -> None:
-        for name, limits in TRAIN_LIMITS.items():
-            value = getattr(self, name)
-            if name == "train_limit" and value is None:
-                continue
-            _check_range(name, value, limits, integer=name != "learning_rate")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("device", self.device, DEVICES)
+
+SETTINGS_BY_SECTION = {"ModelConfig": _settings_of(ModelConfig, "model"), "TrainConfig": _settings_of(TrainConfig, "train")}
+SETTINGS: tuple[Setting, ...] = (*SETTINGS_BY_SECTION["ModelConfig"], *SETTINGS_BY_SECTION["TrainConfig"])
+SETTING: dict[str, Setting] = {declared.name: declared for declared in SETTINGS}
+DEFAULTS: dict[str, Any] = {declared.name: declared.default for declared in SETTINGS}
+# The notebook's exercise: the settings it asks to vary, which name a run when nothing else does.
+EXERCISE = ("hidden_size", "learning_rate", "batch_size")
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    description: str
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+def flat(model: ModelConfig, train: TrainConfig) -> dict[str, Any]:
+    """Both configs as one dict of setting name to value, in the declarations' order."""
+    return {**dataclasses.asdict(model), **dataclasses.asdict(train)}
 
 
-PRESETS: dict[str, Preset] = {
-    "notebook": Preset(
-        "notebook",
-        "The teaching notebook: LSTM with 20 hidden units, SGD lr 0.1, batch 100, 10 epochs.",
-    ),
-    "strong": Preset(
-        "strong",
-        "Two stacked LSTM layers of 128 units with Adam: about 99% in a few minutes on a CPU.",
-        ModelConfig(hidden_size=128, num_layers=2),
-        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam"),
-    ),
-    "quick": Preset(
-        "quick",
-        "For trying settings in class: LSTM of 64 units with Adam lr 0.01 on 10,000 images for 3 epochs, "
-        "over 90% in seconds on a CPU.",
-        ModelConfig(hidden_size=64),
-        TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, optimizer="Adam", train_limit=10_000),
-    ),
-}
+def configs(values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """The two configs from one flat dict (missing settings take their defaults); ValueError
+    with a readable message on a bad value. Unknown keys are ignored."""
+    return config_from_dict(ModelConfig, values), config_from_dict(TrainConfig, values)
 
 
 def config_from_dict(cls: type, values: dict[str, Any]):
     """Build a config from a plain dict (a checkpoint or a JSON record), ignoring unknown keys."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def describe(model: ModelConfig, train: TrainConfig | None = None, leave_out: tuple[str, ...] = ("device",)) -> str:
+    """A model (and how it was trained) in words, the same way everywhere:
+    "LSTM, hidden 20, 1 layer" and "SGD, lr 0.1, batch 100, 10 epochs, all images, seed 0"."""
+    shown = flat(model, train) if train else dataclasses.asdict(model)
+    return ", ".join(SETTING[name].describe(value) for name, value in shown.items() if name not in leave_out)
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def values(self) -> dict[str, Any]:
+        return flat(self.model, self.train)
+
+
+PRESETS: dict[str, Preset] = {
+    "notebook": Preset("the teaching notebook's model: LSTM with 20 hidden units, SGD lr 0.1, batch 100, 10 epochs."),
+    "strong": Preset(
+        "two stacked LSTM layers of 128 units with Adam: about 99% in a few minutes on a CPU.",
+        ModelConfig(hidden_size=128, num_layers=2),
+        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam"),
+    ),
+    "quick": Preset(
+        "64 units with Adam lr 0.01 on 10,000 images for 3 epochs: over 90% in seconds on a CPU, "
+        "for trying settings fast.",
+        ModelConfig(hidden_size=64),
+        TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, optimizer="Adam", train_limit=10_000),
+    ),
+}

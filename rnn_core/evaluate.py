@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from .model import NUM_CLASSES
 
-EVAL_BATCH = 2000
+EVAL_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,13 @@ class Score:
 
 
 @torch.no_grad()
-def predict_log_probs(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+def predict_log_probs(model: nn.Module, images: torch.Tensor, chunk_size: int = EVAL_CHUNK) -> torch.Tensor:
     """Log-probabilities [N, 10] on the CPU, computed batch by batch on the model's device."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        chunks = [model(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
+        chunks = [model(images[i : i + chunk_size].to(device)).cpu() for i in range(0, len(images), chunk_size)]
     finally:
         model.train(was_training)
     return torch.cat(chunks) if chunks else torch.empty(0, NUM_CLASSES)

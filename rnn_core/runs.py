@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from .config import ModelConfig, TrainConfig, config_from_dict
+from .config import SETTINGS, ModelConfig, TrainConfig, config_from_dict, flat
 from .data import atomic_write_bytes
 from .history import EpochRecord, RunStatus, history_from_rows, history_rows
 from .trainer import EndEvent, Event, EventCallback, Trainer
@@ -339,31 +339,24 @@ class RunStore:
             raise CheckpointError(f"run {run_id}: {err}") from None
 
 
-SUMMARY_COLUMNS = [
-    "run_id", "label", "status", "cell_type", "hidden_size", "num_layers", "optimizer",
-    "learning_rate", "batch_size", "train_limit", "seed", "epochs", "final_accuracy",
-    "best_accuracy", "seconds_per_epoch", "images_per_second", "created", "reason", "parent",
+RESULT_COLUMNS = [
+    "epochs_trained", "final_accuracy", "best_accuracy", "seconds_per_epoch", "images_per_second", "created", "reason",
+    "parent",
 ]  # fmt: skip
+SUMMARY_COLUMNS = ["run_id", "label", "status", *(declared.name for declared in SETTINGS), *RESULT_COLUMNS]
 
 
 def summarize(record: RunRecord) -> dict[str, Any]:
+    """One row of the runs table: the run, every setting it was trained with, its results."""
     history = record.history
     speeds = [row.seconds_per_epoch for row in history if row.seconds_per_epoch]
     images = [row.images_per_second for row in history if row.images_per_second]
-    model, train = record.model_config, record.train_config
     return {
         "run_id": record.run_id,
         "label": record.label,
         "status": record.status.value,
-        "cell_type": model.cell_type,
-        "hidden_size": model.hidden_size,
-        "num_layers": model.num_layers,
-        "optimizer": train.optimizer,
-        "learning_rate": train.learning_rate,
-        "batch_size": train.batch_size,
-        "train_limit": train.train_limit,
-        "seed": train.seed,
-        "epochs": record.epochs,
+        **flat(record.model_config, record.train_config),
+        "epochs_trained": record.epochs,
         "final_accuracy": record.final_accuracy,
         "best_accuracy": max(row.test_accuracy for row in history) if history else None,
         "seconds_per_epoch": sum(speeds) / len(speeds) if speeds else None,

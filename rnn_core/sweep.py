@@ -15,7 +15,6 @@ prints one JSON object per finished run, then one naming the sweep and its runs 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import math
@@ -27,20 +26,18 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from dashboard import settings as train_settings  # TEMPORARY until the schema lands
-from .config import ModelConfig, TrainConfig
+from .config import SETTING, SETTINGS, ModelConfig, TrainConfig, flat
 from .data import MnistData
 from .history import RunStatus
 from .jobs import EXECUTORS, Executor, LocalExecutor
 from .registry import JobRegistry, RunView
 from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
 from .train import (
-    EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, MODEL_FLAGS, TRAIN_FLAGS, build_parser, configs_from_args, describe, load_data,
+    EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, build_parser, configs_from_args, describe, load_data,
 )
 from .trainer import resolve_device
 
-SETTINGS = tuple({**MODEL_FLAGS, **TRAIN_FLAGS})  # config field names, in the CLI's order
-SHORT_NAMES = {"hidden_size": "hidden", "learning_rate": "lr", "batch_size": "batch", "train_limit": "images", "num_layers": "layers", "cell_type": "cell"}  # fmt: skip
+SETTING_NAMES = tuple(declared.name for declared in SETTINGS)
 RESULT_COLUMNS = ["test_accuracy", "test_loss", "seconds", "seconds_per_epoch", "epochs_trained", "status", "run_id"]
 POLL_SECONDS = 0.2
 
@@ -60,8 +57,7 @@ def check_sweep_id(sweep_id: Any) -> str:
 
 def settings_of(cell: Cell) -> dict[str, Any]:
     """A cell's settings by their config names."""
-    model, train = cell
-    return {**dataclasses.asdict(model), **dataclasses.asdict(train)}
+    return flat(*cell)
 
 
 def grid(base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -73,17 +69,13 @@ def grid(base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]]) -> list[dic
 def varying(cells: Sequence[Cell]) -> tuple[str, ...]:
     """The settings whose value differs between cells, in the CLI's order."""
     rows = [settings_of(cell) for cell in cells]
-    return tuple(name for name in SETTINGS if len({row[name] for row in rows}) > 1)
-
-
-def _short(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return tuple(name for name in SETTING_NAMES if len({row[name] for row in rows}) > 1)
 
 
 def cell_label(sweep_id: str, cell: Cell, axes: Sequence[str]) -> str:
     """e.g. "sweep 20261128-093000-a1b2c3: hidden 16, lr 0.1"."""
     settings = settings_of(cell)
-    return f"sweep {sweep_id}: " + ", ".join(f"{SHORT_NAMES.get(name, name)} {_short(settings[name])}" for name in axes)
+    return f"sweep {sweep_id}: " + ", ".join(SETTING[name].describe(settings[name]) for name in axes)
 
 
 def start(registry: JobRegistry, cells: Sequence[Cell], axes: Sequence[str], owner: str | None, label: str = "") -> str:
@@ -120,7 +112,7 @@ class Sweep:
         return pd.DataFrame([result(view, self.axes) for view in self.runs], columns=[*self.axes, *RESULT_COLUMNS])
 
 
-def result(view: RunView, settings: Iterable[str] = SETTINGS) -> dict[str, Any]:
+def result(view: RunView, settings: Iterable[str] = SETTING_NAMES) -> dict[str, Any]:
     """A run's settings (by config name) and results: final test accuracy and loss, training
     seconds in all, seconds per whole epoch."""
     values = settings_of((view.record.model_config, view.record.train_config))
@@ -178,10 +170,10 @@ def build_sweep_parser() -> argparse.ArgumentParser:
 
 def cells_from_args(args: argparse.Namespace) -> list[Cell]:
     """The grid the flags name: every combination of their values, in the flags' order."""
-    names = ["preset", *(name for name in SETTINGS if getattr(args, name) is not None)]
+    names = ["preset", *(name for name in SETTING_NAMES if getattr(args, name) is not None)]
     cells = []
     for values in itertools.product(*(getattr(args, name) for name in names)):
-        one = {**vars(args), **{name: None for name in SETTINGS}, **dict(zip(names, values))}
+        one = {**vars(args), **{name: None for name in SETTING_NAMES}, **dict(zip(names, values))}
         cells.append(configs_from_args(argparse.Namespace(**one)))
     return cells
 
@@ -260,18 +252,8 @@ if __name__ == "__main__":
 
 # ----- the dashboard's sweep form ------------------------------------------------------------
 
-# The settings the Sweep page offers and the values it offers for each: the Train sidebar's
-# choices, and a few sensible ones for the settings the sidebar takes as numbers.
-AXIS_CHOICES: dict[str, tuple[Any, ...]] = {
-    **{control.field: control.choices for control in train_settings.CONTROLS if control.choices and control.field != "device"},
-    "num_layers": (1, 2, 3),
-    "epochs": (1, 2, 3, 5, 10, 20, 50, 100, 200),
-    "seed": (0, 1, 2, 3, 4),
-}
-AXIS_NAMES = {
-    "hidden_size": "Hidden size", "cell_type": "Cell type", "batch_size": "Batch size", "learning_rate": "Learning rate",
-    "optimizer": "Optimizer", "train_limit": "Training images", "num_layers": "Layers", "epochs": "Epochs", "seed": "Seed",
-}  # fmt: skip
+# The settings a sweep may vary, and the values it offers for each.
+AXIS_CHOICES: dict[str, tuple[Any, ...]] = {declared.name: declared.values for declared in SETTINGS if declared.sweep}
 
 
 def values_from_link(field: str, text: str | None) -> list[Any]:
@@ -280,7 +262,7 @@ def values_from_link(field: str, text: str | None) -> list[Any]:
     if field not in AXIS_CHOICES or not text:
         return []
     wanted = set(text.split(",")[: len(AXIS_CHOICES[field])])
-    return [value for value in AXIS_CHOICES[field] if train_settings.format_value(value) in wanted]
+    return [value for value in AXIS_CHOICES[field] if SETTING[field].format(value) in wanted]
 
 
 def chart_rows(sweep: Sweep) -> pd.DataFrame:
@@ -291,6 +273,6 @@ def chart_rows(sweep: Sweep) -> pd.DataFrame:
     first = sweep.axes[0] if sweep.axes else None
     second = sweep.axes[1] if len(sweep.axes) > 1 else None
     table["x"] = table[first] if first else 0
-    table["line"] = table[second].map(train_settings.format_value) if second else "all runs"
-    table["name"] = [", ".join(f"{SHORT_NAMES.get(a, a)} {train_settings.format_value(row[a])}" for a in sweep.axes) for _, row in table.iterrows()]
+    table["line"] = table[second].map(SETTING[second].show) if second else "all runs"
+    table["name"] = [", ".join(SETTING[a].describe(row[a]) for a in sweep.axes) for _, row in table.iterrows()]
     return table

@@ -12,39 +12,37 @@ run that fails after its folder was made is marked failed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from typing import Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
-from .config import CELL_TYPES, DEVICES, OPTIMIZERS, PRESETS, ModelConfig, TrainConfig
+from .config import PRESETS, SETTINGS, ModelConfig, Setting, TrainConfig, configs
 from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .history import EpochRecord, RunStatus
 from .runs import Run, RunStore
 from .trainer import BatchEvent, EndEvent, Event, Trainer
 
-MODEL_FLAGS = {"hidden_size": int, "num_layers": int, "cell_type": str}
-TRAIN_FLAGS = {
-    "epochs": int, "batch_size": int, "learning_rate": float, "optimizer": str,
-    "seed": int, "device": str, "train_limit": int,
-}  # fmt: skip
-CHOICES = {"cell_type": CELL_TYPES, "optimizer": OPTIMIZERS, "device": DEVICES}
 EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
 TABLE_HEADER = f"{'epoch':>6} {'train loss':>11} {'test loss':>10} {'accuracy':>9} {'seconds':>8} {'img/s':>8}"
 
 
-def comma_list(kind: type, choices: Sequence[str] | None = None) -> Callable[[str], list]:
-    """An argparse type for one value or a comma-separated list of them."""
+def flag_type(declared: Setting, lists: bool) -> Callable[[str], Any]:
+    """An argparse type that reads a setting's value, or with `lists` a comma-separated list
+    of them, and says what is allowed when a value is not."""
 
-    def parse(text: str) -> list:
-        values = [kind(part.strip()) for part in text.split(",")]
-        wrong = [value for value in values if choices is not None and value not in choices]
-        if wrong:
-            raise argparse.ArgumentTypeError(f"{wrong[0]!r} is not one of {', '.join(choices)}")
+    def parse(text: str) -> Any:
+        try:
+            values = [declared.parse(part) for part in text.split(",")] if lists else declared.parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
         return values
 
-    parse.__name__ = kind.__name__  # argparse names the type in its message: "invalid int value"
     return parse
+
+
+def flag_help(declared: Setting) -> str:
+    default = declared.format(declared.default)
+    return f"{declared.help} Allowed: {declared.allowed()}. Default: the preset's (notebook: {default})."
 
 
 def build_parser(
@@ -57,18 +55,19 @@ def build_parser(
         description=description,
         epilog="exit status: 0 trained to the end, 1 an error, 2 a usage error, 3 diverged, 130 interrupted",
     )
-    if lists:
-        parser.add_argument("--preset", type=comma_list(str, sorted(PRESETS)), default=["notebook"],
-                            help="starting settings, or a list of them; the flags below override them (default: notebook)")
-    else:
-        parser.add_argument("--preset", choices=sorted(PRESETS), default="notebook",
-                            help="starting settings; the flags below override them (default: notebook)")
-    for name, kind in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
-        flag = "--" + name.replace("_", "-")
-        if lists:
-            parser.add_argument(flag, type=comma_list(kind, CHOICES.get(name)), default=None, metavar=f"{name.upper()}[,...]")
-        else:
-            parser.add_argument(flag, type=kind, choices=CHOICES.get(name), default=None)
+    presets = " ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items())
+    parser.add_argument(
+        "--preset", type=preset_type(lists), default=["notebook"] if lists else "notebook",
+        metavar="NAME[,...]" if lists else "NAME",
+        help=f"the starting settings{', or a list of them' if lists else ''}; the flags below override them "
+        f"(default: notebook). {presets}".replace("%", "%%"),  # argparse reads % as a format
+    )
+    for declared in SETTINGS:
+        parser.add_argument(
+            "--" + declared.name.replace("_", "-"), type=flag_type(declared, lists), default=None,
+            metavar=declared.name.upper() + ("[,...]" if lists else ""),
+            help=flag_help(declared).replace("%", "%%"),  # argparse reads % as a format
+        )
     parser.add_argument("--data-dir", default="data", help="data root, torchvision layout (default: ./data)")
     parser.add_argument("--mnist-dir", default=None, help="folder with the four IDX files (default: $MNIST_DIR)")
     parser.add_argument("--no-download", action="store_true", help="never try torchvision's download")
@@ -78,14 +77,22 @@ def build_parser(
     return parser
 
 
+def preset_type(lists: bool) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        names = text.split(",") if lists else [text]
+        wrong = [name for name in names if name not in PRESETS]
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{wrong[0]!r} is not one of {', '.join(PRESETS)}")
+        return names if lists else text
+
+    return parse
+
+
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
-    preset = PRESETS[args.preset]
-    model_overrides = {k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None}
-    train_overrides = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
-    return (
-        dataclasses.replace(preset.model, **model_overrides),
-        dataclasses.replace(preset.train, **train_overrides),
-    )
+    """The preset's settings with the flags given on top."""
+    overrides = {declared.name: getattr(args, declared.name) for declared in SETTINGS}
+    values = {**PRESETS[args.preset].values(), **{name: value for name, value in overrides.items() if value is not None}}
+    return configs(values)
 
 
 def _format_row(row: dict) -> str:

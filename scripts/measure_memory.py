@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnn_core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from rnn_core.config import describe  # noqa: E402
 from rnn_core.data import MnistData, load_mnist  # noqa: E402
 from rnn_core.inspection import accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row  # noqa: E402
 from rnn_core.runs import CHECKPOINT_FILE  # noqa: E402
@@ -49,13 +50,9 @@ def checkpoint_path(argument: str) -> Path:
     return path / CHECKPOINT_FILE if path.is_dir() else path
 
 
-def describe(checkpoint: Checkpoint) -> str:
-    model, train = checkpoint.model_config, checkpoint.train_config
+def describe_run(checkpoint: Checkpoint) -> str:
     epochs = checkpoint.history[-1].epoch if checkpoint.history else 0
-    return (
-        f"{model.cell_type} h{model.hidden_size} x{model.num_layers}, {train.optimizer} "
-        f"lr {train.learning_rate:g} batch {train.batch_size}, {epochs:g} epochs"
-    )
+    return f"{describe(checkpoint.model_config, checkpoint.train_config)}, {epochs:g} epochs trained"
 
 
 def measure(checkpoint: Checkpoint, data: MnistData) -> Measurement:
@@ -65,7 +62,7 @@ def measure(checkpoint: Checkpoint, data: MnistData) -> Measurement:
     correct = correct_by_rows(model, images, labels)
     gradient = gradient_by_row(model, images, labels)
     return Measurement(
-        name=describe(checkpoint),
+        name=describe_run(checkpoint),
         accuracy=correct.double().mean(0) * 100,
         per_digit=accuracy_by_rows_per_digit(correct, labels),
         gradient=gradient,

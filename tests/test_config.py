@@ -1,31 +1,78 @@
+import dataclasses
+
 import pytest
 
-from rnn_core.config import PRESETS, ModelConfig, TrainConfig, config_from_dict
+from rnn_core.config import (
+    ALL, DEFAULTS, PRESETS, SETTING, SETTINGS, ModelConfig, TrainConfig, config_from_dict, configs, describe, flat,
+)  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "build, message",
+    "build, field",
     [
-        (lambda: ModelConfig(hidden_size=0), "hidden_size must be in [1, 512]"),
-        (lambda: ModelConfig(cell_type="TRANSFORMER"), "cell_type must be one of LSTM, GRU, RNN"),
-        (lambda: ModelConfig(num_layers=2.5), "num_layers must be an integer"),
-        (lambda: TrainConfig(learning_rate=0), "learning_rate must be in [1e-06, 100.0]"),
-        (lambda: TrainConfig(batch_size=-5), "batch_size must be in [1, 60000]"),
-        (lambda: TrainConfig(optimizer="RMSprop"), "optimizer must be one of SGD, Adam"),
-        (lambda: TrainConfig(device="tpu"), "device must be one of"),
-        (lambda: TrainConfig(train_limit=0), "train_limit must be in"),
-        (lambda: TrainConfig(epochs=True), "epochs must be an integer"),
+        (lambda: ModelConfig(hidden_size=0), "hidden_size"),
+        (lambda: ModelConfig(cell_type="TRANSFORMER"), "cell_type"),
+        (lambda: ModelConfig(num_layers=2.5), "num_layers"),
+        (lambda: TrainConfig(learning_rate=0), "learning_rate"),
+        (lambda: TrainConfig(batch_size=-5), "batch_size"),
+        (lambda: TrainConfig(optimizer="RMSprop"), "optimizer"),
+        (lambda: TrainConfig(device="tpu"), "device"),
+        (lambda: TrainConfig(train_limit=0), "train_limit"),
+        (lambda: TrainConfig(epochs=True), "epochs"),
     ],
 )
-def test_out_of_range_values_raise_value_error_naming_the_field(build, message):
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+def test_out_of_range_values_raise_value_error_naming_the_field(build, field):
+    with pytest.raises(ValueError, match=f"^{field} must be"):
         build()
+
+
+def test_every_config_field_is_declared_once_as_a_setting_with_its_default():
+    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    assert [s.name for s in SETTINGS] == fields
+    assert DEFAULTS == flat(ModelConfig(), TrainConfig())
+    assert len({s.key for s in SETTINGS}) == len(SETTINGS)  # link keys never collide
 
 
 def test_defaults_are_the_notebook_settings():
     assert PRESETS["notebook"].model == ModelConfig(hidden_size=20, num_layers=1, cell_type="LSTM")
     train = PRESETS["notebook"].train
     assert (train.optimizer, train.learning_rate, train.batch_size, train.epochs) == ("SGD", 0.1, 100, 10)
+
+
+@pytest.mark.parametrize("declared", SETTINGS, ids=lambda s: s.name)
+def test_every_value_a_setting_offers_is_valid_and_reads_back_from_its_text(declared):
+    for value in declared.values:
+        declared.check(value)
+        assert declared.parse(declared.format(value)) == value
+
+
+@pytest.mark.parametrize(
+    "name, text, reason",
+    [("learning_rate", "fast", "must be a number"), ("hidden_size", "9999", "must be a whole number from 1 to 512"),
+     ("optimizer", "rmsprop", "must be one of SGD, Adam"), ("num_layers", "1.5", "must be a whole number")],
+)  # fmt: skip
+def test_parsing_a_bad_text_says_what_is_allowed(name, text, reason):
+    with pytest.raises(ValueError, match=reason):
+        SETTING[name].parse(text)
+
+
+def test_only_an_optional_setting_reads_all_as_none():
+    assert SETTING["train_limit"].parse(ALL) is None
+    with pytest.raises(ValueError):
+        SETTING["batch_size"].parse(ALL)
+
+
+def test_describe_names_a_model_and_its_training_the_same_way_everywhere():
+    assert describe(ModelConfig()) == "LSTM, hidden 20, 1 layer"
+    assert describe(ModelConfig(num_layers=2, hidden_size=1000 // 8)) == "LSTM, hidden 125, 2 layers"
+    quick = PRESETS["quick"]
+    assert describe(quick.model, quick.train) == "LSTM, hidden 64, 1 layer, Adam, lr 0.01, batch 64, 3 epochs, 10,000 images, seed 0"
+    assert "all images" in describe(ModelConfig(), TrainConfig())
+
+
+def test_configs_split_one_flat_dict_and_fill_in_defaults():
+    model, train = configs({"hidden_size": 7, "epochs": 2, "unknown": 1})
+    assert model == ModelConfig(hidden_size=7) and train == TrainConfig(epochs=2)
 
 
 def test_config_from_dict_ignores_unknown_keys_and_still_validates():

@@ -31,8 +31,8 @@ def test_confusion_matrix_counts_true_against_predicted():
     assert math.isnan(accuracy[5])
 
 
-def test_predictions_do_not_depend_on_the_evaluation_batch_size():
+def test_predictions_do_not_depend_on_the_evaluation_chunk_size():
     model = RowClassifier(ModelConfig(hidden_size=6))
     images = torch.rand(7, 28, 28)
-    assert torch.allclose(predict_log_probs(model, images, batch_size=3), predict_log_probs(model, images), atol=1e-6)
+    assert torch.allclose(predict_log_probs(model, images, chunk_size=3), predict_log_probs(model, images), atol=1e-6)
     assert model.training  # evaluation leaves the mode as it found it

@@ -122,7 +122,7 @@ def test_a_run_that_ends_near_chance_says_so_and_what_to_change():
     assert accuracy <= 20 and not at.success
     [warning] = [plain(w.value) for w in at.warning]
     assert "trained to epoch 2" in warning and f"{accuracy:.1f}%" in warning
-    assert "500 training images" in warning and "Adam" in warning and "quick" in warning
+    assert "500 images" in warning and "Adam" in warning and "quick" in warning
 
 
 def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):

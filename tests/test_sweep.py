@@ -30,7 +30,7 @@ def test_every_train_flag_takes_a_list_and_the_grid_names_what_varies():
     cells = sweep.cells_from_args(args)
     assert len(cells) == 4 and {train.optimizer for _, train in cells} == {"Adam"}
     assert [(model.hidden_size, train.seed) for model, train in cells] == [(20, 1), (20, 2), (128, 1), (128, 2)]
-    assert sweep.varying(cells) == ("hidden_size", "num_layers", "batch_size", "learning_rate", "seed")
+    assert sweep.varying(cells) == ("hidden_size", "num_layers", "learning_rate", "batch_size", "seed")
 
 
 @pytest.mark.parametrize("flag", [["--hidden-size", "8,x"], ["--optimizer", "SGD,Adagrad"], ["--executor", "dask"]])

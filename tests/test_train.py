@@ -49,7 +49,7 @@ def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
 def test_an_out_of_range_flag_is_a_usage_error_naming_the_field(tmp_path):
     result = run_cli("--learning-rate", "0", cwd=tmp_path)
     assert result.returncode == 2
-    assert "learning_rate must be in" in result.stderr
+    assert "--learning-rate" in result.stderr and "from 1e-06 to 100" in result.stderr
     assert not (tmp_path / "runs").exists()
 
 

@@ -24,7 +24,7 @@ def test_only_the_settings_that_differ_name_the_runs():
 
 
 def test_a_run_on_its_own_is_named_by_the_exercise_settings():
-    assert run_labels([info(hidden=64, batch=32, lr=0.003)]) == ["hidden 64 · batch 32 · lr 0.003"]
+    assert run_labels([info(hidden=64, batch=32, lr=0.003)]) == ["hidden 64 · lr 0.003 · batch 32"]
 
 
 def test_runs_with_the_same_settings_are_told_apart_by_their_start():
