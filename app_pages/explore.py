@@ -11,19 +11,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import explore_tables, ui
-from dashboard.explore_tables import CURRENT, TO_COME
+from dashboard import charts, explore_tables, ui
+from dashboard.explore_tables import TO_COME
 from rnn_core.model import ROWS
 
 GALLERY_SIZE = 24
 GALLERY_COLUMNS = 8
-GALLERY_SCALE = 4  # 28 px -> 112 px, by repeating pixels
+GALLERY_SCALE = 3  # 28 px -> 84 px, by repeating pixels; the picture shrinks to fit a phone
+MEANS_COLUMNS = 5
 PLAY_INTERVAL_S = 0.15
-PIXEL_PX = 11  # side of one pixel in the row-by-row charts
-INK = alt.Scale(domain=[0, 1], range=["white", "black"])  # paper and ink, as in the gallery
-HIGHLIGHT = "#e8590c"
-DIMMED = 0.12
-FOG = "#dee2e6"
+PIXEL_PX = 10  # side of one pixel in the row-by-row picture: 280 px, narrower than a phone
+GUESS_PX = 14  # width of one digit's column in the guess map
 NO_DIGIT = "any digit"
 DIGIT_CHOICES = [NO_DIGIT, *range(10)]
 
@@ -32,8 +30,8 @@ state.setdefault("explore_gallery_seed", 0)
 state.setdefault("explore_gallery_split", "train")
 state.setdefault("explore_split", "test")
 state.setdefault("explore_index", 0)
-state.setdefault("explore_t", 0)  # the slider
-state.setdefault("explore_step", 0)  # where Play is; the slider follows it while playing
+state.setdefault("explore_t", 1)  # the slider: t = 1 is the first row read
+state.setdefault("explore_step", 1)  # where Play is; the slider follows it while playing
 state.setdefault("explore_playing", False)
 
 st.title("Explore the data")
@@ -67,11 +65,19 @@ def gallery() -> None:
     indices = explore_tables.gallery_indices(labels, chosen, GALLERY_SIZE, state.explore_gallery_seed)
     matching = len(labels) if chosen is None else int((labels == chosen).sum())
     what = "images" if chosen is None else f"images of a {chosen}"
-    st.caption(f"{len(indices)} of the {matching:,} {split} {what}, picked at random. Caption: label · index.")
-    for start in range(0, len(indices), GALLERY_COLUMNS):
-        for column, index in zip(st.columns(GALLERY_COLUMNS), indices[start : start + GALLERY_COLUMNS]):
-            picture = explore_tables.digit_picture(images[index], GALLERY_SCALE)
-            column.image(picture, caption=f"{int(labels[index])} · #{index}")
+    st.caption(f"{len(indices)} of the {matching:,} {split} {what}, picked at random.")
+    # One picture, with its captions: it shrinks to fit a phone, arrives with its captions in
+    # one piece, and takes one stop of the keyboard's Tab key instead of one per digit.
+    named = [f"{int(labels[index])} #{index}" for index in indices]
+    lines = [", ".join(named[start : start + GALLERY_COLUMNS]) for start in range(0, len(named), GALLERY_COLUMNS)]
+    grid = charts.digit_grid(images[indices], GALLERY_COLUMNS, GALLERY_SCALE)
+    st.image(
+        grid,
+        width="stretch",  # a fixed width would reach past a phone's screen
+        caption="Label and index, left to right: " + "; ".join(f"line {n}: {line}" for n, line in enumerate(lines, 1)),
+        alt=f"{len(indices)} handwritten digits from the {split} split, {GALLERY_COLUMNS} to a line. "
+        + "Their labels, left to right and line by line: " + ", ".join(str(int(labels[i])) for i in indices) + ".",
+    )
 
 
 st.header("The digits", divider="gray")
@@ -88,7 +94,7 @@ def _random_image() -> None:
 
 def _play() -> None:
     if not state.explore_playing:
-        state.explore_step = 0 if state.explore_t == ROWS - 1 else state.explore_t  # at the end: start over
+        state.explore_step = 0 if state.explore_t == ROWS else state.explore_t  # at the end: start over at row 1
     state.explore_playing = True
 
 
@@ -96,94 +102,91 @@ def _pause() -> None:
     state.explore_playing = False
 
 
-# The row view's charts are drawn on every Play step. Their specs are built once per image and
-# take their data from named datasets, so a step only sends new tables and the browser updates
-# the charts in place instead of rebuilding them.
-PIXELS, GUESSES, ROW_INPUT, GUESS_NOW = "pixels", "guesses", "row_input", "guess_now"
-DIMMED_WHEN_TO_COME = alt.when(alt.datum.state == TO_COME).then(alt.value(DIMMED)).otherwise(alt.value(1.0))
-EVERY_2ND_ROW = alt.Axis(values=list(range(0, ROWS, 2)))
-EVERY_4TH_COLUMN = alt.Axis(values=list(range(0, 28, 4)), labelAngle=0)
+# The row view's charts are drawn on every Play step. Their specs are built once (per label)
+# and take their data from named datasets, so a step only sends new tables and the browser
+# updates the charts in place instead of rebuilding them.
+PIXELS, NOW, GUESSES, ROW_INPUT, GUESS_NOW = "pixels", "now", "guesses", "row_input", "guess_now"
+DIMMED_WHEN_TO_COME = alt.when(alt.datum.state == TO_COME).then(alt.value(charts.DIMMED)).otherwise(alt.value(1.0))
 
 
-def reveal_chart() -> alt.LayerChart:
-    """The image with the rows read so far, the row being read in orange, the rest dimmed."""
-    base = alt.Chart(alt.Data(name=PIXELS)).encode(
-        x=alt.X("column:O", title="pixel column", axis=EVERY_4TH_COLUMN),
-        y=alt.Y("row:O", title="row = time step t", axis=EVERY_2ND_ROW),
-        tooltip=[
-            alt.Tooltip("row:O", title="row (step)"),
-            alt.Tooltip("column:O"),
-            alt.Tooltip("ink:Q", format=".2f"),
-            alt.Tooltip("state:N"),
-        ],
-    )
-    others = (
-        base.transform_filter(alt.datum.state != CURRENT)
-        .mark_rect()
-        .encode(color=alt.Color("ink:Q", scale=INK, legend=None), opacity=DIMMED_WHEN_TO_COME)
-    )
-    current = (
-        base.transform_filter(alt.datum.state == CURRENT)
-        .mark_rect(stroke=HIGHLIGHT, strokeWidth=1)
-        .encode(color=alt.Color("ink:Q", scale=alt.Scale(domain=[0, 1], scheme="oranges"), legend=None))
-    )
-    return (
-        alt.layer(others, current)
-        .resolve_scale(color="independent")
-        .properties(width=28 * PIXEL_PX, height=ROWS * PIXEL_PX, title="The image, row by row")
+@charts.cached_spec
+def reveal_spec() -> dict:
+    """The image with the rows read so far, the row being read framed in orange, the rest dimmed."""
+    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, opacity=DIMMED_WHEN_TO_COME, row_title="row = time step t")
+    return charts.spec(
+        # grey behind the digit: dimmed rows to come fade into it, read rows stand out as paper
+        alt.layer(picture, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
+        "The image, row by row",
+        "Heatmap of the chosen digit, 28 rows of 28 pixels, dark ink on white; the rows read so "
+        "far are clear, the row being read at step t is framed in orange, the rows to come are faded.",
     )
 
 
-def guess_map_chart() -> alt.Chart:
+@charts.cached_spec
+def guess_map_spec() -> dict:
     """The guess after every row, each row level with the image row just read; rows to come dimmed."""
-    return (
+    chart = (
         alt.Chart(alt.Data(name=GUESSES))
         .mark_rect()
         .encode(
             x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("row:O", title=None, axis=EVERY_2ND_ROW),
+            y=charts.row_axis(None, labels=False),
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
             opacity=DIMMED_WHEN_TO_COME,
-            stroke=alt.when(alt.datum.state == CURRENT).then(alt.value(HIGHLIGHT)).otherwise(alt.value(None)),
             tooltip=[
                 alt.Tooltip("row:O", title="after row"),
                 alt.Tooltip("digit:O"),
                 alt.Tooltip("probability:Q", format=".1%"),
             ],
         )
-        .properties(width=10 * 13, height=ROWS * PIXEL_PX, title="Guess after each row")
+        .properties(width=10 * GUESS_PX, height=ROWS * PIXEL_PX)
+    )
+    return charts.spec(
+        alt.layer(chart, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
+        "Guess per row",
+        "Heatmap of the model's probability for each digit (columns) after each row read (rows, "
+        "level with the image's rows): darker blue is more probable; rows to come are faded.",
     )
 
 
-def input_vector_chart() -> alt.Chart:
-    return (
+@charts.cached_spec
+def input_vector_spec() -> dict:
+    chart = (
         alt.Chart(alt.Data(name=ROW_INPUT))
-        .mark_bar(color=HIGHLIGHT)
+        .mark_bar(color=charts.HIGHLIGHT)
         .encode(
-            x=alt.X("column:O", title="pixel column", axis=EVERY_4TH_COLUMN),
+            x=alt.X("column:O", title="pixel column", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
             y=alt.Y("ink:Q", scale=alt.Scale(domain=[0, 1]), title="value"),
             tooltip=[alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f", title="value")],
         )
-        .properties(height=230, title="Input at step t: row t, 28 numbers")
+        .properties(height=230)
+    )
+    return charts.spec(
+        chart,
+        "Input at step t: row t, 28 numbers",
+        "Bar chart of the 28 numbers the network receives at step t: the ink of each pixel of row t, from 0 to 1.",
     )
 
 
-def guess_bars_chart(label: int) -> alt.Chart:
-    return (
+@charts.cached_spec
+def guess_bars_spec() -> dict:
+    chart = (
         alt.Chart(alt.Data(name=GUESS_NOW))
         .mark_bar()
         .encode(
             x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.when(alt.datum.digit == label).then(alt.value("#2f9e44")).otherwise(alt.value("#4c78a8")),
-            tooltip=[alt.Tooltip("digit:O"), alt.Tooltip("probability:Q", format=".1%")],
+            color=alt.Color("role:N", scale=charts.ROLE_SCALE, legend=None),
+            tooltip=[alt.Tooltip("digit:O"), alt.Tooltip("probability:Q", format=".1%"), alt.Tooltip("role:N")],
         )
-        .properties(height=250, title="Guess after row t (green: the true label)")
+        .properties(height=250)
     )
-
-
-def draw(where, spec: dict, datasets: dict[str, pd.DataFrame], width: str) -> None:
-    where.vega_lite_chart(spec={**spec, "datasets": datasets}, width=width)
+    return charts.spec(
+        chart,
+        "Guess after row t",
+        "Bar chart of the model's probability for each digit after reading rows 1 to t: blue is "
+        "its answer, green the true label when the answer is another digit.",
+    )
 
 
 def _step_forward() -> None:
@@ -193,18 +196,18 @@ def _step_forward() -> None:
     if now - state.get("explore_stepped_at", 0.0) < 0.7 * PLAY_INTERVAL_S:
         return
     state.explore_stepped_at = now
-    state.explore_step = min(state.explore_step + 1, ROWS - 1)
-    if state.explore_step == ROWS - 1:
+    state.explore_step = min(state.explore_step + 1, ROWS)
+    if state.explore_step == ROWS:
         state.explore_playing = False
 
 
 def _reading_now(t: int) -> str:
-    read = "no row read yet" if t == 0 else ("row 0 read" if t == 1 else f"rows 0-{t - 1} read")
-    to_come = "none to come" if t == ROWS - 1 else f"rows {t + 1}-{ROWS - 1} to come"
+    read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
+    to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
     return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
 
 
-def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, specs: dict, ticking: bool) -> None:
+def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, ticking: bool) -> None:
     """Slider, Play and the charts for step t. Runs as a fragment, every PLAY_INTERVAL_S while playing."""
     if ticking:
         # Timer runs queue up when a step takes longer than the interval, and each carries the
@@ -222,26 +225,30 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="explore_pause")
     else:
         play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="explore_play")
-    slider_col.slider("Time step t (the row being read)", 0, ROWS - 1, key="explore_t", persist_state="session")
+    slider_col.slider("Time step t (the row being read; 1 = the first)", 1, ROWS, key="explore_t", persist_state="session")
     t = state.explore_step = state.explore_t
-    picture_col, side_col = st.columns([3, 2])
-    picture_col.markdown(_reading_now(t))
-    pictures = {PIXELS: explore_tables.row_reveal_frame(image, t)}
+    st.markdown(_reading_now(t))
+    now = pd.DataFrame({"row": [t]})
+    # three columns side by side on a screen, one under the other on a phone
+    picture_col, map_col, side_col = st.columns([7, 4, 7])
+    charts.show(picture_col, reveal_spec(), {PIXELS: explore_tables.row_reveal_frame(image, t), NOW: now}, width="content")
     if probabilities is not None:
-        pictures[GUESSES] = guesses = explore_tables.running_guess_frame(probabilities, t)
-    draw(picture_col, specs["picture"], pictures, width="content")
+        guesses = explore_tables.running_guess_frame(probabilities, t)
+        charts.show(map_col, guess_map_spec(), {GUESSES: guesses, NOW: now}, width="content")
     with side_col:
-        draw(st, specs["input"], {ROW_INPUT: explore_tables.input_vector_frame(image, t)}, width="stretch")
+        charts.show(st, input_vector_spec(), {ROW_INPUT: explore_tables.input_vector_frame(image, t)})
         if probabilities is None:
             st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
             return
-        draw(st, specs["guess_now"], {GUESS_NOW: guesses[guesses["row"] == t]}, width="stretch")
-        guess = int(probabilities[t].argmax())
-        verdict = "the prediction" if t == ROWS - 1 else "its guess so far"
+        now_guess = guesses[guesses["row"] == t].assign(role=charts.digit_roles(probabilities[t - 1], label))
+        charts.show(st, guess_bars_spec(), {GUESS_NOW: now_guess})
+        guess = int(probabilities[t - 1].argmax())
+        verdict = "the prediction" if t == ROWS else "its guess so far"
         st.markdown(
-            f"After {t + 1} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t, guess]:.0%}). "
+            f"After {t} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
             f"True label: **{label}**."
         )
+        st.caption(charts.ROLE_KEY)
 
 
 st.header("Row by row: what the RNN sees", divider="gray")
@@ -270,64 +277,53 @@ if chosen is not None:
     probabilities = explore_tables.running_guess(chosen.model, image)
     st.caption(f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the side panel.")
 ticking = state.explore_playing
-picture = reveal_chart() if probabilities is None else alt.hconcat(reveal_chart(), guess_map_chart())
-specs = {
-    # grey behind the charts: dimmed rows to come fade into it, read rows stand out as paper
-    "picture": picture.resolve_scale(color="independent").configure_view(fill=FOG, stroke=None).to_dict(),
-    "input": input_vector_chart().to_dict(),
-    "guess_now": guess_bars_chart(label).to_dict(),
-}
-st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, label, probabilities, specs, ticking)
+st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, label, probabilities, ticking)
 
 
 # ----- classes -----------------------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False)
-def _mean_image_frame(data_key: str, _images: torch.Tensor, _labels: torch.Tensor) -> pd.DataFrame:
+def _mean_images(data_key: str, _images: torch.Tensor, _labels: torch.Tensor) -> np.ndarray:
     # The tensors are left out of the cache key (hashing 60,000 images costs more than the mean).
-    return explore_tables.mean_image_frame(explore_tables.mean_images(_images, _labels))
+    return charts.digit_grid(explore_tables.mean_images(_images, _labels), MEANS_COLUMNS, 3)
+
+
+@charts.cached_spec
+def class_counts_spec() -> dict:
+    chart = (
+        alt.Chart(alt.Data(name="counts"))
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("split:N", sort=["train", "test"]),
+            y=alt.Y("share:Q", title="share of the split (%)"),
+            color=alt.Color(
+                "split:N", scale=alt.Scale(domain=["train", "test"]), legend=alt.Legend(orient="top", title=None)
+            ),
+            tooltip=[
+                alt.Tooltip("split:N"),
+                alt.Tooltip("digit:O"),
+                alt.Tooltip("count:Q", format=","),
+                alt.Tooltip("share:Q", format=".1f", title="share (%)"),
+            ],
+        )
+        .properties(height=360)
+    )
+    return charts.spec(
+        chart,
+        "Images per digit: about 10% each in both splits",
+        "Bar chart: the share of each digit, 0 to 9, in the training and the test split, side by side.",
+    )
 
 
 st.header("Classes", divider="gray")
-counts_col, means_col = st.columns([2, 3])
-counts = explore_tables.class_counts(data)
-counts_col.altair_chart(
-    alt.Chart(counts)
-    .mark_bar()
-    .encode(
-        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("split:N", sort=["train", "test"]),
-        y=alt.Y("share:Q", title="share of the split (%)"),
-        color=alt.Color(
-            "split:N", scale=alt.Scale(domain=["train", "test"]), legend=alt.Legend(orient="top", title=None)
-        ),
-        tooltip=[
-            alt.Tooltip("split:N"),
-            alt.Tooltip("digit:O"),
-            alt.Tooltip("count:Q", format=","),
-            alt.Tooltip("share:Q", format=".1f", title="share (%)"),
-        ],
-    )
-    .properties(height=360, title="Images per digit: about 10% each in both splits"),
+counts_col, means_col = st.columns([3, 2])
+charts.show(counts_col, class_counts_spec(), {"counts": explore_tables.class_counts(data)})
+means_col.markdown("**The mean image of each digit** (training split)")
+means_col.image(
+    _mean_images(f"{data.description} train", data.train_images, data.train_labels),
+    caption="0 to 4 on the first line, 5 to 9 on the second.",
+    alt="The average of all training images of each digit, 0 to 9, five to a line: blurred but recognisable digits.",
     width="stretch",
-)
-means = _mean_image_frame(f"{data.description} train", data.train_images, data.train_labels)
-means_col.altair_chart(
-    alt.Chart(means)
-    .mark_rect()
-    .encode(
-        x=alt.X("column:O", axis=None),
-        y=alt.Y("row:O", axis=None),
-        color=alt.Color("ink:Q", scale=INK, legend=None),
-        tooltip=[
-            alt.Tooltip("digit:O"),
-            alt.Tooltip("row:O"),
-            alt.Tooltip("column:O"),
-            alt.Tooltip("ink:Q", format=".2f", title="mean ink"),
-        ],
-    )
-    .properties(width=28 * 3, height=28 * 3)
-    .facet(facet=alt.Facet("digit:O", title="The mean image of each digit (training split)"), columns=5),
-    width="content",
 )

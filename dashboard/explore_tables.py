@@ -1,9 +1,10 @@
 """What the Explore page shows, as plain tables and pictures.
 
 Gallery picks, class counts and mean images describe the data; the row frames show one image
-the way the recurrent network receives it (row t is the input at time step t) together with
-the model's guess after each row. Frames are long tables (one line per pixel or per class)
-because that is the shape chart libraries draw heatmaps and bars from.
+the way the recurrent network receives it (row t is the input at time step t, t = 1 the first
+row read) together with the model's guess after each row. Rows and columns are numbered 1-28,
+as on every page. Frames are long tables (one line per pixel or per class) because that is the
+shape chart libraries draw heatmaps and bars from.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch import nn
 
+from dashboard import charts
 from rnn_core.data import MnistData
 from rnn_core.inspection import read_image
 from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
@@ -57,17 +58,9 @@ def gallery_indices(labels: torch.Tensor, digit: int | None, count: int, seed: i
     return sorted(int(i) for i in picked)
 
 
-def digit_picture(image: torch.Tensor, scale: int) -> Image.Image:
-    """Dark ink on white paper, enlarged by repeating pixels so that it stays sharp."""
-    paper = (255 - (image.clamp(0, 1) * 255).round()).to(torch.uint8).numpy()
-    picture = Image.fromarray(paper)  # uint8 [28, 28]: 8-bit greyscale
-    return picture.resize((PIXELS_PER_ROW * scale, ROWS * scale), Image.NEAREST)
-
-
 def pixel_frame(image: torch.Tensor) -> pd.DataFrame:
-    """One line per pixel: row, column, ink (0 = paper, 1 = full ink)."""
-    rows, columns = np.indices((ROWS, PIXELS_PER_ROW))
-    return pd.DataFrame({"row": rows.ravel(), "column": columns.ravel(), "ink": image.reshape(-1).numpy()})
+    """One line per pixel: row (1-28), column (1-28), ink (0 = paper, 1 = full ink)."""
+    return charts.pixel_table(image)
 
 
 def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
@@ -78,8 +71,8 @@ def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
 
 
 def _check_step(t: int) -> None:
-    if not 0 <= t < ROWS:
-        raise ValueError(f"time step t must be in 0..{ROWS - 1}, got {t}")
+    if not 1 <= t <= ROWS:
+        raise ValueError(f"time step t must be in 1..{ROWS}, got {t}")
 
 
 def _step_states(steps: np.ndarray, t: int) -> np.ndarray:
@@ -96,9 +89,9 @@ def row_reveal_frame(image: torch.Tensor, t: int) -> pd.DataFrame:
 
 
 def input_vector_frame(image: torch.Tensor, t: int) -> pd.DataFrame:
-    """The 28 numbers the network receives at step t: row t of the image."""
+    """The 28 numbers the network receives at step t: row t of the image (columns 1-28)."""
     _check_step(t)
-    return pd.DataFrame({"column": np.arange(PIXELS_PER_ROW), "ink": image[t].numpy()})
+    return pd.DataFrame({"column": np.arange(1, PIXELS_PER_ROW + 1), "ink": image[t - 1].numpy()})
 
 
 def running_guess(model: nn.Module, image: torch.Tensor) -> np.ndarray:
@@ -108,9 +101,11 @@ def running_guess(model: nn.Module, image: torch.Tensor) -> np.ndarray:
 
 def running_guess_frame(probabilities: np.ndarray, t: int) -> pd.DataFrame:
     """One line per (row, digit): the probability the model gives the digit after reading
-    rows 0..row, with the row's state at time step t as in row_reveal_frame."""
+    rows 1..row (probabilities[row - 1]), with the row's state at time step t as in
+    row_reveal_frame."""
     _check_step(t)
     rows, digits = np.indices(probabilities.shape)
+    rows = rows + 1
     return pd.DataFrame(
         {
             "row": rows.ravel(),
@@ -121,7 +116,7 @@ def running_guess_frame(probabilities: np.ndarray, t: int) -> pd.DataFrame:
     )
 
 
-RIGHT_RGB, WRONG_RGB, UNKNOWN_RGB = (42, 157, 75), (214, 40, 40), (206, 212, 218)
+RIGHT_RGB, WRONG_RGB, UNKNOWN_RGB = charts.rgb(charts.RIGHT), charts.rgb(charts.WRONG), charts.rgb(charts.UNKNOWN)
 
 
 def fixed_examples(labels: torch.Tensor, per_digit: int) -> list[int]:
@@ -132,14 +127,5 @@ def fixed_examples(labels: torch.Tensor, per_digit: int) -> list[int]:
 def framed_strip(images: torch.Tensor, right: list[bool] | None, columns: int, scale: int = 2) -> np.ndarray:
     """The digits in a grid, dark ink on paper, each framed green (read right) or red (wrong);
     grey frames when there is no model to judge them yet. RGB uint8."""
-    frame, side = 3, ROWS * scale
-    cell = side + 2 * frame
-    rows = -(-len(images) // columns)
-    strip = np.full((rows * cell, columns * cell, 3), 255, dtype=np.uint8)
-    for number, image in enumerate(images):
-        top, left = number // columns * cell, number % columns * cell
-        colour = UNKNOWN_RGB if right is None else RIGHT_RGB if right[number] else WRONG_RGB
-        strip[top : top + cell, left : left + cell] = colour
-        paper = np.asarray(digit_picture(image, scale))
-        strip[top + frame : top + frame + side, left + frame : left + frame + side] = paper[..., None]
-    return strip
+    frames = [charts.UNKNOWN if right is None else charts.RIGHT if ok else charts.WRONG for ok in (right or [None] * len(images))]
+    return charts.digit_grid(images, columns, scale, frames=frames)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -41,6 +42,12 @@ def charts_with(at: AppTest, name: str) -> list[dict[str, pd.DataFrame]]:
     return [datasets for datasets in found if name in datasets]
 
 
+def gallery(at: AppTest) -> list[tuple[int, int]]:
+    """(label, index) of each digit in the gallery, one picture whose caption names them."""
+    (picture,) = [image for image in at.get("image") if any("Label and index" in c for c in image.captions)]
+    return [(int(label), int(index)) for label, index in re.findall(r"(\d) #(\d+)", picture.captions[0])]
+
+
 def revealed_rows(at: AppTest) -> int:
     (datasets,) = charts_with(at, "pixels")
     pixels = datasets["pixels"]
@@ -65,7 +72,9 @@ def explore() -> AppTest:
 
 def test_explore_page_shows_gallery_row_view_and_classes(explore):
     assert not explore.exception
-    assert len(explore.get("image")) == 24
+    assert len(gallery(explore)) == 24
+    assert len(explore.get("image")) == 2, "the gallery and the mean images, one picture each"
+    assert all(image.proto.imgs[0].alt for image in explore.get("image")), "each picture says what it shows"
     assert [header.value for header in explore.header] == [
         "The digits",
         "Row by row: what the RNN sees",
@@ -74,6 +83,7 @@ def test_explore_page_shows_gallery_row_view_and_classes(explore):
     assert any("Many-to-one" in markdown.value for markdown in explore.markdown)
     specs = [json.loads(element.proto.spec) for element in explore.get("vega_lite_chart")]
     assert all(_has_tooltips(spec) for spec in specs), "every chart shows values on mouse-over"
+    assert all(spec.get("title") and spec.get("description") for spec in specs), "every chart is named"
 
 
 def _has_tooltips(spec: dict) -> bool:
@@ -85,47 +95,48 @@ def _has_tooltips(spec: dict) -> bool:
 
 def test_label_filter_shows_only_that_label(explore):
     explore.selectbox(key="explore_gallery_digit").set_value(3).run()
-    captions = [caption for image in explore.get("image") for caption in image.captions]
-    assert len(captions) == 24
-    assert all(caption.startswith("3 ·") for caption in captions), captions
+    shown = gallery(explore)
+    assert len(shown) == 24
+    assert all(label == 3 for label, _ in shown), shown
     assert "images of a 3" in explore.caption[0].value
 
 
 def test_gallery_shows_the_chosen_split_and_shuffle_picks_other_images(explore):
-    def shown() -> list[str]:
-        return [caption for image in explore.get("image") for caption in image.captions]
-
-    first = shown()
+    first = gallery(explore)
     explore.button[0].click().run()  # Shuffle
-    assert shown() != first
+    assert gallery(explore) != first
     explore.button_group(key="explore_gallery_split").set_value("test").run()
-    indices = [int(caption.split("#")[1]) for caption in shown()]
+    indices = [index for _, index in gallery(explore)]
     assert max(indices) < 10_000 and "test images" in explore.caption[0].value
 
 
 def test_moving_t_changes_how_many_rows_are_revealed(explore):
-    assert revealed_rows(explore) == 1  # t = 0: only the row being read
-    explore.slider(key="explore_t").set_value(20).run()
+    assert revealed_rows(explore) == 1  # t = 1: only the row being read, the first
+    explore.slider(key="explore_t").set_value(21).run()
     assert revealed_rows(explore) == 21
     (datasets,) = charts_with(explore, "row_input")
-    assert np.allclose(datasets["row_input"]["ink"], app_data().test_images[0][20].numpy())
-    explore.slider(key="explore_t").set_value(5).run()
+    assert np.allclose(datasets["row_input"]["ink"], app_data().test_images[0][20].numpy())  # row 21
+    assert datasets["row_input"]["column"].tolist() == list(range(1, 29))
+    explore.slider(key="explore_t").set_value(6).run()
     assert revealed_rows(explore) == 6
-    assert any(markdown.value.startswith("**t = 5**") for markdown in explore.markdown)
+    (datasets,) = charts_with(explore, "now")
+    assert datasets["now"]["row"].tolist() == [6]  # the row framed as being read
+    assert any(markdown.value.startswith("**t = 6**") for markdown in explore.markdown)
 
 
 def test_play_steps_t_forward_until_paused(explore):
+    assert explore.session_state["explore_t"] == 1  # the first row
     explore.button(key="explore_play").click().run()
-    assert explore.session_state["explore_t"] == 1
+    assert explore.session_state["explore_t"] == 2
     assert explore.button(key="explore_pause").label == "Pause"
     time.sleep(PLAY_INTERVAL_S)
     explore.run()  # what a timer tick does
-    assert explore.session_state["explore_t"] == 2
+    assert explore.session_state["explore_t"] == 3
     assert revealed_rows(explore) == 3
     explore.button(key="explore_pause").click().run()
     assert explore.button(key="explore_play").label == "Play"
     explore.run()
-    assert explore.session_state["explore_t"] == 2
+    assert explore.session_state["explore_t"] == 3
 
 
 def test_a_pause_delivered_twice_still_pauses(explore):
@@ -138,9 +149,9 @@ def test_a_pause_delivered_twice_still_pauses(explore):
 
 
 def test_play_stops_at_the_last_row_and_then_starts_over(explore):
-    explore.slider(key="explore_t").set_value(26).run()
+    explore.slider(key="explore_t").set_value(27).run()
     explore.button(key="explore_play").click().run()
-    assert explore.session_state["explore_t"] == 27
+    assert explore.session_state["explore_t"] == 28
     assert not explore.session_state["explore_playing"]
     time.sleep(PLAY_INTERVAL_S)
     explore.button(key="explore_play").click().run()
@@ -195,12 +206,14 @@ def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh
     at.run()
     assert not at.exception
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
-    at.slider(key="explore_t").set_value(9).run()
+    at.slider(key="explore_t").set_value(10).run()
     (pictures,) = charts_with(at, "guesses")
     (bars,) = charts_with(at, "guess_now")
     expected = running_guess(checkpoint.build_model(), app_data().test_images[0])
-    assert np.allclose(bars["guess_now"].sort_values("digit")["probability"], expected[9], atol=1e-6)
+    now = bars["guess_now"].sort_values("digit")
+    assert np.allclose(now["probability"], expected[9], atol=1e-6)  # after rows 1-10
+    assert now["role"].tolist()[int(expected[9].argmax())] == "answer"
     guesses = pictures["guesses"]
     assert len(guesses) == 28 * 10
-    assert set(guesses.loc[guesses["row"] > 9, "state"]) == {TO_COME}
+    assert set(guesses.loc[guesses["row"] > 10, "state"]) == {TO_COME}
     assert any("True label: **7**" in markdown.value for markdown in at.markdown)  # test image 0 is a 7

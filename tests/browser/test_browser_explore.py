@@ -18,11 +18,11 @@ def wait_for_step(page, at_least: int, timeout: float = 30_000) -> None:
 
 
 def wait_for_layout(page) -> None:
-    """Until the gallery's pictures and the four charts are drawn, the page still grows."""
+    """Until the pictures (gallery, mean images) and the three charts are drawn, the page still grows."""
     page.wait_for_function(
         "() => [...document.images].every(image => image.complete)"
         " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
-        "    .filter(chart => chart.querySelector('canvas, svg')).length >= 4",
+        "    .filter(chart => chart.querySelector('canvas, svg')).length >= 3",
         timeout=60_000,
     )
 
@@ -49,15 +49,15 @@ def test_play_steps_through_the_rows_in_place_and_pause_stops_it(page, app_serve
     time.sleep(0.5)
     paused_at = current_step(page)
     time.sleep(1.5)
-    assert current_step(page) == paused_at < 27
+    assert current_step(page) == paused_at < 28
 
 
 def test_play_runs_to_the_last_row_and_stops_there(page, app_server):
     page.goto(app_server.url)
     wait_for_app(page)
     page.get_by_role("button", name="Play").click()
-    wait_for_step(page, 27, timeout=60_000)
+    wait_for_step(page, 28, timeout=60_000)
     page.get_by_role("button", name="Play").wait_for(timeout=10_000)
     time.sleep(1)  # timer runs still queued when Play ended must not move the slider back
-    assert current_step(page) == 27
-    assert page.get_by_text("t = 27").count() == 1
+    assert current_step(page) == 28  # rows are numbered 1-28: the last row read is row 28
+    assert page.get_by_text("t = 28").count() == 1
