@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 import random
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import altair as alt
 import numpy as np
@@ -14,18 +12,27 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import ui
-from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
-from rnn_core.inspection import SURE_PROBABILITY, Reading, EvaluationReport, read_image, report_on
+from dashboard import charts, ui
 from dashboard.ui import ChosenModel, escape_markdown
+from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
+from rnn_core.inspection import (
+    SURE_PROBABILITY,
+    EvaluationReport,
+    Reading,
+    read_image,
+    report_on,
+)
+from rnn_core.model import ROWS
+
 TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
 AUTOPLAY_SECONDS = 1.5
 GALLERY_SIZE = 32
-GALLERY_SCALE = 3  # 28 px -> 84 px, by repeating pixels so they stay sharp
-ANSWER, TRUE_DIGIT, OTHER = "answer", "true digit", "other digits"
-ROLE_COLOURS = alt.Scale(domain=[ANSWER, TRUE_DIGIT, OTHER], range=["#1f6feb", "#2da44e", "#c9ced6"])
-SURE_COLOUR = "#e8590c"
-DIMMED = 0.12
+GALLERY_COLUMNS = 8
+GALLERY_SCALE = 2  # 28 px -> 56 px, by repeating pixels so they stay sharp
+PICTURE_SCALE = 6  # one digit on its own: 168 px
+READING_PX = 5  # one pixel of the digit in the reading chart: 140 px, so that the chart fits a phone
+# what the page remembers of the model it shows; cleared when another model is chosen
+PICKS = ("test_cell_true", "test_cell_predicted", "test_cell_pick", "test_mistakes_pick", "test_image_index", "test_image_shown_at")
 
 state = st.session_state
 
@@ -38,19 +45,13 @@ def _test_report(fingerprint: str, data_description: str, _model: RowClassifier,
     return report_on(_model, _data.test_images, _data.test_labels)
 
 
-def picture(image: torch.Tensor, scale: int) -> np.ndarray:
-    """White ink on black, as the model sees it, enlarged by repeating pixels."""
-    pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    return np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
-
-
 # ----- choosing the model -----------------------------------------------------------------
 
 
 def upload_checkpoint() -> None:
     """An uploaded checkpoint becomes a run of its own, and the run this tab looks at."""
     uploaded = st.file_uploader(
-        "Checkpoint saved by this app (.pt)", type=["pt"], key="test_upload",
+        "Upload a checkpoint saved by this app (.pt)", type=["pt"], key="test_upload",
         help="Downloaded from this page, or `checkpoint.pt` from a run folder. It is kept as a run.",
     )  # fmt: skip
     if uploaded is None or uploaded.file_id == state.get("test_upload_seen"):
@@ -68,23 +69,36 @@ def upload_checkpoint() -> None:
     ui.choose_run(run_id)
 
 
-def describe(chosen: ChosenModel) -> None:
-    st.markdown(f"**Testing {chosen.name}**: {chosen.description}. Another run can be picked under **Run** in the side panel.")
-    st.download_button(
-        "Download this model (.pt)", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.run_id}.pt",
-        mime="application/octet-stream", on_click="ignore", icon=":material/download:",
-    )  # fmt: skip
-
-
 def choose_model() -> ChosenModel | None:
-    with st.expander("Upload a model", expanded=False):
+    """One line: the model on test, its download, and the upload of another; the canvas and
+    its prediction then fit the first screen."""
+    words, download, upload = st.columns([6, 2, 2], vertical_alignment="center")
+    with upload.popover("Upload", icon=":material/upload:", width="stretch", help="Upload a model saved by this app"):
         upload_checkpoint()
     if error := state.get("test_upload_error"):
         st.error(error, icon=":material/error:")
-    chosen = ui.chosen_model()
-    if chosen is not None:
-        describe(chosen)
+    with words:
+        chosen = ui.chosen_model()
+    if chosen is None:
+        return None
+    words.markdown(
+        f"**Testing {chosen.name}**: {chosen.description}.",
+        help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
+    )
+    download.download_button(
+        "Download", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.run_id}.pt", width="stretch",
+        mime="application/octet-stream", on_click="ignore", icon=":material/download:", help="Download this model (.pt)",
+    )  # fmt: skip
+    forget_picks_of_another_model(chosen.fingerprint)
     return chosen
+
+
+def forget_picks_of_another_model(fingerprint: str) -> None:
+    """Images picked for one model mean nothing for the next: a new model starts afresh."""
+    if state.get("test_model_seen") not in (None, fingerprint):
+        for key in PICKS:
+            state.pop(key, None)
+    state["test_model_seen"] = fingerprint
 
 
 # ----- charts -----------------------------------------------------------------------------
@@ -92,106 +106,98 @@ def choose_model() -> ChosenModel | None:
 
 # The probability and reading charts are redrawn after every stroke on the canvas: their specs
 # are built (and validated by Altair, which is slow) once, and only their tables change.
-PROBABILITIES, PIXELS, GUESSES, SURE_LINE, HIDDEN = "probabilities", "pixels", "guesses", "sure_line", "hidden"
+PROBABILITIES, PIXELS, GUESSES, SURE_ROW, HIDDEN = "probabilities", "pixels", "guesses", "sure_row", "hidden"
+CONFUSION, PER_DIGIT = "confusion", "per_digit"
 
 
-def draw_chart(where, spec: dict, tables: dict[str, pd.DataFrame]) -> None:
-    where.vega_lite_chart(spec={**copy.deepcopy(spec), "datasets": tables}, width="content")
-
-
-@functools.cache
+@charts.cached_spec
 def probability_bars_spec() -> dict:
-    """Blue: the model's answer; green: the true digit, when the answer is wrong."""
     base = alt.Chart(alt.Data(name=PROBABILITIES)).encode(
         x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
-        tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%")],
+        tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%"), "role:N"],
     )
-    bars = base.mark_bar().encode(color=alt.Color("role:N", scale=ROLE_COLOURS, legend=None))
-    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("probability:Q", format=".0%"))
-    return (bars + labels).properties(height=240, width=360).to_dict()
+    bars = base.mark_bar().encode(color=alt.Color("role:N", scale=charts.ROLE_SCALE, legend=None))
+    labels = base.mark_text(dy=-6, fontSize=11, color=charts.TEXT).encode(text=alt.Text("probability:Q", format=".0%"))
+    return charts.spec(
+        (bars + labels).properties(height=220),
+        "Probability of each digit",
+        "Bar chart of the model's probability for each digit, 0 to 9, after the last row: blue is "
+        "its answer, green the true digit when the answer is another one.",
+    )
 
 
 def probability_table(probabilities: torch.Tensor, true_digit: int | None) -> pd.DataFrame:
-    answer = int(probabilities.argmax())
-    roles = [ANSWER if d == answer else TRUE_DIGIT if d == true_digit else OTHER for d in range(10)]
+    roles = charts.digit_roles(probabilities.numpy(), true_digit)
     return pd.DataFrame({"digit": range(10), "probability": probabilities.numpy(), "role": roles})
 
 
-@functools.cache
+@charts.cached_spec
 def reading_spec(units: int) -> dict:
-    """The image, the probabilities after each row beside it, and the hidden state, with a
-    slider that reveals the rows one by one (all in the browser, no rerun)."""
-    rows_read = alt.param(name="rows_read", value=28, bind=alt.binding_range(min=1, max=28, step=1, name="rows read "))
-    revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(DIMMED))
-    row_axis = alt.Y("top:Q", scale=alt.Scale(domain=[0.5, 28.5], reverse=True), title="row",
-                     axis=alt.Axis(values=[1, 7, 14, 21, 28]))  # fmt: skip
-    image_view = (
-        alt.Chart(alt.Data(name=PIXELS), title="image, read from the top")
-        .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5", left="datum.column - 0.5", right="datum.column + 0.5")
-        .mark_rect()
-        .encode(
-            x=alt.X("left:Q", scale=alt.Scale(domain=[0.5, 28.5]), axis=None), x2="right:Q",
-            y=row_axis, y2="bottom:Q",
-            color=alt.Color("ink:Q", scale=alt.Scale(domain=[0, 1], range=["black", "white"]), legend=None),
-            opacity=revealed,
-        )  # fmt: skip
-        .properties(width=224, height=224)
-    )
+    """The image and the guesses after each row beside it, the guess after the rows read, and
+    the hidden state, one under the other (narrow enough for a phone), with a slider that
+    reveals the rows one by one (all in the browser, no rerun)."""
+    rows_read = alt.param(name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name="rows read "))
+    revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(charts.DIMMED))
+    image_view = charts.digit_heatmap(PIXELS, READING_PX, opacity=revealed, row_title="row").properties(title="image")
     heatmap = (
         alt.Chart(alt.Data(name=GUESSES))
-        .transform_calculate(top="datum.row - 0.5", bottom="datum.row + 0.5")
         .mark_rect()
         .encode(
             x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=row_axis.axis(None), y2="bottom:Q",
+            y=charts.row_axis(None, labels=False),
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
             opacity=revealed,
-            tooltip=["row:Q", "digit:O", alt.Tooltip("probability:Q", format=".1%")],
-        )  # fmt: skip
+            tooltip=["row:O", "digit:O", alt.Tooltip("probability:Q", format=".1%")],
+        )
     )
-    sure_line = alt.Chart(alt.Data(name=SURE_LINE)).mark_rule(color=SURE_COLOUR, strokeWidth=2).encode(y="top:Q")
+    guesses = (heatmap + charts.row_frame(SURE_ROW)).properties(width=100, height=ROWS * READING_PX, title="guess per row")
     after_rows = (
-        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'after row ' + rows_read")))
+        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'guess after row ' + rows_read")))
         .transform_filter("datum.row == rows_read")
         .mark_bar()
         .encode(
             x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition("datum.answer", alt.value(ROLE_COLOURS.range[0]), alt.value(ROLE_COLOURS.range[2])),
+            color=alt.condition("datum.answer", alt.value(charts.ANSWER), alt.value(charts.OTHER)),
             tooltip=["digit:O", alt.Tooltip("probability:Q", format=".1%")],
-        )  # fmt: skip
-        .properties(width=200, height=224)
+        )
+        .properties(width=260, height=120)
     )
     hidden_view = (
         alt.Chart(alt.Data(name=HIDDEN), title="hidden state h after each row (one line per unit)")
-        .transform_calculate(left="datum.row - 0.5", right="datum.row + 0.5")
         .mark_rect()
         .encode(
-            x=alt.X("left:Q", scale=alt.Scale(domain=[0.5, 28.5]), title="row", axis=alt.Axis(values=[1, 7, 14, 21, 28])),
-            x2="right:Q",
+            x=alt.X("row:O", scale=alt.Scale(domain=list(range(1, ROWS + 1))), title="row", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
             y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
-            color=alt.Color("value:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True), title="h"),
+            color=alt.Color("value:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True), title="h",
+                            legend=alt.Legend(orient="bottom", gradientLength=120)),
             opacity=revealed,
-            tooltip=["row:Q", "unit:O", alt.Tooltip("value:Q", format=".3f")],
-        )  # fmt: skip
-        .properties(width=652, height=int(np.clip(units * 6, 120, 360)))
+            tooltip=["row:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(width=260, height=int(np.clip(units * 4, 100, 240)))
     )
-    guesses = (heatmap + sure_line).properties(width=180, height=224, title="what it thinks after each row")
     # Each view has its own colour scale: a concatenation would otherwise merge them into one.
-    top = alt.hconcat(image_view, guesses, after_rows).resolve_scale(color="independent")
-    return alt.vconcat(top, hidden_view).resolve_scale(color="independent").add_params(rows_read).to_dict()
+    top = alt.hconcat(image_view, guesses, spacing=8).resolve_scale(color="independent")
+    chart = alt.vconcat(top, after_rows, hidden_view).resolve_scale(color="independent").add_params(rows_read)
+    return charts.spec(
+        chart,
+        "How the RNN reads the digit",
+        "Four views of one reading, with a slider for the rows read: the digit, 28 rows of 28 pixels; "
+        "beside it a heatmap of the probability of each digit after each row (the row from which the "
+        "model is sure is framed in orange); the probabilities after the rows read; and a heatmap of "
+        "the hidden state's units after each row.",
+    )
 
 
 def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) -> dict[str, pd.DataFrame]:
-    rows, columns = np.indices((28, 28))
     steps, digits = np.indices(reading.probabilities.shape)
     hidden_steps, units = np.indices(reading.hidden.shape)
     return {
-        PIXELS: pd.DataFrame({"row": rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy()}),
+        PIXELS: charts.pixel_table(image),
         GUESSES: pd.DataFrame({"row": steps.ravel() + 1, "digit": digits.ravel(), "probability": reading.probabilities.numpy().ravel(),
                                "answer": digits.ravel() == reading.prediction}),
-        SURE_LINE: pd.DataFrame({"top": [] if sure_row is None else [sure_row - 0.5]}, dtype=float),
+        SURE_ROW: pd.DataFrame({"row": [] if sure_row is None else [sure_row]}, dtype=int),
         HIDDEN: pd.DataFrame({"row": hidden_steps.ravel() + 1, "unit": units.ravel(), "value": reading.hidden.numpy().ravel()}),
     }  # fmt: skip
 
@@ -204,7 +210,7 @@ def explain_reading(reading: Reading, sure_row: int | None) -> str:
         verdict = f"It says **{answer}** from the first row on, above {SURE_PROBABILITY:.0%}."
     else:
         verdict = (f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
-                   f"with more than {SURE_PROBABILITY:.0%} (orange line).")  # fmt: skip
+                   f"with more than {SURE_PROBABILITY:.0%} (framed in orange).")  # fmt: skip
     changes = reading.mind_changes()
     if changes:
         listed = ", ".join(f"row {row}: {before}→{after}" for row, before, after in changes[-6:])
@@ -216,50 +222,66 @@ def explain_reading(reading: Reading, sure_row: int | None) -> str:
 def show_reading(image: torch.Tensor, reading: Reading) -> None:
     st.subheader("How the RNN makes up its mind")
     sure_row = reading.sure_row()
-    st.markdown(explain_reading(reading, sure_row))
-    draw_chart(st, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row))
-    st.caption(
-        "Move the *rows read* slider to hide the rows the network has not read yet. Each row of the "
-        "middle heatmap is the output layer applied to the hidden state after that row; only the "
-        "last one is the network's answer. Below: the hidden state, one line per unit."
+    chart_col, words_col = st.columns([1, 1])
+    charts.show(chart_col, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row), width="content")
+    words_col.markdown(explain_reading(reading, sure_row))
+    words_col.caption(
+        "Move the *rows read* slider under the chart to hide the rows the network has not read yet. "
+        "Each row of the heatmap beside the digit is the output layer applied to the hidden state "
+        "after that row; only the last one is the network's answer. Below: the guess after the rows "
+        "read, and the hidden state, one line per unit."
     )
 
 
-def confusion_chart(confusion: np.ndarray, chosen: tuple[int, int]) -> alt.LayerChart:
+def confusion_table(confusion: np.ndarray, chosen: tuple[int, int]) -> pd.DataFrame:
     true, predicted = np.indices(confusion.shape)
     frame = pd.DataFrame({"true": true.ravel(), "predicted": predicted.ravel(), "count": confusion.ravel()})
     frame["share"] = frame["count"] / frame.groupby("true")["count"].transform("sum").clip(lower=1)
     # White counts on the darker cells; the colour scale is logarithmic, so is the threshold.
-    dark = float(np.expm1(0.6 * np.log1p(frame["count"].max())))
+    frame["dark"] = frame["count"] > float(np.expm1(0.6 * np.log1p(frame["count"].max())))
+    frame["chosen"] = (frame["true"] == chosen[0]) & (frame["predicted"] == chosen[1])
+    return frame
+
+
+@charts.cached_spec
+def confusion_spec() -> dict:
     cell = alt.selection_point(name="cell", fields=["true", "predicted"], empty=False)
-    base = alt.Chart(frame).encode(
+    base = alt.Chart(alt.Data(name=CONFUSION)).encode(
         x=alt.X("predicted:O", axis=alt.Axis(labelAngle=0, orient="top"), title="predicted"),
         y=alt.Y("true:O", title="true digit"),
     )
     colours = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None))
     counts = base.mark_text(fontSize=11).encode(
-        text="count:Q", color=alt.condition(f"datum.count > {dark}", alt.value("white"), alt.value("black"))
+        text="count:Q", color=alt.condition("datum.dark", alt.value("white"), alt.value("black"))
     )
     # A see-through layer on top takes the clicks and tooltips (the numbers would catch them
     # otherwise) and outlines the chosen cell.
-    chosen_cell = f"datum.true == {chosen[0]} && datum.predicted == {chosen[1]}"
-    clickable = base.mark_rect(fill="white", fillOpacity=0.001, stroke=SURE_COLOUR).encode(
-        strokeWidth=alt.condition(chosen_cell, alt.value(3), alt.value(0)),
+    clickable = base.mark_rect(fill="white", fillOpacity=0.001, stroke=charts.HIGHLIGHT).encode(
+        strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(0)),
         tooltip=[alt.Tooltip("true:O", title="true digit"), "predicted:O", "count:Q",
                  alt.Tooltip("share:Q", format=".1%", title="share of this digit")],
     ).add_params(cell)  # fmt: skip
-    return (colours + counts + clickable).properties(height=400)
+    return charts.spec(
+        (colours + counts + clickable).properties(height=400),
+        "Test images per true digit and answer",
+        "Heatmap of 10 by 10 cells: the count of test images of each true digit (rows) given each "
+        "answer (columns); the diagonal holds the right answers; the chosen cell is framed in orange.",
+    )
 
 
-def class_accuracy_chart(accuracy: np.ndarray, counts: np.ndarray) -> alt.LayerChart:
-    frame = pd.DataFrame({"digit": range(10), "accuracy": accuracy, "images": counts})
-    base = alt.Chart(frame).encode(
+@charts.cached_spec
+def class_accuracy_spec() -> dict:
+    base = alt.Chart(alt.Data(name=PER_DIGIT)).encode(
         x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="accuracy (%)"),
-        tooltip=["digit", alt.Tooltip("accuracy:Q", format=".2f"), "images"],
+        tooltip=["digit:O", alt.Tooltip("accuracy:Q", format=".2f"), "images:Q"],
     )
-    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".1f"))
-    return (base.mark_bar(color=ROLE_COLOURS.range[0]) + labels).properties(height=260)
+    labels = base.mark_text(dy=-6, fontSize=11, color=charts.TEXT).encode(text=alt.Text("accuracy:Q", format=".1f"))
+    return charts.spec(
+        (base.mark_bar(color=charts.ANSWER) + labels).properties(height=260),
+        "Share of each digit's test images read right",
+        "Bar chart: the share of the test images of each digit, 0 to 9, that the model reads right.",
+    )
 
 
 # ----- the three views ----------------------------------------------------------------------
@@ -270,15 +292,24 @@ def _open_in_one_by_one(index: int) -> None:
     state["test_view"] = ONE_BY_ONE
 
 
-def gallery(data: MnistData, indices: torch.Tensor, caption: Callable[[int], str], key: str) -> None:
+def gallery(data: MnistData, indices: torch.Tensor, caption: Callable[[int], str], key: str, what: str) -> None:
+    """Up to GALLERY_SIZE test images as one picture (it shrinks to fit a phone and arrives with
+    its captions), and a picker to look inside one of them."""
     shown = indices[:GALLERY_SIZE].tolist()
     if not shown:
         st.caption("No images here.")
         return
-    st.image([picture(data.test_images[i], GALLERY_SCALE) for i in shown], caption=[caption(i) for i in shown], output_format="PNG")
-    choice, button = st.columns([3, 2], vertical_alignment="bottom")
+    named = [f"#{i} {caption(i)}" for i in shown]
+    lines = [", ".join(named[start : start + GALLERY_COLUMNS]) for start in range(0, len(named), GALLERY_COLUMNS)]
+    picture, choice = st.columns([3, 2])  # side by side on a screen, one under the other on a phone
+    grid = charts.digit_grid(data.test_images[shown], GALLERY_COLUMNS, GALLERY_SCALE)
+    picture.image(
+        grid, width="stretch",  # a fixed width would reach past a phone's screen
+        caption="Left to right: " + "; ".join(f"line {n}: {line}" for n, line in enumerate(lines, 1)),
+        alt=f"{len(shown)} test images {what}, {GALLERY_COLUMNS} to a line.", output_format="PNG",
+    )  # fmt: skip
     index = choice.selectbox("Look inside one of them", shown, format_func=lambda i: f"test image #{i}: {caption(i)}", key=f"{key}_pick")
-    button.button("Show how the RNN reads it", key=f"{key}_open", on_click=_open_in_one_by_one, args=(index,), icon=":material/visibility:")
+    choice.button("Show how the RNN reads it", key=f"{key}_open", on_click=_open_in_one_by_one, args=(index,), icon=":material/visibility:")
 
 
 def _select_cell() -> None:
@@ -303,21 +334,24 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         st.subheader("Confusion matrix")
         st.caption("Rows: the true digit. Columns: the model's answer. Click a cell to see those images.")
         chosen = (state["test_cell_true"], state["test_cell_predicted"])
-        st.altair_chart(confusion_chart(confusion, chosen), key="test_confusion", on_select=_select_cell, width="stretch")
+        charts.show(st, confusion_spec(), {CONFUSION: confusion_table(confusion, chosen)}, key="test_confusion", on_select=_select_cell)
     with per_class:
         st.subheader("Accuracy per digit")
-        st.altair_chart(class_accuracy_chart(report.per_class_accuracy.numpy(), confusion.sum(1)), width="stretch")
+        per_digit = pd.DataFrame({"digit": range(10), "accuracy": report.per_class_accuracy.numpy(), "images": confusion.sum(1)})
+        charts.show(st, class_accuracy_spec(), {PER_DIGIT: per_digit})
         true_box, predicted_box = st.columns(2)
         true_digit = true_box.selectbox("True digit", range(10), key="test_cell_true")
         predicted = predicted_box.selectbox("Predicted as", range(10), key="test_cell_predicted")
 
     st.subheader(f"True {true_digit}, predicted {predicted}: {confusion[true_digit, predicted]:,} image(s)")
     confidence = report.confidence
-    gallery(data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell")
+    gallery(data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell",
+            what=f"of a {true_digit} read as a {predicted}")  # fmt: skip
 
     st.subheader("The most confident mistakes")
     predictions = report.predictions
-    gallery(data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes")
+    gallery(data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes",
+            what="the model gets wrong, the surest first")  # fmt: skip
 
 
 def _next_image(pool: Sequence[int]) -> None:
@@ -347,11 +381,14 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
         reading = read_image(model, image)
         answer, probabilities = reading.prediction, reading.final
         left, right = st.columns([1, 2])
-        left.image(picture(image, 6), caption=f"test image #{index} · true digit {true_digit}")
+        left.image(
+            charts.digit_picture(image, PICTURE_SCALE), caption=f"test image #{index} · true digit {true_digit}",
+            alt=f"A handwritten {true_digit}, test image number {index}.",
+        )  # fmt: skip
         verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
         right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
-        draw_chart(right, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, true_digit)})
-        right.caption("Blue: the model's answer. Green: the true digit, when the answer is wrong.")
+        charts.show(right, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, true_digit)})
+        right.caption(charts.ROLE_KEY)
         show_reading(image, reading)
 
     show_one()
@@ -367,10 +404,13 @@ def draw_view(model: RowClassifier) -> None:
         return
     reading = read_image(model, image)
     with seen_column:
-        st.image(picture(image, 6), caption="what the model sees: 28×28, MNIST-style")
+        st.image(
+            charts.digit_picture(image, PICTURE_SCALE), caption="what the model sees: 28×28, MNIST-style",
+            alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
+        )  # fmt: skip
     answer, probabilities = reading.prediction, reading.final
     answer_column.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%})")
-    draw_chart(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, None)})
+    charts.show(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, None)})
     show_reading(image, reading)
 
 
@@ -379,8 +419,7 @@ def main() -> None:
     data = ui.get_data()
     if data is None:
         st.stop()
-    with st.container(border=True):
-        chosen = choose_model()
+    chosen = choose_model()
     if chosen is None:
         st.stop()
     fingerprint, model = chosen.fingerprint, chosen.model

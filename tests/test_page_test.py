@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -64,6 +65,12 @@ def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
     return found[0]
 
 
+def gallery(at: AppTest, number: int) -> list[tuple[int, str]]:
+    """(index, caption) of each test image in a gallery, one picture whose caption names them."""
+    (caption,) = at.get("image")[number].captions
+    return [(int(index), text) for index, text in re.findall(r"#(\d+) ([^,;]+)", caption)]
+
+
 def shown_index(at: AppTest) -> int:
     captions = [caption for image in at.get("image") for caption in image.captions if "test image #" in caption]
     assert len(captions) == 1, captions
@@ -111,9 +118,10 @@ def test_choosing_a_confusion_cell_shows_those_images(saved_run, app_test_set):
     at.selectbox(key="test_cell_predicted").set_value(predicted).run()
     expected = int(confusion[true, predicted])
     assert any(header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.subheader)
-    cell_gallery = at.get("image")[0]
-    assert len(cell_gallery.captions) == min(expected, 32)
-    assert expected > 0 and all(caption.endswith("% sure") for caption in cell_gallery.captions)
+    shown = gallery(at, 0)
+    assert len(shown) == min(expected, 32)
+    assert expected > 0 and all(caption.endswith("% sure") for _, caption in shown)
+    assert at.get("image")[0].proto.imgs[0].alt.startswith(f"{len(shown)} test images of a {true}")
 
 
 def test_next_shows_another_test_image_with_the_models_answer(saved_run, app_test_set):
@@ -243,3 +251,30 @@ def test_copied_and_damaged_run_folders_do_not_take_the_page_down(saved_run, run
     assert not at.exception
     assert model_under_test(at).startswith(f"**Testing run {run_id}")
     assert at.metric[0].label == "Test accuracy"
+
+
+def test_another_model_starts_with_fresh_picks(saved_run, runs_dir):
+    """Picks made for one model (a test image, a confusion cell) are dropped when another model
+    is chosen: the mistakes picker once kept an image from the model before, and 'Show how
+    the RNN reads it' opened it for the new one."""
+    run_a, checkpoint = saved_run
+    # the same model, nudged: nearly the same mistakes, but another model
+    nudged = {name: value + 1e-4 if name.endswith("bias") else value for name, value in checkpoint.state_dict.items()}
+    run_b = RunStore(runs_dir).add_checkpoint(dataclasses.replace(checkpoint, state_dict=nudged), "nudged.pt").run_id
+    at = open_test_page(run=run_b)
+    mistakes_b = [index for index, _ in gallery(at, 1)]
+    at.selectbox(key="sidebar_run").set_value(run_a).run()
+    assert model_under_test(at).startswith(f"**Testing run {run_a}")
+    picked = next(index for index, _ in gallery(at, 1) if index in mistakes_b[1:])  # a mistake of both models
+    at.selectbox(key="test_mistakes_pick").set_value(picked).run()
+    at.selectbox(key="test_cell_true").set_value(at.session_state["test_cell_predicted"]).run()  # a diagonal cell
+    at.button(key="test_mistakes_open").click().run()
+    assert shown_index(at) == picked
+
+    at.selectbox(key="sidebar_run").set_value(run_b).run()
+    assert model_under_test(at).startswith(f"**Testing run {run_b}")
+    assert at.session_state["test_image_index"] != picked  # 1 chance in 10,000 to draw it again
+    at.session_state["test_view"] = "Test set"
+    at.run()
+    assert at.selectbox(key="test_mistakes_pick").value == mistakes_b[0]  # the new model's first
+    assert at.session_state["test_cell_true"] != at.session_state["test_cell_predicted"]  # its top confusion

@@ -46,7 +46,7 @@ def test_a_text_file_named_pt_gets_a_clear_error_and_the_page_keeps_working(page
     page.goto(f"{app_server.url}/test")
     wait_for_app(page)
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
-    page.get_by_text("Upload a model").click()
+    page.get_by_role("button", name="Upload").click()  # the popover beside the model line
     page.locator('input[type="file"]').set_input_files(str(fake))
     page.get_by_text("model.pt was not loaded").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -54,3 +54,29 @@ def test_a_text_file_named_pt_gets_a_clear_error_and_the_page_keeps_working(page
     page.get_by_role("tab", name="Test set").click()
     page.get_by_text("Confusion matrix").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_canvas_clear_and_the_prediction_fit_the_first_screen(page, app_server, saved_run):
+    """On a 1400 x 900 screen, a digit drawn gets its answer without scrolling: the model's
+    panel above the tabs is one line."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{app_server.url}/test")
+    wait_for_app(page)
+    page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Draw a digit").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+    page.get_by_text("Draw a digit (0-9) in the black square").wait_for(timeout=30_000)
+    draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])
+    heading = page.get_by_role("heading", name="Prediction:")
+    heading.wait_for(timeout=30_000)
+    wait_for_app(page)
+    bottoms = {
+        name: round(box["y"] + box["height"])
+        for name, box in (
+            ("canvas", page.locator("canvas.upper-canvas").bounding_box()),
+            ("Clear", page.get_by_role("button", name="Clear").bounding_box()),
+            ("prediction", heading.bounding_box()),
+        )
+    }
+    print(f"bottom edges at 1400 x 900: {bottoms}")
+    assert all(bottom <= 900 for bottom in bottoms.values()), bottoms
