@@ -3,8 +3,6 @@ how far back its gradient reaches, with an RNN, a GRU and an LSTM trained alike 
 
 from __future__ import annotations
 
-import functools
-import json
 import random
 import time
 
@@ -14,7 +12,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import explore_tables, ui
+from dashboard import charts, ui
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from dashboard.inside_tables import (
     CELL, CELL_TRIO, HIDDEN, SIGMOID, TRIO_MODEL, TRIO_TRAIN, Panel, cell_panels, cell_trios, colour_domain,
@@ -32,11 +30,9 @@ GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in ab
 TRIO_POLL_S = 2.0
 ROW_PX = 9
 PANELS_PER_LINE = 4
-HIGHLIGHT = "#e8590c"
-DIMMED = 0.25
-INK = alt.Scale(domain=[0, 1], range=["white", "black"])
 CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
 PIXELS, VALUES, NOW = "pixels", "values", "now"
+CURVES, PER_DIGIT, GRADIENTS = "curves", "per_digit", "gradients"
 
 state = st.session_state
 state.setdefault("inside_index", 0)
@@ -81,47 +77,24 @@ def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
 # ----- chart specs (built once, fed named datasets) -----------------------------------------
 
 
-ROW_AXIS = alt.Axis(values=[1, 7, 14, 21, 28], labelAngle=0)
+ROW_AXIS = alt.Axis(values=charts.ROW_TICKS, labelAngle=0)
+DIM_UNREAD = alt.when(alt.datum.read).then(alt.value(1.0)).otherwise(alt.value(charts.DIMMED))
 
 
-def _row_y(title: str | None) -> alt.Y:
-    return alt.Y("row:O", scale=alt.Scale(domain=list(range(1, ROWS + 1))), title=title, axis=ROW_AXIS)
-
-
-def _highlight() -> alt.Chart:
-    """An orange frame around row t, across the whole panel."""
-    return (
-        alt.Chart(alt.Data(name=NOW))
-        .mark_rect(fillOpacity=0, stroke=HIGHLIGHT, strokeWidth=2)
-        .encode(y=_row_y(None))
+@charts.cached_spec
+def image_spec() -> dict:
+    # an x title like the heatmaps' keeps the image's rows level with theirs
+    pixels = charts.digit_heatmap(PIXELS, None, opacity=DIM_UNREAD)
+    return charts.spec(
+        # as wide as its column, like the panels beside it
+        alt.layer(pixels, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
+        "The image",
+        "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it are faded.",
     )
 
 
-DIM_UNREAD = alt.when(alt.datum.read).then(alt.value(1.0)).otherwise(alt.value(DIMMED))
-
-
-@functools.cache
-def image_spec() -> str:
-    pixels = (
-        alt.Chart(alt.Data(name=PIXELS))
-        .mark_rect()
-        .encode(
-            # an x title like the heatmaps' keeps the image's rows level with theirs
-            x=alt.X("column:O", title="pixel column", axis=alt.Axis(labels=False, ticks=False, domain=False)),
-            y=_row_y("row t (read from the top)"),
-            color=alt.Color("ink:Q", scale=INK, legend=None),
-            opacity=DIM_UNREAD,
-            tooltip=[alt.Tooltip("row:O"), alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f")],
-        )
-    )
-    chart = alt.layer(pixels, _highlight()).properties(
-        height=ROWS * ROW_PX, title="The image", description="The test image, 28 rows of 28 pixels; row t is framed in orange."
-    )
-    return json.dumps(chart.to_dict())
-
-
-@functools.cache
-def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> str:
+@charts.cached_spec
+def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> dict:
     what = {
         CELL: "the cell state c_t, the LSTM's long-term memory",
         HIDDEN: "the hidden state h_t, what the output layer reads",
@@ -131,23 +104,18 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
         .mark_rect()
         .encode(
             x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
-            y=_row_y(None),
+            y=charts.row_axis(None),
             # no legend: a legend squeezes a fitted chart's rows; the caption below tells the colours
             color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None),
             opacity=DIM_UNREAD,
             tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
         )  # fmt: skip
     )
-    chart = alt.layer(heat, _highlight()).properties(
-        height=ROWS * ROW_PX,
-        title=quantity,
-        description=f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
+    return charts.spec(
+        alt.layer(heat, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
+        quantity,
+        f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
     )
-    return json.dumps(chart.to_dict())
-
-
-def draw(where, spec: str, datasets: dict[str, pd.DataFrame], width: str = "stretch", key: str | None = None) -> None:
-    where.vega_lite_chart(spec={**json.loads(spec), "datasets": datasets}, width=width, key=key)
 
 
 # ----- 1. inside the cell ----------------------------------------------------------------------
@@ -234,8 +202,7 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
     slider_col.slider("Row t (1 = the first row read)", 1, ROWS, key="inside_row")
     t = state.inside_step = state.inside_row
     now = pd.DataFrame({"row": [t]})
-    pixel_rows, columns = np.indices((ROWS, 28))
-    pixels = pd.DataFrame({"row": pixel_rows.ravel() + 1, "column": columns.ravel() + 1, "ink": image.reshape(-1).numpy().astype(float)})
+    pixels = charts.pixel_table(image)
     pixels["read"] = pixels["row"] <= t
     cells: list = [("image", image_spec(), {PIXELS: pixels, NOW: now})]
     for panel in panels:
@@ -251,7 +218,7 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
             if spec is None:
                 column.markdown(row_summary(reading, t))
             else:
-                draw(column, spec, datasets)
+                charts.show(column, spec, datasets)
     st.caption(colour_key(panels))
 
 
@@ -297,7 +264,10 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
             answer_col.info("Draw a digit in the black square: the panels below show what the cell does with it.")
             return
         reading = read_image(chosen.model, image)
-        answer_col.image(explore_tables.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style")
+        answer_col.image(
+            charts.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style",
+            alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
+        )  # fmt: skip
         answer_col.markdown(f"Answer after row 28: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
     else:
         image, reading = test_image_reading(chosen, data)
@@ -309,24 +279,31 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
 # ----- 2. how many rows does it need ----------------------------------------------------------
 
 
-def rows_chart(frame: pd.DataFrame) -> alt.LayerChart:
-    base = alt.Chart(frame).encode(
+@charts.cached_spec
+def rows_spec(colour_by_cell: bool = False) -> dict:
+    colour = (
+        alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
+        if colour_by_cell
+        else alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300))
+    )
+    base = alt.Chart(alt.Data(name=CURVES)).encode(
         x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
-        color=alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300)),
+        color=colour,
         tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
     )
-    half = alt.Chart(pd.DataFrame({"rows": [14]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="rows:Q")
-    return (base.mark_line(point=True) + half).properties(
-        height=320,
-        title="Accuracy after reading rows 1..t",
-        description="Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, one line per run; the last point is the run's test accuracy.",
+    half = alt.Chart(alt.Data(values=[{"rows": 14}])).mark_rule(strokeDash=[4, 4], color=charts.OTHER).encode(x="rows:Q")
+    return charts.spec(
+        (base.mark_line(point=True) + half).properties(height=360 if colour_by_cell else 320),
+        "Accuracy after reading rows 1..t",
+        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, one line per run; the last point is the run's test accuracy.",
     )
 
 
-def per_digit_chart(frame: pd.DataFrame, name: str) -> alt.Chart:
-    return (
-        alt.Chart(frame)
+@charts.cached_spec
+def per_digit_spec(name: str) -> dict:
+    chart = (
+        alt.Chart(alt.Data(name=PER_DIGIT))
         .mark_rect()
         .encode(
             x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
@@ -334,11 +311,12 @@ def per_digit_chart(frame: pd.DataFrame, name: str) -> alt.Chart:
             color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
             tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
         )  # fmt: skip
-        .properties(
-            height=260,
-            title=f"Per digit: {name}",
-            description="Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
-        )
+        .properties(height=260)
+    )
+    return charts.spec(
+        chart,
+        f"Per digit: {name}",
+        "Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
     )
 
 
@@ -370,7 +348,7 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         st.caption("Pick at least one run.")
         return
     left, right = st.columns([3, 2])
-    left.altair_chart(rows_chart(rows_curve_frame(curves)), width="stretch", key="inside_rows_chart")
+    charts.show(left, rows_spec(), {CURVES: rows_curve_frame(curves)}, key="inside_rows_chart")
     mine, _ = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)
     left.caption(
         f"{chosen.run_id}: {mine[6]:.1f}% right after 7 rows, {mine[13]:.1f}% after 14, {mine[20]:.1f}% after 21, "
@@ -378,7 +356,7 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     )
     if per_digit is None:
         per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
-    right.altair_chart(per_digit_chart(per_digit_frame(per_digit), chosen.run_id), width="stretch", key="inside_digits_chart")
+    charts.show(right, per_digit_spec(chosen.run_id), {PER_DIGIT: per_digit_frame(per_digit)}, key="inside_digits_chart")
     half = per_digit[:, 13]
     best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
     right.caption("Darker green: more of that digit's test images guessed right after reading rows 1..t (white 0%, darkest 100%).")
@@ -393,38 +371,38 @@ def curve_name(view) -> str:
 # ----- 3. memory through time -----------------------------------------------------------------
 
 
-def gradient_chart(frame: pd.DataFrame, title: str, description: str, colour_by_cell: bool) -> alt.Chart:
+@charts.cached_spec
+def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
     colour = alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None)) if colour_by_cell else alt.Color(
-        "state:N", scale=alt.Scale(domain=["untrained", "trained"], range=["#868e96", "#1c7ed6"]), legend=alt.Legend(orient="bottom", title=None)
+        "state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[charts.OTHER, charts.ANSWER]), legend=alt.Legend(orient="bottom", title=None)
     )  # fmt: skip
-    return (
-        alt.Chart(frame)
+    chart = (
+        alt.Chart(alt.Data(name=GRADIENTS))
         .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
         .encode(
             x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
             y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
             color=colour,
             strokeDash=alt.StrokeDash("state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                                      legend=alt.Legend(orient="top", title=None, symbolStrokeColor="grey")),
+                                      legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT)),
             detail="model:N",
             tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
         )  # fmt: skip
-        .properties(height=360, title=title, description=description)
+        .properties(height=360)
     )
+    return charts.spec(chart, title, description)
 
 
 def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
     name = chosen.checkpoint.model_config.cell_type
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
-    st.altair_chart(
-        gradient_chart(
-            frame, f"How much each row moves the answer: {chosen.run_id}",
-            "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this model before training (dashed) and after (solid).",
-            colour_by_cell=False,
-        ),
-        width="stretch", key="inside_gradient_chart",
-    )  # fmt: skip
+    spec = gradient_spec(
+        f"How much each row moves the answer: {chosen.run_id}",
+        "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this model before training (dashed) and after (solid).",
+        colour_by_cell=False,
+    )
+    charts.show(st, spec, {GRADIENTS: frame}, key="inside_gradient_chart")
     st.caption(
         f"On the first {GRADIENT_IMAGES:,} test images. Row 1 moves the answer "
         f"{gradient_ratio(untrained):.2g} times as much as row 28 before training (seed "
@@ -476,18 +454,13 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
             "row 1 / row 28, trained": f"{gradient_ratio(trained):.2g}", "training (s)": round(seconds, 1),
         })  # fmt: skip
     left, right = st.columns(2)
-    left.altair_chart(
-        gradient_chart(
-            gradient_frame(gradients), "Gradient per row: RNN, GRU, LSTM",
-            "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells before training (dashed) and after (solid).",
-            colour_by_cell=True,
-        ),
-        width="stretch", key="inside_trio_gradients",
-    )  # fmt: skip
-    right.altair_chart(
-        rows_chart(rows_curve_frame(curves)).properties(height=360).encode(color=alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))),
-        width="stretch", key="inside_trio_rows",
-    )  # fmt: skip
+    spec = gradient_spec(
+        "Gradient per row: RNN, GRU, LSTM",
+        "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells before training (dashed) and after (solid).",
+        colour_by_cell=True,
+    )
+    charts.show(left, spec, {GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
+    charts.show(right, rows_spec(colour_by_cell=True), {CURVES: rows_curve_frame(curves)}, key="inside_trio_rows")
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
     st.markdown(trio_verdict(table, gradients))
