@@ -1,0 +1,79 @@
+"""Keyboard and screen-reader access on the Explore, Test and Inside pages: Play is a few Tab
+presses from the top, every chart has a name of its own and every picture says what it shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
+from tests.browser.conftest import wait_for_app
+
+# Explore's Play took 43 Tab presses when the gallery was 24 pictures with a fullscreen button
+# each; Inside's took 16.
+MAX_TABS_TO_PLAY = 25
+FOCUSED = "() => { const el = document.activeElement; return el ? (el.innerText || el.getAttribute('aria-label') || '').trim() : ''; }"
+
+
+@pytest.fixture(scope="module")
+def saved_run(app_server, real_mnist):
+    config = ModelConfig(hidden_size=20)
+    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
+    run = RunStore(app_server.runs_dir).create(config, train, label="access test")
+    trainer = Trainer(real_mnist, config, train)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def open_page(page, url: str, charts: int) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_for_app(page, timeout=120_000)
+    page.wait_for_function(
+        "() => [...document.images].every(image => image.complete)"
+        f" && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        timeout=90_000,
+    )
+
+
+def tabs_to(page, name: str, limit: int = 100) -> int | None:
+    """Tab presses from the top of the page until the button called `name` has the focus."""
+    page.mouse.click(700, 60)  # the page itself, above everything that takes the focus
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate(FOCUSED).endswith(name):
+            return presses
+    return None
+
+
+@pytest.mark.parametrize("path, charts", [("/", 5), ("/inside", 8)], ids=["explore", "inside"])
+def test_play_is_a_few_tab_presses_from_the_top(page, app_server, saved_run, path, charts):
+    open_page(page, f"{app_server.url}{path}?run={saved_run}", charts)
+    presses = tabs_to(page, "Play")
+    print(f"{path}: Play focused after {presses} Tab presses")
+    assert presses is not None and presses <= MAX_TABS_TO_PLAY
+
+
+ACCESSIBLE_NAMES = """() => ({
+    charts: [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].map(c => c.getAttribute('aria-label') || ''),
+    images: [...document.querySelectorAll('[data-testid=stImage] img, [data-testid=stFullScreenFrame] img')].map(i => i.alt),
+})"""
+
+
+@pytest.mark.parametrize(
+    "path, tab, charts",
+    [("/", None, 5), ("/test", "Test set", 2), ("/test", "One image at a time", 2), ("/inside", None, 8)],
+    ids=["explore", "test set", "one image", "inside"],
+)
+def test_every_chart_and_picture_has_a_name_of_its_own(page, app_server, saved_run, path, tab, charts):
+    open_page(page, f"{app_server.url}{path}?run={saved_run}", 0)
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+        wait_for_app(page)
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        timeout=90_000,
+    )
+    names = page.evaluate(ACCESSIBLE_NAMES)
+    assert names["charts"] and all(len(name) > 20 and "Vega" not in name for name in names["charts"]), names["charts"]
+    assert all(len(alt) > 20 for alt in names["images"]), names["images"]

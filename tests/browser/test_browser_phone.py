@@ -1,0 +1,122 @@
+"""The Explore and Test pages on a 390 x 844 phone: nothing reaches past the screen's edge,
+Explore's gallery is one picture rather than one digit per line, and the drawing canvas takes
+a finger."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
+from tests.browser.conftest import ARTIFACTS, wait_for_app
+from tests.browser.test_browser_inside import OVERFLOW
+
+PHONE = {"width": 390, "height": 844}
+# Explore was 7,342 px tall on this phone when its gallery put one digit on each line, and the
+# row-by-row view began 4,515 px down.
+EXPLORE_MAX_HEIGHT = 4_500
+ROW_VIEW_MAX_TOP = 1_800
+# Pictures, charts and canvases reaching past the right edge of the window: the page's own
+# scroll box clips them, so they are cut off rather than scrolled to.
+PAST_EDGE = """() => [...document.querySelectorAll(
+        '[data-testid=stVegaLiteChart], [data-testid=stVegaLiteChart] svg, [data-testid=stVegaLiteChart] canvas, img, canvas')]
+    .filter(el => { const box = el.getBoundingClientRect(); return box.width > 0 && box.left < innerWidth && box.right > innerWidth + 1; })
+    .map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('aria-label') || el.getAttribute('alt') || ''}`.slice(0, 80)
+        + ` ${Math.round(el.getBoundingClientRect().right)}px`)"""
+PAGE_HEIGHT = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+
+
+@pytest.fixture(scope="module")
+def saved_run(app_server, real_mnist):
+    config = ModelConfig(hidden_size=20)
+    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
+    run = RunStore(app_server.runs_dir).create(config, train, label="phone test")
+    trainer = Trainer(real_mnist, config, train)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+@pytest.fixture
+def phone(browser, app_server):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settle(page, charts: int) -> None:
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_for_app(page, timeout=120_000)
+    page.wait_for_function(
+        "() => [...document.images].every(image => image.complete)"
+        f" && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        timeout=90_000,
+    )
+
+
+def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, saved_run):
+    phone.goto(f"{app_server.url}/?run={saved_run}")
+    settle(phone, 5)  # the image, the guess map, the input, the guess bars, the class counts
+    phone.screenshot(path=str(ARTIFACTS / "explore-390.png"))
+    assert phone.evaluate(OVERFLOW) == []
+    assert phone.evaluate(PAST_EDGE) == []
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    height = phone.evaluate(PAGE_HEIGHT)
+    row_view = phone.get_by_role("heading", name="Row by row").bounding_box()["y"]
+    print(f"Explore on a phone: {height} px tall, the row-by-row view {row_view:.0f} px down")
+    assert height < EXPLORE_MAX_HEIGHT and row_view < ROW_VIEW_MAX_TOP
+    gallery = phone.get_by_role("img", name="handwritten digits")
+    assert gallery.count() == 1 and gallery.bounding_box()["width"] <= PHONE["width"]
+    assert phone.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.parametrize("view", ["Test set", "One image at a time", "Draw a digit"])
+def test_every_view_of_the_test_page_fits_a_phone(phone, app_server, saved_run, view):
+    phone.goto(f"{app_server.url}/test?run={saved_run}")
+    settle(phone, 0)
+    phone.get_by_role("tab", name=view).click()
+    wait_for_app(phone)
+    settle(phone, {"Test set": 2, "One image at a time": 2, "Draw a digit": 0}[view])
+    phone.screenshot(path=str(ARTIFACTS / f"test-390-{view.split()[0].lower()}.png"))
+    assert phone.evaluate(OVERFLOW) == []
+    assert phone.evaluate(PAST_EDGE) == []
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    assert phone.locator('[data-testid="stException"]').count() == 0
+
+
+def touch_stroke(page, points) -> None:
+    """One stroke of a finger on the drawing canvas, through points given as fractions of its
+    size: real touch input (touchstart, touchmove, touchend) sent through Chrome's DevTools."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, fx: float, fy: float) -> None:
+        where = [{"x": box["x"] + fx * box["width"], "y": box["y"] + fy * box["height"]}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [] if kind == "touchEnd" else where})
+
+    touch("touchStart", *points[0])
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for step in range(1, 11):
+            touch("touchMove", x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
+    touch("touchEnd", *points[-1])
+    cdp.detach()
+
+
+SCROLLED = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollTop))"
+
+
+def test_a_finger_draws_a_digit_on_a_phone(phone, app_server, saved_run):
+    phone.goto(f"{app_server.url}/test?run={saved_run}")
+    settle(phone, 0)
+    phone.get_by_role("tab", name="Draw a digit").click()
+    canvas = phone.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=30_000)
+    phone.get_by_text("Draw a digit (0-9) in the black square").wait_for(timeout=30_000)
+    canvas.scroll_into_view_if_needed()
+    scrolled = phone.evaluate(SCROLLED)
+    touch_stroke(phone, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])  # a 7
+    phone.get_by_text("Prediction:").first.wait_for(timeout=30_000)
+    phone.get_by_role("img", name="Your drawing as the model receives it").wait_for(timeout=10_000)
+    assert phone.evaluate(SCROLLED) == scrolled, "a stroke on the canvas must not scroll the page"
+    assert phone.evaluate(OVERFLOW) == []
+    assert phone.evaluate(PAST_EDGE) == []
+    assert phone.locator('[data-testid="stException"]').count() == 0
