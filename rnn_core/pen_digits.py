@@ -140,7 +140,7 @@ def pen_digits(images: torch.Tensor, labels: torch.Tensor, pens: Sequence[float]
     take turns, so each pen sees every size equally often and each size every pen; the place
     on the canvas is random, drawn from `seed`."""
     generator = np.random.default_rng(seed)
-    for index, (image, label) in enumerate(zip(images, labels)):
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
         for turn, pen in enumerate(pens):
             size = sizes[(index + turn) % len(sizes)]
             where = (float(generator.random()), float(generator.random()))

@@ -109,7 +109,7 @@ def test_the_set_is_the_same_for_the_same_seed_and_covers_every_pen_and_size():
     again = list(pen_digits(images, labels, seed=3))
     other = list(pen_digits(images, labels, seed=4))
     assert len(first) == 3 * len(PENS)
-    assert all(np.array_equal(a.picture, b.picture) and a.where == b.where for a, b in zip(first, again))
+    assert all(np.array_equal(a.picture, b.picture) and a.where == b.where for a, b in zip(first, again, strict=True))
     assert [a.where for a in first] != [b.where for b in other]
     assert {(d.pen, d.size) for d in first} == {(pen, size) for pen in PENS for size in SIZES}
     assert [d.label for d in first[: len(PENS)]] == [0] * len(PENS) and first[len(PENS)].index == 1
