@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from rnn_core import PRESETS, RunStore, Trainer, load_mnist  # noqa: E402
 from rnn_core.config import configs  # noqa: E402
 from dashboard import settings  # noqa: E402
-from rnn_core.jobs import LocalExecutor  # noqa: E402
+from rnn_core.jobs import default_slots, threads_per_slot  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
 
@@ -155,7 +155,7 @@ def main() -> None:
     model_config, train_config = configs(values)
     query = urllib.parse.urlencode(link)
 
-    LocalExecutor().shutdown()  # sizes torch's threads here exactly as the app does for its workers
+    torch.set_num_threads(threads_per_slot(default_slots()))  # as the app's executor sizes each worker
     data = load_mnist(os.environ.get("RNN_DATA_DIR", REPO / "data"), allow_download=False, allow_sample=False)
     workdir = Path(tempfile.mkdtemp(prefix="bench-page-"))
     store = RunStore(workdir / "runs")

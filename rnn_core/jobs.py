@@ -239,22 +239,29 @@ def default_slots() -> int:
     return int(os.environ.get("RNN_MAX_TRAININGS") or os.cpu_count() or 1)
 
 
+def threads_per_slot(slots: int) -> int:
+    """torch threads for each of `slots` trainings at once: together about one per core."""
+    return max(1, (os.cpu_count() or 1) // slots)
+
+
 class LocalExecutor:
     """Jobs on a pool of threads in this process, one per slot.
 
-    torch's intra-op thread count is process-wide, so it is set once here: all the slots
-    training at once together use about one thread per core.
+    Each worker thread sizes its own torch thread pool (OpenMP's thread count belongs to the
+    calling thread), so the slots training at once share the cores and the rest of the
+    process, the pages' own scoring included, keeps torch's default.
     """
 
     def __init__(self, slots: int | None = None):
         self.slots = slots or default_slots()
-        self._share_cores()
-        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="rnn-training")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.slots, thread_name_prefix="rnn-training", initializer=self._size_worker
+        )
         self._lock = threading.Lock()
         self._line: list[tuple[Job, Future]] = []  # submitted, not yet started, in order
 
-    def _share_cores(self) -> None:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.slots))
+    def _size_worker(self) -> None:
+        torch.set_num_threads(threads_per_slot(self.slots))
 
     def _new_job(self, spec: JobSpec) -> Job:
         return Job(spec)

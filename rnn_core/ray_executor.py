@@ -251,7 +251,7 @@ class RayExecutor(LocalExecutor):
         # One worker per slot imports torch now, while the server starts, not during the first sweep.
         ray.get([warm_up.options(num_cpus=cpus_per_job).remote() for _ in range(self.slots)])
 
-    def _share_cores(self) -> None:
+    def _size_worker(self) -> None:
         pass  # nothing trains in this process: each task sets its own thread count
 
     def _new_job(self, spec: JobSpec) -> Job:

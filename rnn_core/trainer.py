@@ -31,17 +31,21 @@ from .model import RowClassifier
 # A batch loss this many times the untrained model's test loss counts as blown up: a
 # learning rate far too high can send the loss into the hundreds without reaching NaN.
 BLOW_UP_FACTOR = 10.0
-# Held while a model is built from a seed, so two trainings started at once on a threaded
-# server cannot interleave their draws from the one global generator.
-_GLOBAL_SEED_LOCK = threading.Lock()
 
 
 def initial_model(model_config: ModelConfig, seed: int) -> RowClassifier:
-    """The untrained model a run with this seed starts from. torch's layers draw their first
-    weights from the global generator: it is seeded here and then given back as it was."""
-    with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return RowClassifier(model_config)
+    """The untrained model a run with this seed starts from, drawn from a generator of its own
+    (the global one is shared by every thread of a server). The weights follow torch's own
+    default for these layers: every weight and bias uniform in +-1/sqrt(hidden size)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):  # built without drawing anything
+        model = RowClassifier(model_config)
+    model = model.to_empty(device="cpu")
+    bound = model_config.hidden_size**-0.5
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.uniform_(-bound, bound, generator=generator)
+    return model
 
 
 @dataclass(frozen=True)
@@ -205,16 +209,29 @@ class Trainer:
         return torch.randperm(self.train_size, generator=self.generator).to(self.device)
 
     def _train_pass(self, order: torch.Tensor, first_batch: int, emit: EventCallback, stop: threading.Event) -> EndEvent | None:
-        """Train on `order` from `first_batch` to its end and score the epoch; the EndEvent
+        """Train on `order` from `first_batch` to its end, then score the epoch; the EndEvent
         if the training stopped or diverged on the way."""
+        start = time.perf_counter()
+        trained = self._train_batches(order, first_batch, emit, stop, start)
+        if isinstance(trained, EndEvent):
+            return trained
+        train_loss, images, batches = trained
+        # the rest of a cut epoch is marked partial: its time is not an epoch's
+        whole_epoch = first_batch == 0 and len(order) == self.train_size
+        return self._score_pass(train_loss, time.perf_counter() - start, images, batches, whole_epoch, emit)
+
+    def _train_batches(
+        self, order: torch.Tensor, first_batch: int, emit: EventCallback, stop: threading.Event, start: float
+    ) -> tuple[float, int, int] | EndEvent:
+        """The optimizer's steps over one pass: (mean batch loss, images trained, batches), or
+        the EndEvent of a stop or a blow-up on the way."""
         batch_size = self.config.batch_size
         batches = math.ceil(len(order) / batch_size)
         epoch_number = self.images_trained // self.train_size + 1
         epoch_start = (epoch_number - 1) * self.train_size
-        whole_epoch = first_batch == 0 and len(order) == self.train_size
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
-        seen, last_emit, start = 0, -math.inf, time.perf_counter()
+        seen, last_emit = 0, -math.inf
         for batch in range(first_batch, batches):
             if stop.is_set():
                 return self._stop(emit, order, batch, epoch_number, loss_sum.item() / max(1, batch - first_batch), seen, start)
@@ -236,12 +253,17 @@ class Trainer:
                                 self.images_trained - epoch_start, value))  # fmt: skip
                 if self._blown_up(value):
                     return self._diverge(emit, value, batch + 1)
-        seconds = time.perf_counter() - start
         train_loss = loss_sum.item() / (batches - first_batch)
         if self._blown_up(train_loss):
             return self._diverge(emit, train_loss, batches)
-        # the rest of a cut epoch is marked partial: its time is not an epoch's
-        event = self._record(train_loss, seconds, seen, partial=not whole_epoch)
+        return train_loss, seen, batches
+
+    def _score_pass(
+        self, train_loss: float, seconds: float, images: int, batches: int, whole_epoch: bool, emit: EventCallback
+    ) -> EndEvent | None:
+        """Score the test set after a pass and record the epoch; a diverged end when the model
+        no longer gives a finite test loss."""
+        event = self._record(train_loss, seconds, images, partial=not whole_epoch)
         if not math.isfinite(event.test_loss):
             self.history.pop()
             return self._diverge(emit, event.test_loss, batches)

@@ -28,13 +28,10 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_training_left_behind():
-    """A test that opened the app leaves no run training, and torch's process-wide thread
-    count (which the app's executor sets) as it found it."""
-    threads = torch.get_num_threads()
+    """A test that opened the app leaves no run training."""
     yield
     if "dashboard.ui" in sys.modules:
         sys.modules["dashboard.ui"]._registry.clear()  # its release hook stops every job
-    torch.set_num_threads(threads)
 
 
 def synthetic_mnist(n_train: int = 120, n_test: int = 40, seed: int = 0) -> MnistData:

@@ -76,3 +76,23 @@ def test_two_jobs_train_at_once_and_each_ends_as_it_would_alone(executor, tmp_pa
         done(alone)
         for name, value in alone.checkpoint().state_dict.items():
             assert torch.allclose(job.checkpoint().state_dict[name], value, atol=1e-5), name
+
+
+def test_each_worker_sizes_its_own_torch_threads_and_the_process_keeps_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs_module.os, "cpu_count", lambda: 4)
+    threads_in_training = []
+
+    class ThreadCountingTrainer(Trainer):
+        def run(self, *args, **kwargs):
+            threads_in_training.append(torch.get_num_threads())
+            return super().run(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    executor = LocalExecutor(slots=4)
+    try:
+        run = RunStore(tmp_path).create(MODEL, QUICK)
+        done(executor.submit(JobSpec(run, ThreadCountingTrainer(synthetic_mnist(), MODEL, QUICK), QUICK.epochs)))
+    finally:
+        executor.shutdown()
+    assert threads_in_training == [1]  # 4 cores shared by 4 slots
+    assert torch.get_num_threads() == before

@@ -5,7 +5,7 @@ import torch
 
 from rnn_core.config import PRESETS, ModelConfig, TrainConfig
 from rnn_core.history import EpochRecord, RunStatus
-from rnn_core.trainer import BatchEvent, EndEvent, Trainer
+from rnn_core.trainer import BatchEvent, EndEvent, Trainer, initial_model
 
 FINISHED, STOPPED, DIVERGED = RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED
 
@@ -198,3 +198,15 @@ def test_quick_preset_reaches_90_percent_on_real_mnist_in_3_epochs_of_10000_imag
     assert trainer.run().status == FINISHED
     assert trainer.train_size == 10_000 and trainer.history[-1].epoch == 3
     assert trainer.history[-1].test_accuracy >= 90
+
+
+def test_the_initial_model_comes_from_its_seed_alone_and_leaves_the_global_generator_alone():
+    state = torch.random.get_rng_state()
+    first, again = initial_model(SMALL, seed=5), initial_model(SMALL, seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for (name, a), b in zip(first.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
+        bound = SMALL.hidden_size**-0.5  # torch's default for these layers
+        assert a.abs().max() <= bound and a.std() > bound / 3, name
+    other = initial_model(SMALL, seed=6)
+    assert not torch.equal(first.classifier.weight, other.classifier.weight)
