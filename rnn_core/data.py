@@ -26,7 +26,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ MAX_ITEMS = 60_000
 # that was killed. Younger ones may belong to another process extracting right now.
 STALE_TMP_SECONDS = 600
 SAMPLE_DIR = Path(__file__).with_name("sample_data")
-SOURCES = ("existing", "local", "download", "sample")
+MnistSource = Literal["existing", "local", "download", "sample"]
 
 
 class MnistFileError(ValueError):
@@ -64,7 +64,7 @@ class MnistData:
     train_labels: torch.Tensor  # int64 [N]
     test_images: torch.Tensor
     test_labels: torch.Tensor
-    source: str  # one of SOURCES
+    source: MnistSource
     description: str  # for people: where the data came from
 
     @property

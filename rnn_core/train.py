@@ -16,6 +16,8 @@ import json
 import sys
 from typing import Any, Callable, Sequence, TextIO
 
+from tqdm import tqdm
+
 from .config import PRESETS, SETTINGS, ModelConfig, Setting, TrainConfig, configs
 from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .history import EpochRecord, RunStatus
@@ -105,28 +107,40 @@ def _format_row(row: dict) -> str:
 
 
 class ConsoleReporter:
-    """Turns training events into terminal output: JSON lines, or a progress bar and table."""
+    """Turns training events into terminal output: JSON lines, or a table with a progress bar
+    for the epoch in progress."""
 
     def __init__(self, as_json: bool, out: TextIO | None = None, err: TextIO | None = None):
         # the streams are looked up now, not at import, so a redirected sys.stdout is used
         self.as_json, self.out, self.err = as_json, out or sys.stdout, err or sys.stderr
+        self.bar: tqdm | None = None
         if not as_json:
             print(TABLE_HEADER, file=self.out)
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, BatchEvent):
+            if not self.as_json:
+                self._show_progress(event)
+            return
+        self._close_bar()
         if isinstance(event, EpochRecord):
             row = event.as_dict()
-            if self.as_json:
-                print(json.dumps(row), file=self.out, flush=True)
-            else:
-                print("\r" + " " * 60 + "\r", end="", file=self.err)
-                print(_format_row(row), file=self.out, flush=True)
-        elif isinstance(event, BatchEvent) and not self.as_json:
-            filled = int(30 * event.batch / event.batches)
-            bar = "#" * filled + "." * (30 - filled)
-            print(f"\repoch {event.epoch_index} [{bar}] loss {event.loss:.4f}", end="", file=self.err, flush=True)
+            print(json.dumps(row) if self.as_json else _format_row(row), file=self.out, flush=True)
         elif isinstance(event, EndEvent) and not self.as_json:
             print(f"{event.status}: {event.reason}", file=self.out)
+
+    def _show_progress(self, event: BatchEvent) -> None:
+        description = f"epoch {event.epoch_index}"
+        if self.bar is None or self.bar.desc != description:
+            self._close_bar()
+            self.bar = tqdm(total=event.batches, desc=description, unit="batch", file=self.err, leave=False)
+        self.bar.set_postfix(loss=f"{event.loss:.4f}", refresh=False)
+        self.bar.update(event.batch - self.bar.n)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def describe(err: OSError) -> str:
