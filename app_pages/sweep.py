@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import settings, ui
+from dashboard import charts, settings, ui
 from rnn_core import sweep
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
@@ -200,7 +200,7 @@ def x_encoding(found: sweep.Sweep) -> alt.X:
     return alt.X("x:Q", title=first.label, scale=alt.Scale(type="log") if first.log_scale else alt.Scale(zero=False))
 
 
-def charts(found: sweep.Sweep, train_size: int) -> None:
+def result_charts(found: sweep.Sweep, train_size: int) -> None:
     rows = sweep.chart_rows(found)
     if rows.empty:
         st.caption("The charts fill in as runs finish.")
@@ -219,10 +219,15 @@ def charts(found: sweep.Sweep, train_size: int) -> None:
                 color=colour, tooltip=tooltip)
         .properties(height=CHART_HEIGHT)
     )  # fmt: skip
-    columns = st.columns(3)
-    for column, chart, title in zip(columns, (accuracy, speed, worth),
-                                    ("Final test accuracy", "Seconds per epoch", "Accuracy against training time")):  # fmt: skip
-        column.altair_chart(chart.properties(title=title), width="stretch", height=CHART_HEIGHT)
+    swept = SETTING[found.axes[0]].label.lower() if found.axes else "the run"
+    shown = (
+        (accuracy, "Final test accuracy", f"Each run's final test accuracy (%) against its {swept}"),
+        (speed, "Seconds per epoch", f"Each run's training seconds per epoch against its {swept}"),
+        (worth, "Accuracy against training time", "Each run's final test accuracy (%) against its training seconds"),
+    )
+    for column, (chart, title, description) in zip(st.columns(3), shown):
+        lines = f", one line per {second.lower()}" if second else ""
+        charts.show(column, charts.spec(chart, title, description + lines + "."))
 
 
 def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
@@ -240,7 +245,7 @@ def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
     ended = f" ({', '.join(f'{count} {status}' for status, count in counts.items())})" if done else ""
     st.progress(done / len(found.runs), text=f"{done} of {len(found.runs)} runs done{ended}")
     results_table(found)
-    charts(found, train_size)
+    result_charts(found, train_size)
 
 
 def earlier_sweeps(runs: JobRegistry) -> None:

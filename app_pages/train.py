@@ -8,7 +8,6 @@ When the training ends the whole page reruns, so that the buttons and the list o
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
@@ -17,7 +16,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import compare_tables, explore_tables, settings, ui
+from dashboard import charts, compare_tables, explore_tables, settings, ui
 from rnn_core import MnistData, RowClassifier
 from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
@@ -30,7 +29,7 @@ PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
-BLOW_UP, BLOW_UP_COLOUR = "blew up", "#d1242f"
+BLOW_UP = "blew up"
 LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
@@ -311,16 +310,16 @@ def loss_points(view: RunView | None, frame: pd.DataFrame) -> pd.DataFrame:
     return points
 
 
-@st.cache_data(show_spinner=False)
-def training_loss_spec(end: float, blow_up: bool = False) -> str:
-    """The training-loss chart without its data, as Vega-Lite JSON. Altair builds it once per
-    epoch span; a redraw then only sends the data, which keeps the polls short (an Altair
-    build takes tens of milliseconds, during which the training thread waits for the GIL).
+@charts.cached_spec
+def training_loss_spec(end: float, blow_up: bool = False) -> dict:
+    """The training-loss chart without its data. Altair builds it once per epoch span; a
+    redraw then only sends the data, which keeps the polls short (an Altair build takes tens
+    of milliseconds, during which the training thread waits for the GIL).
     `blow_up`: the run diverged; a log scale shows the blown-up loss beside the normal ones,
     and the point where it blew up is marked."""
     x = epoch_axis(end, whole_ticks=not blow_up)
     # told apart by the subtitle rather than a legend, which would squeeze the plot
-    colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=["#9ecae9", "#1f6feb"]))
+    colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=[charts.OTHER, charts.ANSWER]))
     tooltip = [alt.Tooltip("series:N", title="Loss of"), alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")]
     scale = alt.Scale(type="log") if blow_up else alt.Scale(zero=True)
     y = alt.Y("loss:Q", title="Loss (log scale)" if blow_up else "Loss", scale=scale, axis=alt.Axis(format="~r"))
@@ -330,21 +329,22 @@ def training_loss_spec(end: float, blow_up: bool = False) -> str:
     batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
     epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(x, y, colour, tooltip=tooltip)
     layers = [batch_line, batch_points, epoch_points]
-    subtitle = "light: each batch · dark: mean over the epoch"
+    subtitle = "grey: each batch · blue: mean over the epoch"
+    description = "Training loss against epochs: each batch's loss as a grey line, each epoch's mean as blue points."
     if blow_up:
         layers += [
-            blown.mark_point(shape="cross", size=220, filled=True, color=BLOW_UP_COLOUR).encode(x, y, tooltip=tooltip),
-            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=BLOW_UP_COLOUR).encode(x, y, text=alt.value("blew up")),
+            blown.mark_point(shape="cross", size=220, filled=True, color=charts.BLOW_UP).encode(x, y, tooltip=tooltip),
+            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=charts.BLOW_UP).encode(x, y, text=alt.value("blew up")),
         ]
-        subtitle = "light: each batch · red cross: the loss blew up here and the training stopped"
-    title = alt.Title("Training loss", subtitle=subtitle)
-    chart = alt.layer(*layers, data=alt.NamedData(LOSS_DATA))
-    return vega_lite_json(chart.properties(height=CHART_HEIGHT - 60, title=title))
+        subtitle = "grey: each batch · red cross: the loss blew up here and the training stopped"
+        description += " On a log scale; a red cross marks the batch where the loss blew up and the training stopped."
+    chart = alt.layer(*layers, data=alt.NamedData(LOSS_DATA)).properties(height=CHART_HEIGHT - 60)
+    return charts.spec(chart, alt.Title("Training loss", subtitle=subtitle), description)
 
 
-@st.cache_data(show_spinner=False)
-def test_chart_spec(column: str, colour: str, end: float) -> str:
-    """A per-epoch test-set chart without its data, as Vega-Lite JSON (see training_loss_spec)."""
+@charts.cached_spec
+def test_chart_spec(column: str, colour: str, end: float) -> dict:
+    """A per-epoch test-set chart without its data (see training_loss_spec)."""
     tooltip = [
         alt.Tooltip("epoch:Q", title="Epoch"),
         alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
@@ -358,21 +358,11 @@ def test_chart_spec(column: str, colour: str, end: float) -> str:
         alt.Chart(alt.NamedData(HISTORY_DATA))
         .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=point_size(end)))
         .encode(epoch_axis(end), y, tooltip=tooltip)
-        .properties(height=CHART_HEIGHT, title=alt.Title(title.replace(" (%)", ""), subtitle="on the 10,000 test images"))
+        .properties(height=CHART_HEIGHT)
     )
-    return vega_lite_json(chart)
-
-
-def vega_lite_json(chart: alt.TopLevelMixin) -> str:
-    spec = chart.to_dict()
-    del spec["config"]  # Altair's default sizes; Streamlit sizes its charts itself
-    return json.dumps(spec)
-
-
-def draw(spec_json: str, data: pd.DataFrame) -> None:
-    """A chart from a spec built once, with this poll's data in the data set it names."""
-    spec = json.loads(spec_json)
-    st.vega_lite_chart(spec={**spec, "datasets": {spec["data"]["name"]: data}})
+    name = title.replace(" (%)", "")
+    description = f"{title} on the 10,000 test images after each epoch; epoch 0 is the untrained model."
+    return charts.spec(chart, alt.Title(name, subtitle="on the 10,000 test images"), description)
 
 
 def epoch_table(frame: pd.DataFrame) -> None:
@@ -402,7 +392,8 @@ def live_progress(runs: JobRegistry, polling: bool) -> None:
         progress_bar(runs, view.live)
     else:
         status_message(view)
-    draw(training_loss_spec(loss_chart_end(view), shows_blow_up(view)), loss_points(view, history_frame(view)))
+    loss_spec = training_loss_spec(loss_chart_end(view), shows_blow_up(view))
+    charts.show(st, loss_spec, {LOSS_DATA: loss_points(view, history_frame(view))})
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -438,10 +429,8 @@ def epoch_view(runs: JobRegistry) -> None:
     guess_strip(runs.data)
     accuracy_column, test_loss_column = st.columns(2)
     history = frame[list(HISTORY_COLUMNS)]
-    with accuracy_column:
-        draw(test_chart_spec("test_accuracy", "#2a9d4b", epoch_end(view)), history)
-    with test_loss_column:
-        draw(test_chart_spec("test_loss", "#d9480f", epoch_end(view)), history)
+    charts.show(accuracy_column, test_chart_spec("test_accuracy", charts.RIGHT, epoch_end(view)), {HISTORY_DATA: history})
+    charts.show(test_loss_column, test_chart_spec("test_loss", charts.HIGHLIGHT, epoch_end(view)), {HISTORY_DATA: history})
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
     epoch_table(frame)
 
@@ -449,7 +438,7 @@ def epoch_view(runs: JobRegistry) -> None:
 # ----- compare runs ------------------------------------------------------------------------
 
 
-def overlay_chart(history: pd.DataFrame) -> alt.VConcatChart:
+def overlay_chart(history: pd.DataFrame) -> dict:
     """Test accuracy of the runs against epochs and against training time, one colour per
     run; stacked so that they share one legend."""
     tooltip = [
@@ -468,10 +457,12 @@ def overlay_chart(history: pd.DataFrame) -> alt.VConcatChart:
     )
     by_epoch = base.encode(x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)))
     by_time = base.encode(x=alt.X("seconds:Q", title="Training seconds"))
-    return alt.vconcat(
-        by_epoch.properties(height=CHART_HEIGHT - 80, title="Test accuracy by epoch"),
-        by_time.properties(height=CHART_HEIGHT - 80, title="Test accuracy by training time"),
+    chart = alt.vconcat(
+        by_epoch.properties(height=CHART_HEIGHT - 80, title="by epoch"),
+        by_time.properties(height=CHART_HEIGHT - 80, title="by training time"),
     )
+    description = "Test accuracy of the compared runs, one coloured line per run, against epochs and against training seconds."
+    return charts.spec(chart, "Test accuracy of the runs", description)
 
 
 def delete_run(runs: JobRegistry, run_id: str) -> None:
@@ -550,7 +541,7 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     )
     rows = selection.selection.rows or list(range(min(5, len(views))))
     history = compare_tables.overlay_history([records[row] for row in rows])
-    st.altair_chart(overlay_chart(history))
+    charts.show(st, overlay_chart(history))
     run_actions(runs, views, shown)
     admin_box(runs)
 

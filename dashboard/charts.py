@@ -133,7 +133,8 @@ def show(
     """Draws a spec with its named tables in a Streamlit container (`st`, a column...). The
     spec's description is the chart's accessible name (Streamlit's `alt` would override it, and
     log a warning for the pair)."""
-    full = {**copy.copy(chart_spec), "datasets": dict(datasets or {})}
+    # tables Altair put in the spec itself (a chart built on a DataFrame) are kept
+    full = {**copy.copy(chart_spec), "datasets": {**chart_spec.get("datasets", {}), **(datasets or {})}}
     return where.vega_lite_chart(spec=full, width=width, key=key, on_select=on_select)
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from rnn_core.data import MnistData
 
@@ -16,6 +21,49 @@ SHARED_MNIST = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "dat
 # The app under test (AppTest or a server) reads the real MNIST from here, never the network.
 os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
 os.environ.setdefault("RNN_DATA_DIR", str(REPO / "data"))
+APP_TIMEOUT = 90  # seconds one AppTest run may take on a loaded 2-core machine
+
+
+def new_app() -> AppTest:
+    """The dashboard under AppTest, not run yet."""
+    return AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=APP_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart as the page sent it: its title text, its spec, and its named tables."""
+
+    title: str
+    spec: dict
+    tables: dict[str, pd.DataFrame]
+
+
+def charts(at: AppTest) -> list[Chart]:
+    found = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        title = spec.get("title", "")
+        tables = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets}
+        found.append(Chart(title if isinstance(title, str) else title.get("text", ""), spec, tables))
+    return found
+
+
+def chart_titled(at: AppTest, title: str) -> Chart:
+    found = [chart for chart in charts(at) if chart.title == title]
+    assert len(found) == 1, f"{len(found)} charts titled {title!r}, among {[chart.title for chart in charts(at)]}"
+    return found[0]
+
+
+def charts_with(at: AppTest, name: str) -> list[dict[str, pd.DataFrame]]:
+    """The tables of each chart sent with a table of this name."""
+    return [chart.tables for chart in charts(at) if name in chart.tables]
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first chart table that has all these columns."""
+    found = [table for chart in charts(at) for table in chart.tables.values() if set(columns) <= set(table.columns)]
+    assert found, f"no chart has the columns {columns}"
+    return found[0]
 
 
 @pytest.fixture(autouse=True)

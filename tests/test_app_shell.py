@@ -7,9 +7,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core.data
-from tests.conftest import REPO
-
-TIMEOUT = 60
+from tests.conftest import new_app
 
 
 @pytest.fixture
@@ -21,7 +19,7 @@ def fresh_caches():
 
 
 def entry() -> AppTest:
-    return AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    return new_app().run()
 
 
 def sidebar_text(at: AppTest) -> str:

@@ -3,7 +3,17 @@ import dataclasses
 import pytest
 
 from rnn_core.config import (
-    ALL, DEFAULTS, PRESETS, SETTING, SETTINGS, ModelConfig, TrainConfig, config_from_dict, configs, describe, flat,
+    ALL,
+    DEFAULTS,
+    PRESETS,
+    SETTING,
+    SETTINGS,
+    ModelConfig,
+    TrainConfig,
+    config_from_dict,
+    configs,
+    describe,
+    flat,
 )  # fmt: skip
 
 

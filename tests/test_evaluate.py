@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from rnn_core.evaluate import confusion_matrix, per_class_accuracy, predict_log_probs, score
 from rnn_core.config import ModelConfig
+from rnn_core.evaluate import confusion_matrix, per_class_accuracy, predict_log_probs, score
 from rnn_core.model import RowClassifier
 
 

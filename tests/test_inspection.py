@@ -9,8 +9,15 @@ from rnn_core.checkpoint import Checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
 from rnn_core.inspection import (
-    EvaluationReport, Reading, accuracy_by_rows, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row,
-    model_fingerprint, read_image, report_on,
+    EvaluationReport,
+    Reading,
+    accuracy_by_rows,
+    accuracy_by_rows_per_digit,
+    correct_by_rows,
+    gradient_by_row,
+    model_fingerprint,
+    read_image,
+    report_on,
 )  # fmt: skip
 from rnn_core.model import RowClassifier
 

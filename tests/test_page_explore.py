@@ -8,38 +8,22 @@ import re
 import time
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 import pytest
 import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from dashboard.explore_tables import TO_COME, running_guess
+from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from rnn_core.model import RowClassifier
-from tests.conftest import REPO
+from tests.conftest import APP_TIMEOUT, REPO, charts_with, new_app
 
-TIMEOUT = 60
 PLAY_INTERVAL_S = 0.15  # as on the page
 
 
 def app_data() -> MnistData:
     """The data the app under test reads (conftest points RNN_DATA_DIR and MNIST_DIR at it)."""
     return load_mnist(os.environ["RNN_DATA_DIR"], allow_download=False, allow_sample=False)
-
-
-def chart_datasets(element) -> dict[str, pd.DataFrame]:
-    """The named tables a vega-lite chart element was sent with."""
-    return {
-        dataset.name: pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
-        for dataset in element.proto.datasets
-    }
-
-
-def charts_with(at: AppTest, name: str) -> list[dict[str, pd.DataFrame]]:
-    found = [chart_datasets(element) for element in at.get("vega_lite_chart")]
-    return [datasets for datasets in found if name in datasets]
 
 
 def gallery(at: AppTest) -> list[tuple[int, int]]:
@@ -66,7 +50,7 @@ def fresh_caches():
 
 @pytest.fixture
 def explore() -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    at = new_app().run()
     return at.switch_page("app_pages/explore.py").run()
 
 
@@ -180,7 +164,7 @@ def test_missing_data_is_explained_and_the_page_stops(tmp_path, monkeypatch, fre
     empty.mkdir()
     monkeypatch.setenv("RNN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MNIST_DIR", str(empty))
-    at = AppTest.from_file(str(REPO / "app_pages" / "explore.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(REPO / "app_pages" / "explore.py"), default_timeout=APP_TIMEOUT).run()
     assert not at.exception
     message = " ".join(error.value for error in at.error)
     assert "MNIST could not be loaded" in message and "MNIST_DIR" in message
@@ -201,7 +185,7 @@ def small_checkpoint(tmp_path) -> tuple[Checkpoint, str]:
 def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh_caches, runs_dir):
     checkpoint, _ = small_checkpoint
     run_id = RunStore(runs_dir).add_checkpoint(checkpoint, "uploaded model.pt").run_id
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.query_params["run"] = run_id
     at.run()
     assert not at.exception

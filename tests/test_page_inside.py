@@ -4,23 +4,19 @@ one click starts the RNN / GRU / LSTM comparison."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from dashboard.inside_tables import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
 from rnn_core import RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
-from dashboard.inside_tables import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
 from rnn_core.inspection import gradient_by_row
-from tests.conftest import REPO
-
-TIMEOUT = 90
+from tests.conftest import chart_titled, charts, new_app, table_with
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +35,9 @@ def train_run(runs_dir, data, cell_type: str = "LSTM", label: str = "for the ins
 
 
 def open_inside(**params) -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.query_params.update(params)
     return at.switch_page("app_pages/inside.py").run()
-
-
-def charts(at: AppTest) -> list[tuple[dict, dict[str, pd.DataFrame]]]:
-    return [
-        (json.loads(element.proto.spec), {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets})
-        for element in at.get("vega_lite_chart")
-    ]  # fmt: skip
-
-
-def chart_titled(at: AppTest, title: str) -> dict[str, pd.DataFrame]:
-    found = [tables for spec, tables in charts(at) if spec.get("title") == title]
-    assert len(found) == 1, f"{len(found)} charts titled {title!r}: {[spec.get('title') for spec, _ in charts(at)]}"
-    return found[0]
-
-
-def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
-    found = [table for _, tables in charts(at) for table in tables.values() if set(columns) <= set(table.columns)]
-    assert found, f"no chart has the columns {columns}"
-    return found[0]
 
 
 def as_matrix(table: pd.DataFrame) -> torch.Tensor:
@@ -79,20 +56,20 @@ def test_the_gate_and_state_heatmaps_are_the_traces_numbers(runs_dir, tiny_data,
         trace = model.trace(app_test_set[0][index][None])
     assert trace.gates, "an LSTM or GRU has gates"
     for name, gate in trace.gates.items():
-        shown = as_matrix(chart_titled(at, GATE_NAMES[name])["values"])
+        shown = as_matrix(chart_titled(at, GATE_NAMES[name]).tables["values"])
         torch.testing.assert_close(shown, gate[0].double(), rtol=0, atol=1e-6)
-    torch.testing.assert_close(as_matrix(chart_titled(at, HIDDEN)["values"]), trace.hidden[0].double(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(as_matrix(chart_titled(at, HIDDEN).tables["values"]), trace.hidden[0].double(), rtol=0, atol=1e-6)
     if cell_type == "LSTM":
-        torch.testing.assert_close(as_matrix(chart_titled(at, CELL)["values"]), trace.cell[0].double(), rtol=0, atol=1e-6)
+        torch.testing.assert_close(as_matrix(chart_titled(at, CELL).tables["values"]), trace.cell[0].double(), rtol=0, atol=1e-6)
     else:
-        assert not [spec for spec, _ in charts(at) if spec.get("title") == CELL]
+        assert not [chart for chart in charts(at) if chart.title == CELL]
 
 
 def test_a_plain_rnn_says_it_has_no_gates_and_shows_its_hidden_state(runs_dir, tiny_data):
     at = open_inside(run=train_run(runs_dir, tiny_data, "RNN"))
     assert not at.exception
     assert any("no gates" in info.value for info in at.info)
-    titles = {spec.get("title") for spec, _ in charts(at)}
+    titles = {chart.title for chart in charts(at)}
     assert HIDDEN in titles and not titles & set(GATE_NAMES.values())
 
 
@@ -100,11 +77,11 @@ def test_the_row_slider_frames_row_t_and_dims_the_rows_to_come(runs_dir, tiny_da
     at = open_inside(run=train_run(runs_dir, tiny_data))
     at.slider(key="inside_row").set_value(5).run()
     assert not at.exception
-    tables = chart_titled(at, GATE_NAMES["forget"])
+    tables = chart_titled(at, GATE_NAMES["forget"]).tables
     assert tables["now"]["row"].tolist() == [5]
     values = tables["values"]
     assert (values["read"] == (values["row"] <= 5)).all()
-    assert chart_titled(at, "The image")["now"]["row"].tolist() == [5]
+    assert chart_titled(at, "The image").tables["now"]["row"].tolist() == [5]
 
 
 def test_play_starts_and_pause_stops(runs_dir, tiny_data):
@@ -174,7 +151,7 @@ def test_a_finished_trio_is_compared_side_by_side(runs_dir, tiny_data):
     assert not at.exception
     table = at.dataframe[0].value
     assert table["cell"].tolist() == list(CELL_TRIO) and table["run"].tolist() == [ids[cell] for cell in CELL_TRIO]
-    gradients = [tables for spec, tables in charts(at) if spec.get("title") == "Gradient per row: RNN, GRU, LSTM"]
+    gradients = [chart.tables for chart in charts(at) if chart.title == "Gradient per row: RNN, GRU, LSTM"]
     assert gradients
     frame = next(t for t in gradients[0].values() if "gradient" in t.columns)
     assert set(zip(frame["model"], frame["state"])) == {(cell, state) for cell in CELL_TRIO for state in ("untrained", "trained")}
@@ -186,5 +163,5 @@ def test_a_drawn_digit_is_offered_and_the_empty_canvas_asks_for_one(runs_dir, ti
     at.run()
     assert not at.exception
     assert any("Draw a digit" in info.value for info in at.info)
-    titles = {spec.get("title") for spec, _ in charts(at)}
+    titles = {chart.title for chart in charts(at)}
     assert not titles & set(GATE_NAMES.values())  # no panels until a digit is drawn

@@ -1,13 +1,12 @@
 """The Sweep page under AppTest: the form from a link, a grid that trains and fills its table and
 charts, the sweep's own link, Stop for the whole sweep, and someone else's sweep."""
 
-import json
 import time
 
 from streamlit.testing.v1 import AppTest
 
 from rnn_core.runs import RunStore
-from tests.conftest import REPO
+from tests.conftest import charts, new_app
 
 TINY = {"x": "hidden_size", "xv": "4,8", "y": "learning_rate", "yv": "0.1,1", "epochs": "1", "images": "500"}
 LONG = {"x": "hidden_size", "xv": "4,8", "y": "none", "epochs": "200", "images": "2000"}
@@ -15,7 +14,7 @@ ALICE, BOB = "a" * 32, "b" * 32
 
 
 def open_sweep_page(token: str = ALICE, **params) -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
+    at = new_app()
     at.switch_page("app_pages/sweep.py")
     at.query_params.update(params)
     at.session_state["browser_token"] = token
@@ -46,11 +45,6 @@ def rerun_until_done(at: AppTest, timeout: float = 120.0) -> AppTest:
         assert not at.exception
 
 
-def chart_titles(at: AppTest) -> set[str]:
-    titles = (json.loads(element.proto.spec)["title"] for element in at.get("vega_lite_chart"))
-    return {title if isinstance(title, str) else title["text"] for title in titles}
-
-
 def test_the_form_reads_its_link_and_counts_the_grid():
     at = open_sweep_page(**TINY)
     assert at.selectbox(key="sweep_first").value == "hidden_size" and at.multiselect(key="sweep_first_values").value == [4, 8]
@@ -76,7 +70,7 @@ def test_a_sweep_trains_fills_its_table_and_charts_and_has_its_own_link(runs_dir
     assert len(table) == 4 and list(table["Status"]) == ["finished"] * 4
     assert list(table["Hidden size"]) == ["4", "4", "8", "8"] and list(table["Learning rate"]) == ["0.1", "1", "0.1", "1"]
     assert table["Test accuracy (%)"].notna().all() and table["Run"].str.startswith("/train?run=").all()
-    assert set(chart_titles(at)) == {"Final test accuracy", "Seconds per epoch", "Accuracy against training time"}
+    assert {chart.title for chart in charts(at)} == {"Final test accuracy", "Seconds per epoch", "Accuracy against training time"}
     records, _ = RunStore(runs_dir).scan()
     assert sorted(record.label for record in records) == sorted(
         f"sweep {sweep_id}: hidden {h}, lr {lr}" for h in (4, 8) for lr in ("0.1", "1")

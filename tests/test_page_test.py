@@ -9,19 +9,15 @@ import os
 import re
 import time
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
-from rnn_core.history import RunStatus
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
-from tests.conftest import REPO
-
-TIMEOUT = 60
+from rnn_core.history import RunStatus
+from tests.conftest import new_app, table_with
 
 
 @pytest.fixture(scope="module")
@@ -43,26 +39,13 @@ def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
 
 
 def open_test_page(**params) -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.query_params.update(params)
     return at.switch_page("app_pages/test.py").run()
 
 
 def model_under_test(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Testing "))
-
-
-def chart_tables(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
-    return [
-        (json.loads(element.proto.spec), [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets])
-        for element in at.get("vega_lite_chart")
-    ]  # fmt: skip
-
-
-def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
-    found = [table for _, tables in chart_tables(at) for table in tables if set(columns) <= set(table.columns)]
-    assert found, f"no chart has the columns {columns}"
-    return found[0]
 
 
 def gallery(at: AppTest, number: int) -> list[tuple[int, str]]:
@@ -223,7 +206,7 @@ def test_a_link_to_a_stopped_or_interrupted_run_tests_that_run(saved_run, runs_d
 
 
 def test_while_a_run_trains_the_page_tests_the_model_saved_at_its_latest_epoch(runs_dir):
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.switch_page("app_pages/train.py")
     at.query_params.update(hidden="4", images="500", epochs="200")
     at.run()

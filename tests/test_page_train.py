@@ -9,14 +9,13 @@ import math
 import re
 import time
 
-import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.runs import RunStore
-from tests.conftest import REPO
+from tests.conftest import chart_titled, new_app
 
 TINY = {"hidden": "8", "images": "500", "epochs": "2"}
 LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
@@ -24,7 +23,7 @@ LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
 
 def open_train_page(token: str | None = None, **params) -> AppTest:
     """A fresh tab on the Train page; `token` stands for the browser's cookie."""
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
+    at = new_app()
     at.switch_page("app_pages/train.py")
     at.query_params.update(params)
     if token:
@@ -72,17 +71,6 @@ def slider(at: AppTest, label: str):
     return next(s for s in at.select_slider if s.label == label)
 
 
-def charts(at: AppTest) -> dict[str, dict]:
-    """The page's Altair charts by title: their spec and their data sets as DataFrames."""
-    found = {}
-    for element in at.get("vega_lite_chart"):
-        spec = json.loads(element.proto.spec)
-        title = spec.get("title", {}).get("text") or spec["vconcat"][0]["title"]
-        data = [pa.ipc.open_stream(d.data.data).read_pandas() for d in element.proto.datasets]
-        found[title] = {"spec": spec, "data": data}
-    return found
-
-
 def current_model(at: AppTest) -> str:
     return next(m.value for m in at.main.markdown if m.value.startswith("**Current model:**"))
 
@@ -100,17 +88,16 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
     assert "Finished: trained to epoch 2" in finished_message(at)
     assert epoch_column(at) == [0, 1, 2]
-    shown = charts(at)
-    accuracy = shown["Test accuracy"]["data"][0]
+    accuracy = chart_titled(at, "Test accuracy").tables["history"]
     assert list(accuracy["epoch"]) == [0, 1, 2]
     assert list(accuracy["test_accuracy"]) == list(at.dataframe[0].value["Test accuracy (%)"])
     assert accuracy["test_accuracy"].between(0, 100).all()
-    assert shown["Test accuracy"]["spec"]["encoding"]["tooltip"]
-    [losses] = shown["Training loss"]["data"]
+    assert chart_titled(at, "Test accuracy").spec["encoding"]["tooltip"]
+    [losses] = chart_titled(at, "Training loss").tables.values()
     batch_losses, epoch_means = (losses[losses["series"] == name] for name in ("batch", "epoch mean"))
     assert batch_losses["epoch"].max() == pytest.approx(2.0) and list(epoch_means["epoch"]) == [1, 2]
     assert list(epoch_means["loss"]) == list(at.dataframe[0].value["Train loss"][1:])
-    assert list(shown["Test loss"]["data"][0]["test_loss"]) == list(at.dataframe[0].value["Test loss"])
+    assert list(chart_titled(at, "Test loss").tables["history"]["test_loss"]) == list(at.dataframe[0].value["Test loss"])
     assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Epochs trained", "Seconds per epoch"]
     csv = at.get("download_button")[0]
     assert not csv.proto.disabled
@@ -313,24 +300,25 @@ def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up(
     message = at.error[0].value
     assert "diverged" in message and "learning rate 100 is too high" in message
     assert epoch_column(at) == [0]
-    assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0]
-    loss_chart = charts(at)["Training loss"]
-    [points] = loss_chart["data"]
+    assert list(chart_titled(at, "Test accuracy").tables["history"]["epoch"]) == [0]
+    loss_chart = chart_titled(at, "Training loss")
+    [points] = loss_chart.tables.values()
     batches, blown = points[points["series"] == "batch"], points[points["series"] == "blew up"]
     assert len(batches) >= 2 and len(blown) == 1  # the losses before it and the one that blew up, marked
     assert blown["epoch"].item() == batches["epoch"].max() and blown["loss"].item() == batches["loss"].iloc[-1]
     assert blown["loss"].item() > 10 * batches["loss"].iloc[0]  # what made it stop, on the chart
-    assert loss_chart["spec"]["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
-    assert loss_chart["spec"]["layer"][0]["encoding"]["x"]["scale"]["domain"][1] == blown["epoch"].item()
+    assert loss_chart.spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+    assert loss_chart.spec["layer"][0]["encoding"]["x"]["scale"]["domain"][1] == blown["epoch"].item()
 
 
 def test_compare_runs_names_what_differs_and_any_run_can_be_shown():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
     slider(at, "Learning rate").set_value(1.0).run()
     rerun_until_idle(press(at, "Train"))
-    overlay = charts(at)["Test accuracy by epoch"]
-    assert set(overlay["data"][0]["run"]) == {"lr 0.1", "lr 1"}
-    assert overlay["spec"]["vconcat"][1]["encoding"]["x"]["field"] == "seconds"
+    overlay = chart_titled(at, "Test accuracy of the runs")
+    [history] = overlay.tables.values()
+    assert set(history["run"]) == {"lr 0.1", "lr 1"}
+    assert overlay.spec["vconcat"][1]["encoding"]["x"]["field"] == "seconds"
     runs = at.dataframe[1].value
     assert len(runs) == 2 and set(runs["learning_rate"]) == {0.1, 1.0}
     first = runs.loc[runs["learning_rate"] == 0.1, "run_id"].item()
@@ -429,7 +417,7 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     run_id = finished_run(runs_dir, tiny_data, status)
     at = open_train_page(run=run_id)
     assert f"run `{run_id}`" in current_model(at) and epoch_column(at) == [0, 1]
-    assert list(charts(at)["Test accuracy"]["data"][0]["epoch"]) == [0, 1]
+    assert list(chart_titled(at, "Test accuracy").tables["history"]["epoch"]) == [0, 1]
     assert not training(at) and not button(at, "Continue").disabled
     message = (at.success or at.warning or at.error)[0].value
     assert status.value in message or "trained to epoch 1" in message

@@ -126,3 +126,12 @@ def test_the_digit_heatmap_reads_rows_1_to_28_from_the_top():
     assert heat["encoding"]["color"]["scale"]["range"] == [charts.PAPER, charts.INK]
     assert spec["width"] == spec["height"] == 140
     assert frame["mark"]["stroke"] == charts.HIGHLIGHT and frame["data"] == {"name": "now"}
+
+
+def test_show_keeps_the_tables_a_chart_built_on_a_dataframe_carries():
+    frame = pd.DataFrame({"x": [1, 2], "y": [3, 4]})
+    built = charts.spec(alt.Chart(frame).mark_line().encode(x="x:Q", y="y:Q"), "line", "a line through two points")
+    where = FakeContainer()
+    charts.show(where, built)
+    [table] = where.kwargs["spec"]["datasets"].values()
+    assert [row["y"] for row in table] == [3, 4]

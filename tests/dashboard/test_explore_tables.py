@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from dashboard import explore_tables
-from rnn_core.config import ModelConfig
 from dashboard.explore_tables import (
     CURRENT,
     READ,
@@ -17,6 +16,7 @@ from dashboard.explore_tables import (
     running_guess,
     running_guess_frame,
 )
+from rnn_core.config import ModelConfig
 from rnn_core.model import RowClassifier
 
 

@@ -7,12 +7,29 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from dashboard.inside_tables import (
+    CELL,
+    CELL_TRIO,
+    GATE_NAMES,
+    HIDDEN,
+    SIGMOID,
+    TANH,
+    TRIO_LABEL,
+    UNBOUNDED,
+    cell_panels,
+    cell_trios,
+    colour_domain,
+    gate_summary,
+    gradient_frame,
+    gradient_ratio,
+    panel_frame,
+    per_digit_frame,
+    rows_curve_frame,
+    trio_configs,
+    untrained_model,
+)  # fmt: skip
 from rnn_core import Trainer
 from rnn_core.config import ModelConfig, TrainConfig
-from dashboard.inside_tables import (
-    CELL, CELL_TRIO, GATE_NAMES, HIDDEN, SIGMOID, TANH, TRIO_LABEL, UNBOUNDED, cell_panels, cell_trios, colour_domain,
-    gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame, trio_configs, untrained_model,
-)  # fmt: skip
 from rnn_core.inspection import read_image
 from rnn_core.model import RowClassifier
 
