@@ -1,8 +1,9 @@
-# `make app` starts the dashboard, `make test` runs every test. Both set up .venv first if needed.
+# `make app` starts the dashboard, `make test` runs every test, `make lint` checks the code's
+# style. Each sets up .venv first if needed.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: app test
+.PHONY: app test lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -14,3 +15,7 @@ app: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PYTHON) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -76,7 +76,9 @@ def gallery() -> None:
         width="stretch",  # a fixed width would reach past a phone's screen
         caption="Label and index, left to right: " + "; ".join(f"line {n}: {line}" for n, line in enumerate(lines, 1)),
         alt=f"{len(indices)} handwritten digits from the {split} split, {GALLERY_COLUMNS} to a line. "
-        + "Their labels, left to right and line by line: " + ", ".join(str(int(labels[i])) for i in indices) + ".",
+        + "Their labels, left to right and line by line: "
+        + ", ".join(str(int(labels[i])) for i in indices)
+        + ".",
     )
 
 
@@ -225,13 +227,17 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="explore_pause")
     else:
         play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="explore_play")
-    slider_col.slider("Time step t (the row being read; 1 = the first)", 1, ROWS, key="explore_t", persist_state="session")
+    slider_col.slider(
+        "Time step t (the row being read; 1 = the first)", 1, ROWS, key="explore_t", persist_state="session"
+    )
     t = state.explore_step = state.explore_t
     st.markdown(_reading_now(t))
     now = pd.DataFrame({"row": [t]})
     # three columns side by side on a screen, one under the other on a phone
     picture_col, map_col, side_col = st.columns([7, 4, 7])
-    charts.show(picture_col, reveal_spec(), {PIXELS: explore_tables.row_reveal_frame(image, t), NOW: now}, width="content")
+    charts.show(
+        picture_col, reveal_spec(), {PIXELS: explore_tables.row_reveal_frame(image, t), NOW: now}, width="content"
+    )
     if probabilities is not None:
         guesses = explore_tables.running_guess_frame(probabilities, t)
         charts.show(map_col, guess_map_spec(), {GUESSES: guesses, NOW: now}, width="content")
@@ -275,7 +281,10 @@ chosen = ui.chosen_model(explain=False)
 probabilities = None
 if chosen is not None:
     probabilities = explore_tables.running_guess(chosen.model, image)
-    st.caption(f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the side panel.")
+    st.caption(
+        f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the "
+        "side panel."
+    )
 ticking = state.explore_playing
 st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, label, probabilities, ticking)
 

@@ -7,21 +7,36 @@ import random
 import time
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
 from dashboard import charts, ui
-from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from dashboard.inside_tables import (
-    CELL, CELL_TRIO, HIDDEN, SIGMOID, TRIO_MODEL, TRIO_TRAIN, Panel, cell_panels, cell_trios, colour_domain,
-    describe_settings, gate_summary, gradient_frame, gradient_ratio, panel_frame, per_digit_frame, rows_curve_frame,
-    trio_configs, untrained_model,
-)  # fmt: skip
+    CELL,
+    CELL_TRIO,
+    HIDDEN,
+    SIGMOID,
+    TRIO_MODEL,
+    TRIO_TRAIN,
+    Panel,
+    cell_panels,
+    cell_trios,
+    colour_domain,
+    describe_settings,
+    gate_summary,
+    gradient_frame,
+    gradient_ratio,
+    panel_frame,
+    per_digit_frame,
+    rows_curve_frame,
+    trio_configs,
+    untrained_model,
+)
+from dashboard.ui import escape_markdown
+from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 from rnn_core.model import ROWS
-from dashboard.ui import escape_markdown
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
@@ -46,14 +61,18 @@ state.setdefault("inside_playing", False)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the test set row by row (once per model)...")
-def _rows_needed(fingerprint: str, data_description: str, _model: RowClassifier, _data: MnistData) -> tuple[torch.Tensor, torch.Tensor]:
+def _rows_needed(
+    fingerprint: str, data_description: str, _model: RowClassifier, _data: MnistData
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Accuracy after rows 1..28 [28] and per digit [10, 28], on the whole test set."""
     correct = correct_by_rows(_model, _data.test_images, _data.test_labels)
     return correct.double().mean(0) * 100, accuracy_by_rows_per_digit(correct, _data.test_labels)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Measuring the gradient of every row (once per model)...")
-def _gradients(fingerprint: str, data_description: str, _checkpoint: Checkpoint, _model: RowClassifier, _data: MnistData):
+def _gradients(
+    fingerprint: str, data_description: str, _checkpoint: Checkpoint, _model: RowClassifier, _data: MnistData
+):
     """(trained, untrained) mean |dNLL / d row t| over the first GRADIENT_IMAGES test images;
     the untrained model is the run's own starting point (same config, same seed)."""
     images, labels = _data.test_images[:GRADIENT_IMAGES], _data.test_labels[:GRADIENT_IMAGES]
@@ -89,7 +108,8 @@ def image_spec() -> dict:
         # as wide as its column, like the panels beside it
         alt.layer(pixels, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
         "The image",
-        "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it are faded.",
+        "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it "
+        "are faded.",
     )
 
 
@@ -106,10 +126,12 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
             x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
             y=charts.row_axis(None),
             # no legend: a legend squeezes a fitted chart's rows; the caption below tells the colours
-            color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None),
+            color=alt.Color(
+                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None
+            ),
             opacity=DIM_UNREAD,
             tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
-        )  # fmt: skip
+        )
     )
     return charts.spec(
         alt.layer(heat, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
@@ -177,10 +199,18 @@ def row_summary(reading: Reading, t: int) -> str:
     parts = [f"**Row {t} of {ROWS}**. Guess after it: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
     means = gate_summary(reading, t)
     if means:
-        parts.append("Mean over the units: " + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + ".")
+        parts.append(
+            "Mean over the units: " + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + "."
+        )
     forget = means.get("forget gate f", means.get("update gate z"))
     if forget is not None:
-        parts.append("Mostly keeping its memory." if forget > 0.6 else "Mostly overwriting its memory." if forget < 0.4 else "Keeping some, overwriting some.")
+        parts.append(
+            "Mostly keeping its memory."
+            if forget > 0.6
+            else "Mostly overwriting its memory."
+            if forget < 0.4
+            else "Keeping some, overwriting some."
+        )
     return " ".join(parts)
 
 
@@ -214,7 +244,7 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
     cells.append(("summary", None, None))
     for start in range(0, len(cells), PANELS_PER_LINE):
         line = cells[start : start + PANELS_PER_LINE]
-        for column, (name, spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
+        for column, (_name, spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
             if spec is None:
                 column.markdown(row_summary(reading, t))
             else:
@@ -224,12 +254,19 @@ def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], tickin
 
 def colour_key(panels: list[Panel]) -> str:
     """The heatmaps' colours in words (they have no legends)."""
-    parts = ["Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per unit; rows not read yet are faded."]
+    parts = [
+        "Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per "
+        "unit; rows not read yet are faded."
+    ]
     if any(panel.scale == SIGMOID for panel in panels):
         parts.append("Gates: white = 0 (closed), dark blue = 1 (open).")
     bounded = [panel for panel in panels if panel.scale != SIGMOID]
     parts.append(
-        "; ".join(f"{panel.quantity}: blue = {colour_domain(panel)[0]:.2g}, white = 0, red = {colour_domain(panel)[1]:.2g}" for panel in bounded) + "."
+        "; ".join(
+            f"{panel.quantity}: blue = {colour_domain(panel)[0]:.2g}, white = 0, red = {colour_domain(panel)[1]:.2g}"
+            for panel in bounded
+        )
+        + "."
     )
     return " ".join(parts)
 
@@ -265,9 +302,10 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
             return
         reading = read_image(chosen.model, image)
         answer_col.image(
-            charts.digit_picture(image, 4), caption="what the model reads: 28×28, MNIST-style",
+            charts.digit_picture(image, 4),
+            caption="what the model reads: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
-        )  # fmt: skip
+        )
         answer_col.markdown(f"Answer after row 28: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
     else:
         image, reading = test_image_reading(chosen, data)
@@ -292,11 +330,14 @@ def rows_spec(colour_by_cell: bool = False) -> dict:
         color=colour,
         tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
     )
-    half = alt.Chart(alt.Data(values=[{"rows": 14}])).mark_rule(strokeDash=[4, 4], color=charts.OTHER).encode(x="rows:Q")
+    half = (
+        alt.Chart(alt.Data(values=[{"rows": 14}])).mark_rule(strokeDash=[4, 4], color=charts.OTHER).encode(x="rows:Q")
+    )
     return charts.spec(
         (base.mark_line(point=True) + half).properties(height=360 if colour_by_cell else 320),
         "Accuracy after reading rows 1..t",
-        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, one line per run; the last point is the run's test accuracy.",
+        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, "
+        "one line per run; the last point is the run's test accuracy.",
     )
 
 
@@ -310,7 +351,7 @@ def per_digit_spec(name: str) -> dict:
             y=alt.Y("digit:O", title="true digit"),
             color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
             tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
-        )  # fmt: skip
+        )
         .properties(height=260)
     )
     return charts.spec(
@@ -330,9 +371,13 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     options = list(dict.fromkeys([chosen.run_id, *choices]))
     labels = {run_id: ui.run_label(choices[run_id]) if run_id in choices else chosen.name for run_id in options}
     picked = st.multiselect(
-        "Compare runs", options, default=[chosen.run_id], format_func=lambda run_id: labels[run_id],
-        key=f"inside_runs_{chosen.run_id}", help="Runs that are not training. The current run is chosen under Run in the side panel.",
-    )  # fmt: skip
+        "Compare runs",
+        options,
+        default=[chosen.run_id],
+        format_func=lambda run_id: labels[run_id],
+        key=f"inside_runs_{chosen.run_id}",
+        help="Runs that are not training. The current run is chosen under Run in the side panel.",
+    )
     curves, per_digit = {}, None
     for run_id in picked:
         if run_id == chosen.run_id:
@@ -356,11 +401,18 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     )
     if per_digit is None:
         per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
-    charts.show(right, per_digit_spec(chosen.run_id), {PER_DIGIT: per_digit_frame(per_digit)}, key="inside_digits_chart")
+    charts.show(
+        right, per_digit_spec(chosen.run_id), {PER_DIGIT: per_digit_frame(per_digit)}, key="inside_digits_chart"
+    )
     half = per_digit[:, 13]
     best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
-    right.caption("Darker green: more of that digit's test images guessed right after reading rows 1..t (white 0%, darkest 100%).")
-    right.caption(f"After half the image (14 rows) the digits told apart best are {', '.join(best)} ({half[int(best[0])]:.0f}% for {best[0]}).")
+    right.caption(
+        "Darker green: more of that digit's test images guessed right after reading rows 1..t (white 0%, darkest 100%)."
+    )
+    right.caption(
+        f"After half the image (14 rows) the digits told apart best are {', '.join(best)} "
+        f"({half[int(best[0])]:.0f}% for {best[0]})."
+    )
 
 
 def curve_name(view) -> str:
@@ -368,14 +420,21 @@ def curve_name(view) -> str:
     model = view.record.model_config
     return f"{view.run_id} · {view.record.label[:24] or f'{model.cell_type} {model.hidden_size}'}"
 
+
 # ----- 3. memory through time -----------------------------------------------------------------
 
 
 @charts.cached_spec
 def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
-    colour = alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None)) if colour_by_cell else alt.Color(
-        "state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[charts.OTHER, charts.ANSWER]), legend=alt.Legend(orient="bottom", title=None)
-    )  # fmt: skip
+    colour = (
+        alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
+        if colour_by_cell
+        else alt.Color(
+            "state:N",
+            scale=alt.Scale(domain=["untrained", "trained"], range=[charts.OTHER, charts.ANSWER]),
+            legend=alt.Legend(orient="bottom", title=None),
+        )
+    )
     chart = (
         alt.Chart(alt.Data(name=GRADIENTS))
         .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
@@ -383,11 +442,14 @@ def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
             x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
             y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
             color=colour,
-            strokeDash=alt.StrokeDash("state:N", scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                                      legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT)),
+            strokeDash=alt.StrokeDash(
+                "state:N",
+                scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
+                legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT),
+            ),
             detail="model:N",
             tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
-        )  # fmt: skip
+        )
         .properties(height=360)
     )
     return charts.spec(chart, title, description)
@@ -399,7 +461,8 @@ def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
     spec = gradient_spec(
         f"How much each row moves the answer: {chosen.run_id}",
-        "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this model before training (dashed) and after (solid).",
+        "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this "
+        "model before training (dashed) and after (solid).",
         colour_by_cell=False,
     )
     charts.show(st, spec, {GRADIENTS: frame}, key="inside_gradient_chart")
@@ -447,16 +510,22 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
         gradients[(cell, "untrained")], gradients[(cell, "trained")] = untrained, trained
         curves[cell] = accuracy
         seconds = sum(record.train_seconds for record in checkpoint.history)
-        rows.append({
-            "cell": cell, "run": trio[cell].run_id, "test accuracy (%)": round(float(accuracy[-1]), 1),
-            "right after 14 rows (%)": round(float(accuracy[13]), 1),
-            "row 1 / row 28, untrained": f"{gradient_ratio(untrained):.2g}",
-            "row 1 / row 28, trained": f"{gradient_ratio(trained):.2g}", "training (s)": round(seconds, 1),
-        })  # fmt: skip
+        rows.append(
+            {
+                "cell": cell,
+                "run": trio[cell].run_id,
+                "test accuracy (%)": round(float(accuracy[-1]), 1),
+                "right after 14 rows (%)": round(float(accuracy[13]), 1),
+                "row 1 / row 28, untrained": f"{gradient_ratio(untrained):.2g}",
+                "row 1 / row 28, trained": f"{gradient_ratio(trained):.2g}",
+                "training (s)": round(seconds, 1),
+            }
+        )
     left, right = st.columns(2)
     spec = gradient_spec(
         "Gradient per row: RNN, GRU, LSTM",
-        "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells before training (dashed) and after (solid).",
+        "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells "
+        "before training (dashed) and after (solid).",
         colour_by_cell=True,
     )
     charts.show(left, spec, {GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
@@ -479,8 +548,10 @@ def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
         f"**{best}** reaches **{scores[best]}%**"
     )
     if scores.idxmin() == "RNN":
-        text += (f", the plain RNN only **{scores['RNN']}%**: the gates let the GRU and the LSTM learn what to keep "
-                 "from the early rows and what to forget.")  # fmt: skip
+        text += (
+            f", the plain RNN only **{scores['RNN']}%**: the gates let the GRU and the LSTM learn what to keep "
+            "from the early rows and what to forget."
+        )
     else:
         text += f" (RNN {scores['RNN']}%, GRU {scores['GRU']}%, LSTM {scores['LSTM']}%)."
     return text
@@ -496,15 +567,22 @@ def trio_section(polling: bool) -> None:
     if polling and not busy:
         st.rerun()  # they are done: draw the comparison, and stop polling
     st.button(
-        "Train the three cells", icon=":material/model_training:", on_click=start_trio, disabled=busy,
-        key="inside_train_trio", type="primary",
+        "Train the three cells",
+        icon=":material/model_training:",
+        on_click=start_trio,
+        disabled=busy,
+        key="inside_train_trio",
+        type="primary",
         help=f"Starts three runs, an RNN, a GRU and an LSTM: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}. "
         "About 40 s on two cores; they show up in the side panel's run list as 'cells: ...'.",
-    )  # fmt: skip
+    )
     if error := state.get("inside_trio_error"):
         st.error(escape_markdown(error), icon=":material/error:")
     if newest is None:
-        st.caption(f"No comparison yet. The button trains three runs alike but for the cell: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}.")
+        st.caption(
+            "No comparison yet. The button trains three runs alike but for the cell: "
+            f"{describe_settings(TRIO_MODEL, TRIO_TRAIN)}."
+        )
         return
     if busy:
         st.markdown("**Training the three cells** (they share the server's training slots, so one may wait):")

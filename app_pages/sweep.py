@@ -14,12 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, settings, ui
+from dashboard.ui import browser_token, escape_markdown
 from rnn_core import sweep
+from rnn_core.config import EXERCISE, SETTING
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
-from rnn_core.config import EXERCISE, SETTING
 from rnn_core.sweep import AXIS_CHOICES
-from dashboard.ui import browser_token, escape_markdown
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
@@ -33,9 +33,14 @@ TABLE_ROW, TABLE_MAX = 35, 600  # pixels
 DEFAULT_FIRST, DEFAULT_SECOND = EXERCISE[:2]
 PER_RUN = {"epochs": "2", "images": "5000"}
 RESULT_NAMES = {
-    "status": "Status", "test_accuracy": "Test accuracy (%)", "test_loss": "Test loss", "seconds": "Training seconds",
-    "seconds_per_epoch": "Seconds per epoch", "epochs_trained": "Epochs trained", "link": "Run",
-}  # fmt: skip
+    "status": "Status",
+    "test_accuracy": "Test accuracy (%)",
+    "test_loss": "Test loss",
+    "seconds": "Training seconds",
+    "seconds_per_epoch": "Seconds per epoch",
+    "epochs_trained": "Epochs trained",
+    "link": "Run",
+}
 
 
 def default_values(field: str) -> list:
@@ -89,7 +94,10 @@ def base_values() -> dict:
     """Every setting but the swept ones: the Train page's settings panel (else the notebook's
     defaults), with this page's per-run settings on top."""
     values = settings.current_values(settings.TRAIN_PANEL)
-    return {**values, **{declared.name: settings.current_values(PREFIX)[declared.name] for declared in per_run_settings()}}
+    return {
+        **values,
+        **{declared.name: settings.current_values(PREFIX)[declared.name] for declared in per_run_settings()},
+    }
 
 
 def chosen_axes() -> dict[str, list]:
@@ -107,27 +115,39 @@ def sweep_form(runs: JobRegistry) -> None:
     left, right = st.columns(2)
     left.selectbox("Setting to sweep", list(AXIS_CHOICES), key=FIRST, format_func=label_of, on_change=first_changed)
     first = st.session_state[FIRST]
-    left.multiselect(f"{label_of(first)} values", AXIS_CHOICES[first], key=FIRST_VALUES, format_func=SETTING[first].show)
+    left.multiselect(
+        f"{label_of(first)} values", AXIS_CHOICES[first], key=FIRST_VALUES, format_func=SETTING[first].show
+    )
     seconds = [NO_SECOND, *(field for field in AXIS_CHOICES if field != first)]
-    right.selectbox("Second setting (one line each)", seconds, key=SECOND, on_change=second_changed, format_func=label_of)
+    right.selectbox(
+        "Second setting (one line each)", seconds, key=SECOND, on_change=second_changed, format_func=label_of
+    )
     second = st.session_state[SECOND]
     if second != NO_SECOND:
-        right.multiselect(f"{label_of(second)} values", AXIS_CHOICES[second], key=SECOND_VALUES,
-                          format_func=SETTING[second].show)  # fmt: skip
+        right.multiselect(
+            f"{label_of(second)} values", AXIS_CHOICES[second], key=SECOND_VALUES, format_func=SETTING[second].show
+        )
     per_run = [declared for declared in per_run_settings() if declared.name not in (first, second)]
     for column, declared in zip((left, right), per_run):
         with column:
             settings.control(declared, PREFIX, label=f"{declared.label} per run")
     base = base_values()
-    fixed = [SETTING[name].describe(value) for name, value in base.items()
-             if name not in chosen_axes() and name not in {declared.name for declared in per_run}]  # fmt: skip
+    fixed = [
+        SETTING[name].describe(value)
+        for name, value in base.items()
+        if name not in chosen_axes() and name not in {declared.name for declared in per_run}
+    ]
     st.caption(f"The other settings, from the Train page: {escape_markdown(', '.join(fixed))}.")
     count = len(sweep.grid(base, chosen_axes()))
     st.button(
-        f"Start sweep ({count} runs)", type="primary", icon=":material/grid_on:", disabled=count == 0,
-        on_click=run_command, args=(start_sweep, runs),
+        f"Start sweep ({count} runs)",
+        type="primary",
+        icon=":material/grid_on:",
+        disabled=count == 0,
+        on_click=run_command,
+        args=(start_sweep, runs),
         help="Each combination is an ordinary run: it is listed, linkable and testable on every page.",
-    )  # fmt: skip
+    )
 
 
 # ----- commands ----------------------------------------------------------------------------
@@ -178,9 +198,13 @@ def results_table(found: sweep.Sweep) -> None:
     for axis in found.axes:
         table[axis] = table[axis].map(SETTING[axis].show)
     table["link"] = [f"/train?run={run_id}" for run_id in table.run_id]
-    table = table[[*found.axes, *RESULT_NAMES]].rename(columns={**RESULT_NAMES, **{axis: SETTING[axis].label for axis in found.axes}})
+    table = table[[*found.axes, *RESULT_NAMES]].rename(
+        columns={**RESULT_NAMES, **{axis: SETTING[axis].label for axis in found.axes}}
+    )
     st.dataframe(
-        table, hide_index=True, height=min(TABLE_ROW * (len(table) + 1) + 3, TABLE_MAX),  # every run in sight, up to a point
+        table,
+        hide_index=True,
+        height=min(TABLE_ROW * (len(table) + 1) + 3, TABLE_MAX),  # every run in sight, up to a point
         column_config={
             "Test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "Test loss": st.column_config.NumberColumn(format="%.4f"),
@@ -188,7 +212,7 @@ def results_table(found: sweep.Sweep) -> None:
             "Seconds per epoch": st.column_config.NumberColumn(format="%.2f"),
             "Run": st.column_config.LinkColumn(display_text=r"run=(.*)"),
         },
-    )  # fmt: skip
+    )
 
 
 def x_encoding(found: sweep.Sweep) -> alt.X:
@@ -214,11 +238,16 @@ def result_charts(found: sweep.Sweep, train_size: int) -> None:
     accuracy = base.mark_line(point=True).encode(y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"))
     speed = base.mark_line(point=True).encode(y=alt.Y("seconds_per_epoch:Q", title="Seconds per epoch"))
     worth = (
-        alt.Chart(rows).mark_point(filled=True, size=80)
-        .encode(x=alt.X("seconds:Q", title="Training time (s)"), y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"),
-                color=colour, tooltip=tooltip)
+        alt.Chart(rows)
+        .mark_point(filled=True, size=80)
+        .encode(
+            x=alt.X("seconds:Q", title="Training time (s)"),
+            y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"),
+            color=colour,
+            tooltip=tooltip,
+        )
         .properties(height=CHART_HEIGHT)
-    )  # fmt: skip
+    )
     swept = SETTING[found.axes[0]].label.lower() if found.axes else "the run"
     shown = (
         (accuracy, "Final test accuracy", f"Each run's final test accuracy (%) against its {swept}"),
@@ -254,7 +283,9 @@ def earlier_sweeps(runs: JobRegistry) -> None:
         return
     shown = st.session_state.get(SWEEP_KEY)
     # not keyed: the picker follows the sweep on show, also when one is started or linked
-    picked = st.selectbox("Sweep on show", ids, index=ids.index(shown) if shown in ids else None, placeholder="pick an earlier sweep")
+    picked = st.selectbox(
+        "Sweep on show", ids, index=ids.index(shown) if shown in ids else None, placeholder="pick an earlier sweep"
+    )
     if picked and picked != shown:
         st.session_state[SWEEP_KEY] = picked
         st.rerun()
@@ -262,11 +293,13 @@ def earlier_sweeps(runs: JobRegistry) -> None:
 
 # ----- the page ----------------------------------------------------------------------------
 
+
 def main() -> None:
     st.title("Sweep: the notebook's exercise")
     st.markdown(
         "The notebook ends by asking you to try other hidden sizes, batch sizes, learning rates and epochs, "
-        "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per combination."
+        "and to watch how training speed and accuracy change. Here the whole grid trains at once, a run per "
+        "combination."
     )
     registry = ui.registry()
     data = ui.get_data()
@@ -289,10 +322,13 @@ def main() -> None:
         stopping = busy and all(view.live.stopping for view in current.runs if view.busy and view.live)
         st.subheader(f"Sweep {current.sweep_id}")
         st.button(
-            "Stopping..." if stopping else "Stop sweep", icon=":material/stop:", disabled=not busy or stopping or not owner_may,
-            on_click=run_command, args=(stop_sweep, registry, current.sweep_id),
+            "Stopping..." if stopping else "Stop sweep",
+            icon=":material/stop:",
+            disabled=not busy or stopping or not owner_may,
+            on_click=run_command,
+            args=(stop_sweep, registry, current.sweep_id),
             help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
-        )  # fmt: skip
+        )
         st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)
         if st.query_params.get(SWEEP_PARAM) != current.sweep_id:
             st.query_params[SWEEP_PARAM] = current.sweep_id

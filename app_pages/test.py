@@ -32,7 +32,14 @@ GALLERY_SCALE = 2  # 28 px -> 56 px, by repeating pixels so they stay sharp
 PICTURE_SCALE = 6  # one digit on its own: 168 px
 READING_PX = 5  # one pixel of the digit in the reading chart: 140 px, so that the chart fits a phone
 # what the page remembers of the model it shows; cleared when another model is chosen
-PICKS = ("test_cell_true", "test_cell_predicted", "test_cell_pick", "test_mistakes_pick", "test_image_index", "test_image_shown_at")
+PICKS = (
+    "test_cell_true",
+    "test_cell_predicted",
+    "test_cell_pick",
+    "test_mistakes_pick",
+    "test_image_index",
+    "test_image_shown_at",
+)
 
 state = st.session_state
 
@@ -51,9 +58,11 @@ def _test_report(fingerprint: str, data_description: str, _model: RowClassifier,
 def upload_checkpoint() -> None:
     """An uploaded checkpoint becomes a run of its own, and the run this tab looks at."""
     uploaded = st.file_uploader(
-        "Upload a checkpoint saved by this app (.pt)", type=["pt"], key="test_upload",
+        "Upload a checkpoint saved by this app (.pt)",
+        type=["pt"],
+        key="test_upload",
         help="Downloaded from this page, or `checkpoint.pt` from a run folder. It is kept as a run.",
-    )  # fmt: skip
+    )
     if uploaded is None or uploaded.file_id == state.get("test_upload_seen"):
         return
     state["test_upload_seen"] = uploaded.file_id
@@ -62,7 +71,8 @@ def upload_checkpoint() -> None:
         run_id = ui.registry().add_checkpoint(checkpoint, uploaded.name, ui.browser_token())
     except (CheckpointError, OSError) as err:
         state["test_upload_error"] = (
-            f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is unchanged."
+            f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is "
+            "unchanged."
         )
         return
     state["test_upload_error"] = None
@@ -86,9 +96,15 @@ def choose_model() -> ChosenModel | None:
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )
     download.download_button(
-        "Download", data=chosen.checkpoint.to_bytes, file_name=f"{chosen.run_id}.pt", width="stretch",
-        mime="application/octet-stream", on_click="ignore", icon=":material/download:", help="Download this model (.pt)",
-    )  # fmt: skip
+        "Download",
+        data=chosen.checkpoint.to_bytes,
+        file_name=f"{chosen.run_id}.pt",
+        width="stretch",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        help="Download this model (.pt)",
+    )
     forget_picks_of_another_model(chosen.fingerprint)
     return chosen
 
@@ -137,7 +153,9 @@ def reading_spec(units: int) -> dict:
     """The image and the guesses after each row beside it, the guess after the rows read, and
     the hidden state, one under the other (narrow enough for a phone), with a slider that
     reveals the rows one by one (all in the browser, no rerun)."""
-    rows_read = alt.param(name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name="rows read "))
+    rows_read = alt.param(
+        name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name="rows read ")
+    )
     revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(charts.DIMMED))
     image_view = charts.digit_heatmap(PIXELS, READING_PX, opacity=revealed, row_title="row").properties(title="image")
     heatmap = (
@@ -151,7 +169,9 @@ def reading_spec(units: int) -> dict:
             tooltip=["row:O", "digit:O", alt.Tooltip("probability:Q", format=".1%")],
         )
     )
-    guesses = (heatmap + charts.row_frame(SURE_ROW)).properties(width=100, height=ROWS * READING_PX, title="guess per row")
+    guesses = (heatmap + charts.row_frame(SURE_ROW)).properties(
+        width=100, height=ROWS * READING_PX, title="guess per row"
+    )
     after_rows = (
         alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'guess after row ' + rows_read")))
         .transform_filter("datum.row == rows_read")
@@ -168,10 +188,19 @@ def reading_spec(units: int) -> dict:
         alt.Chart(alt.Data(name=HIDDEN), title="hidden state h after each row (one line per unit)")
         .mark_rect()
         .encode(
-            x=alt.X("row:O", scale=alt.Scale(domain=list(range(1, ROWS + 1))), title="row", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
+            x=alt.X(
+                "row:O",
+                scale=alt.Scale(domain=list(range(1, ROWS + 1))),
+                title="row",
+                axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0),
+            ),
             y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
-            color=alt.Color("value:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True), title="h",
-                            legend=alt.Legend(orient="bottom", gradientLength=120)),
+            color=alt.Color(
+                "value:Q",
+                scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True),
+                title="h",
+                legend=alt.Legend(orient="bottom", gradientLength=120),
+            ),
             opacity=revealed,
             tooltip=["row:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
         )
@@ -195,11 +224,19 @@ def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) 
     hidden_steps, units = np.indices(reading.hidden.shape)
     return {
         PIXELS: charts.pixel_table(image),
-        GUESSES: pd.DataFrame({"row": steps.ravel() + 1, "digit": digits.ravel(), "probability": reading.probabilities.numpy().ravel(),
-                               "answer": digits.ravel() == reading.prediction}),
+        GUESSES: pd.DataFrame(
+            {
+                "row": steps.ravel() + 1,
+                "digit": digits.ravel(),
+                "probability": reading.probabilities.numpy().ravel(),
+                "answer": digits.ravel() == reading.prediction,
+            }
+        ),
         SURE_ROW: pd.DataFrame({"row": [] if sure_row is None else [sure_row]}, dtype=int),
-        HIDDEN: pd.DataFrame({"row": hidden_steps.ravel() + 1, "unit": units.ravel(), "value": reading.hidden.numpy().ravel()}),
-    }  # fmt: skip
+        HIDDEN: pd.DataFrame(
+            {"row": hidden_steps.ravel() + 1, "unit": units.ravel(), "value": reading.hidden.numpy().ravel()}
+        ),
+    }
 
 
 def explain_reading(reading: Reading, sure_row: int | None) -> str:
@@ -209,8 +246,10 @@ def explain_reading(reading: Reading, sure_row: int | None) -> str:
     elif sure_row == 1:
         verdict = f"It says **{answer}** from the first row on, above {SURE_PROBABILITY:.0%}."
     else:
-        verdict = (f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
-                   f"with more than {SURE_PROBABILITY:.0%} (framed in orange).")  # fmt: skip
+        verdict = (
+            f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
+            f"with more than {SURE_PROBABILITY:.0%} (framed in orange)."
+        )
     changes = reading.mind_changes()
     if changes:
         listed = ", ".join(f"row {row}: {before}→{after}" for row, before, after in changes[-6:])
@@ -223,7 +262,9 @@ def show_reading(image: torch.Tensor, reading: Reading) -> None:
     st.subheader("How the RNN makes up its mind")
     sure_row = reading.sure_row()
     chart_col, words_col = st.columns([1, 1])
-    charts.show(chart_col, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row), width="content")
+    charts.show(
+        chart_col, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row), width="content"
+    )
     words_col.markdown(explain_reading(reading, sure_row))
     words_col.caption(
         "Move the *rows read* slider under the chart to hide the rows the network has not read yet. "
@@ -250,17 +291,27 @@ def confusion_spec() -> dict:
         x=alt.X("predicted:O", axis=alt.Axis(labelAngle=0, orient="top"), title="predicted"),
         y=alt.Y("true:O", title="true digit"),
     )
-    colours = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None))
+    colours = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None)
+    )
     counts = base.mark_text(fontSize=11).encode(
         text="count:Q", color=alt.condition("datum.dark", alt.value("white"), alt.value("black"))
     )
     # A see-through layer on top takes the clicks and tooltips (the numbers would catch them
     # otherwise) and outlines the chosen cell.
-    clickable = base.mark_rect(fill="white", fillOpacity=0.001, stroke=charts.HIGHLIGHT).encode(
-        strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(0)),
-        tooltip=[alt.Tooltip("true:O", title="true digit"), "predicted:O", "count:Q",
-                 alt.Tooltip("share:Q", format=".1%", title="share of this digit")],
-    ).add_params(cell)  # fmt: skip
+    clickable = (
+        base.mark_rect(fill="white", fillOpacity=0.001, stroke=charts.HIGHLIGHT)
+        .encode(
+            strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(0)),
+            tooltip=[
+                alt.Tooltip("true:O", title="true digit"),
+                "predicted:O",
+                "count:Q",
+                alt.Tooltip("share:Q", format=".1%", title="share of this digit"),
+            ],
+        )
+        .add_params(cell)
+    )
     return charts.spec(
         (colours + counts + clickable).properties(height=400),
         "Test images per true digit and answer",
@@ -304,12 +355,22 @@ def gallery(data: MnistData, indices: torch.Tensor, caption: Callable[[int], str
     picture, choice = st.columns([3, 2])  # side by side on a screen, one under the other on a phone
     grid = charts.digit_grid(data.test_images[shown], GALLERY_COLUMNS, GALLERY_SCALE)
     picture.image(
-        grid, width="stretch",  # a fixed width would reach past a phone's screen
+        grid,
+        width="stretch",  # a fixed width would reach past a phone's screen
         caption="Left to right: " + "; ".join(f"line {n}: {line}" for n, line in enumerate(lines, 1)),
-        alt=f"{len(shown)} test images {what}, {GALLERY_COLUMNS} to a line.", output_format="PNG",
-    )  # fmt: skip
-    index = choice.selectbox("Look inside one of them", shown, format_func=lambda i: f"test image #{i}: {caption(i)}", key=f"{key}_pick")
-    choice.button("Show how the RNN reads it", key=f"{key}_open", on_click=_open_in_one_by_one, args=(index,), icon=":material/visibility:")
+        alt=f"{len(shown)} test images {what}, {GALLERY_COLUMNS} to a line.",
+        output_format="PNG",
+    )
+    index = choice.selectbox(
+        "Look inside one of them", shown, format_func=lambda i: f"test image #{i}: {caption(i)}", key=f"{key}_pick"
+    )
+    choice.button(
+        "Show how the RNN reads it",
+        key=f"{key}_open",
+        on_click=_open_in_one_by_one,
+        args=(index,),
+        icon=":material/visibility:",
+    )
 
 
 def _select_cell() -> None:
@@ -328,16 +389,26 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
 
     if "test_cell_true" not in state:  # start with the most frequent confusion
         off_diagonal = confusion - np.diag(np.diag(confusion))
-        state["test_cell_true"], state["test_cell_predicted"] = (int(v) for v in np.unravel_index(off_diagonal.argmax(), confusion.shape))
+        state["test_cell_true"], state["test_cell_predicted"] = (
+            int(v) for v in np.unravel_index(off_diagonal.argmax(), confusion.shape)
+        )
     matrix, per_class = st.columns([1, 1])
     with matrix:
         st.subheader("Confusion matrix")
         st.caption("Rows: the true digit. Columns: the model's answer. Click a cell to see those images.")
         chosen = (state["test_cell_true"], state["test_cell_predicted"])
-        charts.show(st, confusion_spec(), {CONFUSION: confusion_table(confusion, chosen)}, key="test_confusion", on_select=_select_cell)
+        charts.show(
+            st,
+            confusion_spec(),
+            {CONFUSION: confusion_table(confusion, chosen)},
+            key="test_confusion",
+            on_select=_select_cell,
+        )
     with per_class:
         st.subheader("Accuracy per digit")
-        per_digit = pd.DataFrame({"digit": range(10), "accuracy": report.per_class_accuracy.numpy(), "images": confusion.sum(1)})
+        per_digit = pd.DataFrame(
+            {"digit": range(10), "accuracy": report.per_class_accuracy.numpy(), "images": confusion.sum(1)}
+        )
         charts.show(st, class_accuracy_spec(), {PER_DIGIT: per_digit})
         true_box, predicted_box = st.columns(2)
         true_digit = true_box.selectbox("True digit", range(10), key="test_cell_true")
@@ -345,13 +416,23 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
 
     st.subheader(f"True {true_digit}, predicted {predicted}: {confusion[true_digit, predicted]:,} image(s)")
     confidence = report.confidence
-    gallery(data, report.examples(true_digit, predicted), lambda i: f"{confidence[i]:.0%} sure", key="test_cell",
-            what=f"of a {true_digit} read as a {predicted}")  # fmt: skip
+    gallery(
+        data,
+        report.examples(true_digit, predicted),
+        lambda i: f"{confidence[i]:.0%} sure",
+        key="test_cell",
+        what=f"of a {true_digit} read as a {predicted}",
+    )
 
     st.subheader("The most confident mistakes")
     predictions = report.predictions
-    gallery(data, mistakes, lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}", key="test_mistakes",
-            what="the model gets wrong, the surest first")  # fmt: skip
+    gallery(
+        data,
+        mistakes,
+        lambda i: f"{report.labels[i]}→{predictions[i]} {confidence[i]:.0%}",
+        key="test_mistakes",
+        what="the model gets wrong, the surest first",
+    )
 
 
 def _next_image(pool: Sequence[int]) -> None:
@@ -382,9 +463,10 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
         answer, probabilities = reading.prediction, reading.final
         left, right = st.columns([1, 2])
         left.image(
-            charts.digit_picture(image, PICTURE_SCALE), caption=f"test image #{index} · true digit {true_digit}",
+            charts.digit_picture(image, PICTURE_SCALE),
+            caption=f"test image #{index} · true digit {true_digit}",
             alt=f"A handwritten {true_digit}, test image number {index}.",
-        )  # fmt: skip
+        )
         verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
         right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
         charts.show(right, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, true_digit)})
@@ -405,9 +487,10 @@ def draw_view(model: RowClassifier) -> None:
     reading = read_image(model, image)
     with seen_column:
         st.image(
-            charts.digit_picture(image, PICTURE_SCALE), caption="what the model sees: 28×28, MNIST-style",
+            charts.digit_picture(image, PICTURE_SCALE),
+            caption="what the model sees: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
-        )  # fmt: skip
+        )
     answer, probabilities = reading.prediction, reading.final
     answer_column.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%})")
     charts.show(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, None)})

@@ -17,13 +17,13 @@ import streamlit as st
 import torch
 
 from dashboard import charts, compare_tables, explore_tables, settings, ui
+from dashboard.ui import browser_token, escape_markdown
 from rnn_core import MnistData, RowClassifier
 from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RESULT_COLUMNS, summary_table
-from dashboard.ui import browser_token, escape_markdown
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -35,18 +35,30 @@ NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
 # The saved runs' table, in this order: when, the settings, the results.
-RUN_COLUMNS = ["created", "status", *(declared.name for declared in SETTINGS if declared.name != "device"),
-               *RESULT_COLUMNS[:-3], "run_id"]  # fmt: skip
+RUN_COLUMNS = [
+    "created",
+    "status",
+    *(declared.name for declared in SETTINGS if declared.name != "device"),
+    *RESULT_COLUMNS[:-3],
+    "run_id",
+]
 RUN_COLUMN_CONFIG = {
-    **{declared.name: st.column_config.NumberColumn(declared.label, format="%g") if declared.kind is float
-       else declared.label for declared in SETTINGS},
-    "run_id": "Run", "status": "Status", "parent": "Continues", "epochs_trained": "Epochs trained",
+    **{
+        declared.name: st.column_config.NumberColumn(declared.label, format="%g")
+        if declared.kind is float
+        else declared.label
+        for declared in SETTINGS
+    },
+    "run_id": "Run",
+    "status": "Status",
+    "parent": "Continues",
+    "epochs_trained": "Epochs trained",
     "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
     "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
     "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
     "images_per_second": st.column_config.NumberColumn("Images/s", format="%.0f"),
     "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
-}  # fmt: skip
+}
 # The test-set charts and the table share these names for the history's columns.
 HISTORY_COLUMNS = {
     "epoch": "Epoch",
@@ -101,7 +113,11 @@ def stop_training(runs: JobRegistry, run_id: str) -> None:
 
 
 def continues_in_place(view: RunView) -> bool:
-    return view.record.owned_by(browser_token()) and view.status in (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
+    return view.record.owned_by(browser_token()) and view.status in (
+        RunStatus.STOPPED,
+        RunStatus.DIVERGED,
+        RunStatus.INTERRUPTED,
+    )
 
 
 def command_bar(runs: JobRegistry, configs: tuple) -> None:
@@ -114,25 +130,38 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
     mine = view is not None and ui.may_change(view.run_id)
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
     if train.button(
-        "Train", type="primary", icon=":material/play_arrow:", width="stretch",
+        "Train",
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
         help="Train a new model with the training settings, as a new run.",
-    ):  # fmt: skip
+    ):
         run_command(start_training, runs, configs)
         st.rerun()
     stop.button(
-        "Stopping..." if stopping else "Stop", icon=":material/stop:", disabled=not busy or stopping or not mine,
-        width="stretch", on_click=run_command, args=(stop_training, runs, view.run_id if view else None),
+        "Stopping..." if stopping else "Stop",
+        icon=":material/stop:",
+        disabled=not busy or stopping or not mine,
+        width="stretch",
+        on_click=run_command,
+        args=(stop_training, runs, view.run_id if view else None),
         help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
-    )  # fmt: skip
+    )
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
     forks = view is not None and not continues_in_place(view)
     if go_on.button(
-        "Continue", icon=":material/fast_forward:", disabled=busy or view is None or not view.has_model, width="stretch",
+        "Continue",
+        icon=":material/fast_forward:",
+        disabled=busy or view is None or not view.has_model,
+        width="stretch",
         help="Train this model further, with its own settings and optimizer state. "
         + (continue_plan(view) + " " if view is not None else "")
-        + ("It is finished or not yours, so this makes a new run that starts from it; the original stays as it is." if forks
-           else "It goes on in the same run."),
-    ):  # fmt: skip
+        + (
+            "It is finished or not yours, so this makes a new run that starts from it; the original stays as it is."
+            if forks
+            else "It goes on in the same run."
+        ),
+    ):
         run_command(continue_training, runs, view.run_id)
         st.rerun()
     if error := st.session_state.pop(ACTION_ERROR, None):
@@ -161,7 +190,9 @@ def duration(seconds: float) -> str:
 
 
 def history_frame(view: RunView | None) -> pd.DataFrame:
-    rows = [{**record.as_dict(), "seconds_per_epoch": record.seconds_per_epoch} for record in view.history] if view else []
+    rows = (
+        [{**record.as_dict(), "seconds_per_epoch": record.seconds_per_epoch} for record in view.history] if view else []
+    )
     frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "partial", "seconds_per_epoch"])
     return frame.astype({"train_loss": float, "images_per_second": float, "seconds_per_epoch": float})
 
@@ -172,9 +203,10 @@ def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
         return
     if snapshot.status == RunStatus.WAITING:
         st.progress(
-            0.0, text=f"Waiting for a free training slot: {ui.ordinal(snapshot.queue_position)} in line. This server trains "
+            0.0,
+            text=f"Waiting for a free training slot: {ui.ordinal(snapshot.queue_position)} in line. This server trains "
             f"{runs.executor.slots} models at once; this one starts as soon as one ends.",
-        )  # fmt: skip
+        )
         return
     progress = snapshot.progress
     if progress is None:
@@ -201,14 +233,18 @@ def status_message(view: RunView | None) -> None:
     if view is None:
         st.info(
             "Choose the **Training settings** (in the side panel: on a phone, open it with the arrow at the top left), "
-            "then press **Train**. Nothing trains until you do.", icon=":material/tune:",
-        )  # fmt: skip
+            "then press **Train**. Nothing trains until you do.",
+            icon=":material/tune:",
+        )
         return
     reason = escape_markdown(view.reason)
     if view.status == RunStatus.DIVERGED:
         st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
     elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
-        st.error(f"**The training {view.status.value}:** {reason}. **Continue** goes on from the last saved epoch.", icon=":material/error:")
+        st.error(
+            f"**The training {view.status.value}:** {reason}. **Continue** goes on from the last saved epoch.",
+            icon=":material/error:",
+        )
     elif view.status == RunStatus.FINISHED and learned_little(view):
         st.warning(f"Finished: {reason}, {near_chance_advice(view)}", icon=":material/lightbulb:")
     elif view.status == RunStatus.FINISHED:
@@ -216,7 +252,10 @@ def status_message(view: RunView | None) -> None:
     elif view.status == RunStatus.STOPPED:
         st.info(f"Stopped: {reason.removeprefix('stopped ')}. {continue_plan(view)}", icon=":material/pause_circle:")
     else:
-        st.info("An uploaded model. **Continue** trains it further as a new run; the Test page uses it.", icon=":material/save:")
+        st.info(
+            "An uploaded model. **Continue** trains it further as a new run; the Test page uses it.",
+            icon=":material/save:",
+        )
 
 
 def continue_plan(view: RunView) -> str:
@@ -242,11 +281,13 @@ def near_chance_advice(view: RunView) -> str:
     sgd = (
         " SGD needs many batches to get going: the notebook's model is at about 33% after one epoch of all "
         "60,000 images."
-        if train.optimizer == "SGD" else ""
-    )  # fmt: skip
+        if train.optimizer == "SGD"
+        else ""
+    )
     return (
         f"but it learned next to nothing: {last.test_accuracy:.1f}% on the test set is what guessing gives (10%), "
-        f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or epochs, a higher learning rate, "
+        f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or "
+        "epochs, a higher learning rate, "
         "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
     )
 
@@ -263,8 +304,19 @@ def metrics_row(frame: pd.DataFrame) -> None:
 
     accuracy, loss, epochs, speed = st.columns(4)
     box = {"border": True, "height": METRIC_HEIGHT}
-    accuracy.metric("Test accuracy", "–" if last is None else f"{last.test_accuracy:.2f}%", change("test_accuracy", 2, " pts"), **box)
-    loss.metric("Test loss", "–" if last is None else f"{last.test_loss:.4f}", change("test_loss", 4), delta_color="inverse", **box)
+    accuracy.metric(
+        "Test accuracy",
+        "–" if last is None else f"{last.test_accuracy:.2f}%",
+        change("test_accuracy", 2, " pts"),
+        **box,
+    )
+    loss.metric(
+        "Test loss",
+        "–" if last is None else f"{last.test_loss:.4f}",
+        change("test_loss", 4),
+        delta_color="inverse",
+        **box,
+    )
     epochs.metric("Epochs trained", "–" if last is None else f"{last.epoch:g}", **box)
     speed.metric("Seconds per epoch", f"{whole_epochs.mean():.2f}" if len(whole_epochs) else "–", **box)
 
@@ -289,7 +341,12 @@ def point_size(end: float) -> int:
 
 def shows_blow_up(view: RunView | None) -> bool:
     """The run diverged here and its batch losses, up to the one that blew up, are at hand."""
-    return view is not None and view.status == RunStatus.DIVERGED and view.live is not None and bool(view.live.batch_losses)
+    return (
+        view is not None
+        and view.status == RunStatus.DIVERGED
+        and view.live is not None
+        and bool(view.live.batch_losses)
+    )
 
 
 def loss_chart_end(view: RunView | None) -> float:
@@ -319,22 +376,34 @@ def training_loss_spec(end: float, blow_up: bool = False) -> dict:
     and the point where it blew up is marked."""
     x = epoch_axis(end, whole_ticks=not blow_up)
     # told apart by the subtitle rather than a legend, which would squeeze the plot
-    colour = alt.Color("series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=[charts.OTHER, charts.ANSWER]))
-    tooltip = [alt.Tooltip("series:N", title="Loss of"), alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")]
+    colour = alt.Color(
+        "series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=[charts.OTHER, charts.ANSWER])
+    )
+    tooltip = [
+        alt.Tooltip("series:N", title="Loss of"),
+        alt.Tooltip("epoch:Q", format=".2f"),
+        alt.Tooltip("loss:Q", format=".4f"),
+    ]
     scale = alt.Scale(type="log") if blow_up else alt.Scale(zero=True)
     y = alt.Y("loss:Q", title="Loss (log scale)" if blow_up else "Loss", scale=scale, axis=alt.Axis(format="~r"))
-    batches, epochs, blown = (alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean", BLOW_UP))
+    batches, epochs, blown = (
+        alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean", BLOW_UP)
+    )
     batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
     # invisible points over the batch line, so every point of it has a tooltip
     batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
-    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(x, y, colour, tooltip=tooltip)
+    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(
+        x, y, colour, tooltip=tooltip
+    )
     layers = [batch_line, batch_points, epoch_points]
     subtitle = "grey: each batch · blue: mean over the epoch"
     description = "Training loss against epochs: each batch's loss as a grey line, each epoch's mean as blue points."
     if blow_up:
         layers += [
             blown.mark_point(shape="cross", size=220, filled=True, color=charts.BLOW_UP).encode(x, y, tooltip=tooltip),
-            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=charts.BLOW_UP).encode(x, y, text=alt.value("blew up")),
+            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=charts.BLOW_UP).encode(
+                x, y, text=alt.value("blew up")
+            ),
         ]
         subtitle = "grey: each batch · red cross: the loss blew up here and the training stopped"
         description += " On a log scale; a red cross marks the batch where the loss blew up and the training stopped."
@@ -368,7 +437,9 @@ def test_chart_spec(column: str, colour: str, end: float) -> dict:
 def epoch_table(frame: pd.DataFrame) -> None:
     table = frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
     st.dataframe(
-        table, hide_index=True, height=TABLE_HEIGHT,
+        table,
+        hide_index=True,
+        height=TABLE_HEIGHT,
         column_config={
             "Train loss": st.column_config.NumberColumn(format="%.4f"),
             "Test loss": st.column_config.NumberColumn(format="%.4f"),
@@ -376,11 +447,16 @@ def epoch_table(frame: pd.DataFrame) -> None:
             "Seconds": st.column_config.NumberColumn(format="%.1f"),
             "Images/s": st.column_config.NumberColumn(format="%.0f"),
         },
-    )  # fmt: skip
+    )
     st.download_button(
-        "Download CSV", data=lambda: table.to_csv(index=False), file_name="epochs.csv", mime="text/csv",
-        icon=":material/download:", on_click="ignore", disabled=table.empty,
-    )  # fmt: skip
+        "Download CSV",
+        data=lambda: table.to_csv(index=False),
+        file_name="epochs.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=table.empty,
+    )
 
 
 def live_progress(runs: JobRegistry, polling: bool) -> None:
@@ -409,7 +485,10 @@ def guess_strip(data: MnistData) -> None:
     images, labels = data.test_images[indices], data.test_labels[indices].tolist()
     chosen = ui.chosen_model(explain=False)
     if chosen is None:
-        st.image(explore_tables.framed_strip(images, None, STRIP_COLUMNS), caption="Twenty test digits: their guesses show once a model has trained an epoch.")
+        st.image(
+            explore_tables.framed_strip(images, None, STRIP_COLUMNS),
+            caption="Twenty test digits: their guesses show once a model has trained an epoch.",
+        )
         return
     guesses = _strip_guesses(chosen.fingerprint, chosen.model, images)
     right = [guess == label for guess, label in zip(guesses, labels)]
@@ -429,8 +508,12 @@ def epoch_view(runs: JobRegistry) -> None:
     guess_strip(runs.data)
     accuracy_column, test_loss_column = st.columns(2)
     history = frame[list(HISTORY_COLUMNS)]
-    charts.show(accuracy_column, test_chart_spec("test_accuracy", charts.RIGHT, epoch_end(view)), {HISTORY_DATA: history})
-    charts.show(test_loss_column, test_chart_spec("test_loss", charts.HIGHLIGHT, epoch_end(view)), {HISTORY_DATA: history})
+    charts.show(
+        accuracy_column, test_chart_spec("test_accuracy", charts.RIGHT, epoch_end(view)), {HISTORY_DATA: history}
+    )
+    charts.show(
+        test_loss_column, test_chart_spec("test_loss", charts.HIGHLIGHT, epoch_end(view)), {HISTORY_DATA: history}
+    )
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
     epoch_table(frame)
 
@@ -447,13 +530,19 @@ def overlay_chart(history: pd.DataFrame) -> dict:
         alt.Tooltip("seconds:Q", title="Training seconds", format=".1f"),
         alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
     ]
-    base = alt.Chart(history).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
-        y=alt.Y("test_accuracy:Q", title="Test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color(
-            "run:N", title="Settings that differ", scale=alt.Scale(scheme="tableau10"),
-            legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
-        ),
-        tooltip=tooltip,
+    base = (
+        alt.Chart(history)
+        .mark_line(point=alt.OverlayMarkDef(size=40))
+        .encode(
+            y=alt.Y("test_accuracy:Q", title="Test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color(
+                "run:N",
+                title="Settings that differ",
+                scale=alt.Scale(scheme="tableau10"),
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
+            ),
+            tooltip=tooltip,
+        )
     )
     by_epoch = base.encode(x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)))
     by_time = base.encode(x=alt.X("seconds:Q", title="Training seconds"))
@@ -461,7 +550,9 @@ def overlay_chart(history: pd.DataFrame) -> dict:
         by_epoch.properties(height=CHART_HEIGHT - 80, title="by epoch"),
         by_time.properties(height=CHART_HEIGHT - 80, title="by training time"),
     )
-    description = "Test accuracy of the compared runs, one coloured line per run, against epochs and against training seconds."
+    description = (
+        "Test accuracy of the compared runs, one coloured line per run, against epochs and against training seconds."
+    )
     return charts.spec(chart, "Test accuracy of the runs", description)
 
 
@@ -477,18 +568,25 @@ def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) 
     if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
         st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", list(by_id), format_func=lambda rid: ui.run_label(by_id[rid]), key="train_action_run")
+    run_id = choose.selectbox(
+        "Run", list(by_id), format_func=lambda rid: ui.run_label(by_id[rid]), key="train_action_run"
+    )
     view = by_id[run_id]
     allowed = ui.may_change(run_id)
     use.button(
-        "Show this run", icon=":material/visibility:", width="stretch",
-        on_click=ui.choose_run, args=(run_id,),
+        "Show this run",
+        icon=":material/visibility:",
+        width="stretch",
+        on_click=ui.choose_run,
+        args=(run_id,),
         help="Every page shows this run: its charts here, its model on Explore and Test. Continue trains it further.",
-    )  # fmt: skip
+    )
     refusal = None if allowed else "Only the browser that started this run, or the admin password, can delete it."
     if view.busy:
         refusal = "This run is training: stop it before deleting it."
-    if delete.button("Delete run", icon=":material/delete:", width="stretch", disabled=refusal is not None, help=refusal):
+    if delete.button(
+        "Delete run", icon=":material/delete:", width="stretch", disabled=refusal is not None, help=refusal
+    ):
         st.session_state[CONFIRM_DELETE] = run_id
     if refusal:
         st.caption(refusal)
@@ -509,9 +607,12 @@ def admin_box(runs: JobRegistry) -> None:
         return
     with st.expander("Teacher: admin password"):
         st.text_input(
-            "Admin password", type="password", key="train_admin_input", on_change=remember_admin_password,
+            "Admin password",
+            type="password",
+            key="train_admin_input",
+            on_change=remember_admin_password,
             help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
-        )  # fmt: skip
+        )
         if ui.admin_password() is not None:
             if runs.is_admin(ui.admin_password()):
                 st.caption("Admin: this tab may stop and delete every run.")
@@ -535,8 +636,13 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
             table[declared.name] = table[declared.name].map(declared.show)
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(
-        table, hide_index=True, on_select="rerun", selection_mode="multi-row", column_order=RUN_COLUMNS,
-        key="train_runs_table", height=min(35 * (len(table) + 1) + 3, 320),
+        table,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="multi-row",
+        column_order=RUN_COLUMNS,
+        key="train_runs_table",
+        height=min(35 * (len(table) + 1) + 3, 320),
         column_config=RUN_COLUMN_CONFIG,
     )
     rows = selection.selection.rows or list(range(min(5, len(views))))
@@ -563,7 +669,9 @@ def main() -> None:
     current = ui.current_run()
     configs = settings_sidebar()
     for problem in problems:
-        st.warning(f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:")
+        st.warning(
+            f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:"
+        )
     busy = current is not None and current.busy
     st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
     if current is not None:

@@ -32,13 +32,12 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dashboard import settings  # noqa: E402
 from rnn_core import PRESETS, RunStore, Trainer, load_mnist  # noqa: E402
 from rnn_core.config import configs  # noqa: E402
-from dashboard import settings  # noqa: E402
 from rnn_core.jobs import default_slots, threads_per_slot  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
-
 
 EPOCHS = 2  # the first includes the page's full redraw after the click; the second does not
 # Counts the distinct texts the progress bar shows, from inside the page, so that watching
@@ -85,7 +84,7 @@ class OtherLoad:
     its app server and its browser. Other work on a shared machine slows either side of the
     comparison, so every measurement says how busy the machine was."""
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self.start = time.perf_counter(), busy_cpu_seconds(), tree_cpu_seconds(os.getpid())
         return self
 
@@ -192,6 +191,7 @@ def main() -> None:
             quiet_alone = [r[epoch] for r, calm in zip(headless, quiet) if calm]
             report(f"epoch {epoch + 1}, {sum(quiet)} quiet rounds", quiet_page, quiet_alone)
     print(f"goal: at most 1.15x; a quiet round is one where other work kept at most {QUIET} cores busy")
+
 
 if __name__ == "__main__":
     main()

@@ -60,8 +60,11 @@ def main() -> None:
     whole = accuracy(model, data.test_images, data.test_labels)
     plain = accuracy(model, images, labels)
     styled = accuracy(model, torch.stack([mnist_style(image.numpy()) for image in images]), labels)
-    print(f"plain MNIST test digits: {plain:.1f}% on these {len(labels)} ({whole:.2f}% on all 10,000); "
-          f"through the new mnist_style {styled:.1f}%", flush=True)  # fmt: skip
+    print(
+        f"plain MNIST test digits: {plain:.1f}% on these {len(labels)} ({whole:.2f}% on all 10,000); "
+        f"through the new mnist_style {styled:.1f}%",
+        flush=True,
+    )
 
     seen: dict[str, list[torch.Tensor]] = {"old": [], "new": []}
     seconds: dict[str, list[float]] = {"old": [], "new": []}
@@ -75,8 +78,10 @@ def main() -> None:
         drawn.append(digit)
     print(f"{len(drawn)} redrawn pictures, {time.perf_counter() - start:.0f} s with drawing and both preprocessings")
 
-    right = {name: predict_log_probs(model, torch.stack(seen[name])).argmax(1) == torch.tensor([d.label for d in drawn])
-             for name in seen}  # fmt: skip
+    right = {
+        name: predict_log_probs(model, torch.stack(seen[name])).argmax(1) == torch.tensor([d.label for d in drawn])
+        for name in seen
+    }
     groups: dict[tuple[str, float], list[int]] = defaultdict(list)
     for position, digit in enumerate(drawn):
         groups["pen", digit.pen].append(position)

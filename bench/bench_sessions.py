@@ -95,7 +95,13 @@ def main() -> None:
             for page in pages:
                 page.get_by_text("Finished:").wait_for(timeout=600_000)
             seconds = time.perf_counter() - start
-            shown_runs = [re.search(r"run (\d{8}-\d{6}-[0-9a-f]+)", page.locator('[data-testid="stMarkdown"]', has_text="Current model:").inner_text()).group(1) for page in pages]
+            shown_runs = [
+                re.search(
+                    r"run (\d{8}-\d{6}-[0-9a-f]+)",
+                    page.locator('[data-testid="stMarkdown"]', has_text="Current model:").inner_text(),
+                ).group(1)
+                for page in pages
+            ]
             browser.close()
         peak_mb = memory_mb(server.process.pid, "VmHWM")
     finally:

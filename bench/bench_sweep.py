@@ -66,14 +66,19 @@ def main() -> None:
     remote, local = RayExecutor(data, cpus_per_job=1, slots=2), LocalExecutor(slots=2)
     print(f"Ray start and warm-up (once):     {time.perf_counter() - started:5.1f} s")
     # The first sweep on each also pays for torch's first use (oneDNN primitives, caches).
-    first_local, first_ray = time_sweep(data, local, grid, root / "local-0"), time_sweep(data, remote, grid, root / "ray-0")
+    first_local, first_ray = (
+        time_sweep(data, local, grid, root / "local-0"),
+        time_sweep(data, remote, grid, root / "ray-0"),
+    )
     print(f"first sweep: local pool {first_local:5.1f} s, Ray {first_ray:5.1f} s")
     times: dict[str, list[float]] = {"local": [], "ray": []}
     for round_number in range(1, args.rounds + 1):  # alternated, so both see the same machine
         times["local"].append(time_sweep(data, local, grid, root / f"local-{round_number}"))
         times["ray"].append(time_sweep(data, remote, grid, root / f"ray-{round_number}"))
     for name, label in (("local", "local pool, 2 workers"), ("ray", "local Ray, 2 workers ")):
-        print(f"{label}: median {statistics.median(times[name]):5.1f} s  ({', '.join(f'{t:.1f}' for t in times[name])})")
+        print(
+            f"{label}: median {statistics.median(times[name]):5.1f} s  ({', '.join(f'{t:.1f}' for t in times[name])})"
+        )
     ratio = statistics.median(times["ray"]) / statistics.median(times["local"])
     print(f"Ray / local pool: {ratio:.2f}x (goal: within 1.3x)")
 
@@ -81,8 +86,10 @@ def main() -> None:
     for workers in (1, 2):
         here = time_sweep(data, LocalExecutor(slots=workers), grid, root / f"local-{workers}")
         there = time_sweep(data, RayExecutor(data, cpus_per_job=1, slots=workers), grid, root / f"ray-{workers}")
-        print(f"  {workers} worker(s): local {len(grid) * 60 / here:5.1f} ({here:5.1f} s)   "
-              f"Ray {len(grid) * 60 / there:5.1f} ({there:5.1f} s)")  # fmt: skip
+        print(
+            f"  {workers} worker(s): local {len(grid) * 60 / here:5.1f} ({here:5.1f} s)   "
+            f"Ray {len(grid) * 60 / there:5.1f} ({there:5.1f} s)"
+        )
     ray.shutdown()
 
 

@@ -166,7 +166,9 @@ def digit_grid(
         top, left = number // columns * cell, number % columns * cell
         if frames is not None:
             grid[top : top + cell, left : left + cell] = rgb(frames[number])
-        grid[top + border : top + border + side, left + border : left + border + side] = digit_picture(image, scale)[..., None]
+        grid[top + border : top + border + side, left + border : left + border + side] = digit_picture(image, scale)[
+            ..., None
+        ]
     return grid
 
 
@@ -218,7 +220,11 @@ def digit_heatmap(
 
 def row_frame(data_name: str, colour: str = HIGHLIGHT) -> alt.Chart:
     """A frame around one row across a heatmap, from a named table with a `row` column (1-28)."""
-    return alt.Chart(alt.Data(name=data_name)).mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2).encode(y=row_axis(None))
+    return (
+        alt.Chart(alt.Data(name=data_name))
+        .mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2)
+        .encode(y=row_axis(None))
+    )
 
 
 # ----- a digit's probabilities ----------------------------------------------------------------
@@ -232,4 +238,6 @@ def digit_roles(probabilities: Sequence[float] | np.ndarray | torch.Tensor, true
     """Each digit's part in a probability chart: the answer (the most probable), the true digit
     (when it is not the answer), the other digits."""
     answer = int(np.argmax(np.asarray(probabilities)))
-    return [ANSWER_ROLE if d == answer else TRUE_ROLE if d == true_digit else OTHER_ROLE for d in range(len(probabilities))]
+    return [
+        ANSWER_ROLE if d == answer else TRUE_ROLE if d == true_digit else OTHER_ROLE for d in range(len(probabilities))
+    ]

@@ -65,9 +65,7 @@ def pixel_frame(image: torch.Tensor) -> pd.DataFrame:
 
 def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
     """pixel_frame of each digit's mean image, with a digit column."""
-    return pd.concat(
-        [pixel_frame(mean).assign(digit=digit) for digit, mean in enumerate(means)], ignore_index=True
-    )
+    return pd.concat([pixel_frame(mean).assign(digit=digit) for digit, mean in enumerate(means)], ignore_index=True)
 
 
 def _check_step(t: int) -> None:
@@ -127,5 +125,8 @@ def fixed_examples(labels: torch.Tensor, per_digit: int) -> list[int]:
 def framed_strip(images: torch.Tensor, right: list[bool] | None, columns: int, scale: int = 2) -> np.ndarray:
     """The digits in a grid, dark ink on paper, each framed green (read right) or red (wrong);
     grey frames when there is no model to judge them yet. RGB uint8."""
-    frames = [charts.UNKNOWN if right is None else charts.RIGHT if ok else charts.WRONG for ok in (right or [None] * len(images))]
+    frames = [
+        charts.UNKNOWN if right is None else charts.RIGHT if ok else charts.WRONG
+        for ok in (right or [None] * len(images))
+    ]
     return charts.digit_grid(images, columns, scale, frames=frames)

@@ -7,8 +7,9 @@ Pure functions (no Streamlit): a notebook can draw the same tables.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -95,16 +96,22 @@ def rows_curve_frame(curves: dict[str, torch.Tensor]) -> pd.DataFrame:
 def per_digit_frame(per_digit: torch.Tensor) -> pd.DataFrame:
     """[10, 28] accuracy per true digit after rows 1..28, as: digit, rows, accuracy."""
     digits, rows = np.indices(per_digit.shape)
-    return pd.DataFrame({"digit": digits.ravel(), "rows": rows.ravel() + 1, "accuracy": per_digit.double().numpy().ravel()})
+    return pd.DataFrame(
+        {"digit": digits.ravel(), "rows": rows.ravel() + 1, "accuracy": per_digit.double().numpy().ravel()}
+    )
 
 
 def gradient_frame(curves: dict[tuple[str, str], torch.Tensor]) -> pd.DataFrame:
     """(model, state) -> gradient norm per row, as: model, state, row, gradient."""
     frames = [
-        pd.DataFrame({"model": model, "state": state, "row": np.arange(1, ROWS + 1), "gradient": curve.double().numpy()})
+        pd.DataFrame(
+            {"model": model, "state": state, "row": np.arange(1, ROWS + 1), "gradient": curve.double().numpy()}
+        )
         for (model, state), curve in curves.items()
     ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "state", "row", "gradient"])
+    return (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "state", "row", "gradient"])
+    )
 
 
 def gradient_ratio(curve: torch.Tensor) -> float:
@@ -131,11 +138,12 @@ class _View(Protocol):
     record: _Record
 
 
-def trio_configs(model: ModelConfig = TRIO_MODEL, train: TrainConfig = TRIO_TRAIN) -> list[tuple[str, ModelConfig, TrainConfig, str]]:
+def trio_configs(
+    model: ModelConfig = TRIO_MODEL, train: TrainConfig = TRIO_TRAIN
+) -> list[tuple[str, ModelConfig, TrainConfig, str]]:
     """(cell, model config, train config, label) for each of the three runs to start."""
     return [
-        (cell, dataclasses.replace(model, cell_type=cell), train, TRIO_LABEL.format(cell=cell))
-        for cell in CELL_TRIO
+        (cell, dataclasses.replace(model, cell_type=cell), train, TRIO_LABEL.format(cell=cell)) for cell in CELL_TRIO
     ]
 
 

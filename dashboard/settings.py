@@ -150,10 +150,14 @@ def panel(prefix: str) -> tuple[ModelConfig, TrainConfig]:
     control names the preset the settings now match (or custom)."""
     presets = " ".join(f"**{name}**: {preset.description}" for name, preset in PRESETS.items())
     st.selectbox(
-        "Preset", PRESET_CHOICES, key=widget_key(prefix, "preset"), persist_state="session",
-        on_change=_apply_preset, args=(prefix,),
+        "Preset",
+        PRESET_CHOICES,
+        key=widget_key(prefix, "preset"),
+        persist_state="session",
+        on_change=_apply_preset,
+        args=(prefix,),
         help=f"{presets} Picking one fills the controls below; changing a control makes it custom.",
-    )  # fmt: skip
+    )
     for declared in SETTINGS:
         if not declared.advanced:
             control(declared, prefix, on_change=_name_preset, args=(prefix,))

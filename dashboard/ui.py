@@ -265,10 +265,16 @@ def drawn_digit(key: str) -> torch.Tensor | None:
     st.caption("Draw one digit, any size, anywhere in the square.")
     st.space("small")  # room for the canvas's toolbar, which floats above it
     drawing = st_canvas(
-        stroke_width=BRUSH_PX, stroke_color="#ffffff", background_color="#000000", width=CANVAS_PX,
-        height=CANVAS_PX, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+        stroke_width=BRUSH_PX,
+        stroke_color="#ffffff",
+        background_color="#000000",
+        width=CANVAS_PX,
+        height=CANVAS_PX,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
         key=f"{key}_{st.session_state[round_key]}",
-    )  # fmt: skip
+    )
     # a new key gives a fresh, empty canvas; the click reruns the fragment it is in, or the page
     st.button("Clear", icon=":material/ink_eraser:", key=f"{key}_clear", on_click=_next_canvas, args=(round_key,))
     return mnist_style(drawing.image_data) if drawing.image_data is not None else None
@@ -290,11 +296,14 @@ def _run_picker(views: list[RunView]) -> None:
     chosen = st.session_state.get(RUN_KEY)
     st.session_state[PICKER_KEY] = chosen if chosen in labels else NEWEST
     st.selectbox(
-        "Run", [NEWEST, *labels], key=PICKER_KEY, on_change=_pick_run,
+        "Run",
+        [NEWEST, *labels],
+        key=PICKER_KEY,
+        on_change=_pick_run,
         format_func=lambda run_id: "Newest finished run" if run_id == NEWEST else labels[run_id],
         help="The run every page shows: Explore's running guess, Train's charts, Test's model. "
         "It is also in the page link, so a reload or a shared link shows the same run.",
-    )  # fmt: skip
+    )
 
 
 def _run_status(view: RunView | None, explicit: bool) -> None:
@@ -341,7 +350,10 @@ def render_sidebar() -> None:
             st.error("No data: see the message on the page.")
             return
         if data.is_sample:
-            st.warning(f"Data: {data.description}. Accuracy figures are not comparable to full MNIST.", icon=":material/warning:")
+            st.warning(
+                f"Data: {data.description}. Accuracy figures are not comparable to full MNIST.",
+                icon=":material/warning:",
+            )
         else:
             st.caption(f"Data: MNIST, {len(data.train_labels):,} train / {len(data.test_labels):,} test")
         _remember_browser()

@@ -13,8 +13,27 @@ from .runs import Run, RunRecord, RunStore
 from .trainer import BatchEvent, EndEvent, Trainer
 
 __all__ = [
-    "BatchEvent", "Checkpoint", "CheckpointError", "EndEvent", "EpochRecord", "MnistData",
-    "MnistFileError", "MnistUnavailable", "ModelConfig", "PRESETS", "Preset", "RowClassifier",
-    "RowTrace", "Run", "RunRecord", "RunStatus", "RunStore", "Score", "TrainConfig", "Trainer",
-    "evaluate", "load_checkpoint", "load_mnist",
-]  # fmt: skip
+    "BatchEvent",
+    "Checkpoint",
+    "CheckpointError",
+    "EndEvent",
+    "EpochRecord",
+    "MnistData",
+    "MnistFileError",
+    "MnistUnavailable",
+    "ModelConfig",
+    "PRESETS",
+    "Preset",
+    "RowClassifier",
+    "RowTrace",
+    "Run",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "Score",
+    "TrainConfig",
+    "Trainer",
+    "evaluate",
+    "load_checkpoint",
+    "load_mnist",
+]

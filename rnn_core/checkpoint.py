@@ -97,7 +97,9 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError("a PyTorch file, but not a checkpoint saved by this app")
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})")
+        raise CheckpointError(
+            f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})"
+        )
     try:
         return _checkpoint_from_payload(payload)
     except (ValueError, TypeError) as err:

@@ -134,17 +134,34 @@ class ModelConfig(_Checked):
     """Shape of the network: 28 pixels in per step, 10 classes out after the last row."""
 
     cell_type: str = setting(
-        "LSTM", label="Cell type", key="cell", choices=CELL_TYPES, control="radio", legend="{value}",
+        "LSTM",
+        label="Cell type",
+        key="cell",
+        choices=CELL_TYPES,
+        control="radio",
+        legend="{value}",
         sweep=("RNN", "GRU", "LSTM"),
         help="LSTM and GRU have gates that keep a memory across the 28 rows; the plain RNN forgets fast.",
     )
     hidden_size: int = setting(
-        20, label="Hidden size", key="hidden", limits=(1, 512), legend="hidden {value}", log_scale=True, sweep=(10, 20, 50, 100),
+        20,
+        label="Hidden size",
+        key="hidden",
+        limits=(1, 512),
+        legend="hidden {value}",
+        log_scale=True,
+        sweep=(10, 20, 50, 100),
         offered=(2, 4, 8, 10, 16, 20, 32, 50, 64, 100, 128, 256, 512),
         help="Units in the cell's memory: the notebook uses 20. More units learn more, each epoch slower.",
     )
     num_layers: int = setting(
-        1, label="Layers", key="layers", limits=(1, 3), control="radio", legend="{value} layer{s}", sweep=(1, 2),
+        1,
+        label="Layers",
+        key="layers",
+        limits=(1, 3),
+        control="radio",
+        legend="{value} layer{s}",
+        sweep=(1, 2),
         help="Recurrent layers stacked: each reads the sequence of hidden states of the one below.",
     )
 
@@ -154,45 +171,87 @@ class TrainConfig(_Checked):
     """How to train. `train_limit` caps the training images (None = the whole split)."""
 
     optimizer: str = setting(
-        "SGD", label="Optimizer", key="optimizer", choices=("SGD", "Adam"), control="radio", legend="{value}",
+        "SGD",
+        label="Optimizer",
+        key="optimizer",
+        choices=("SGD", "Adam"),
+        control="radio",
+        legend="{value}",
         sweep=("SGD", "Adam"),
         help="SGD takes plain steps down the gradient (the notebook); Adam scales each weight's step.",
     )
     learning_rate: float = setting(
-        0.1, label="Learning rate", key="lr", limits=(1e-6, 100.0), log_scale=True, sweep=(0.01, 0.1, 1.0),
+        0.1,
+        label="Learning rate",
+        key="lr",
+        limits=(1e-6, 100.0),
+        log_scale=True,
+        sweep=(0.01, 0.1, 1.0),
         offered=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
         help="Log scale. The notebook uses 0.1 with SGD, Adam wants about 0.001. "
         "To watch a run diverge, try 100 with the notebook model.",
     )
     batch_size: int = setting(
-        100, label="Batch size", key="batch", limits=(1, 60_000), legend="batch {value}", log_scale=True, sweep=(32, 100, 500),
+        100,
+        label="Batch size",
+        key="batch",
+        limits=(1, 60_000),
+        legend="batch {value}",
+        log_scale=True,
+        sweep=(32, 100, 500),
         offered=(10, 16, 32, 50, 64, 100, 128, 200, 256, 500, 1000),
         help="Images per step of the optimizer: smaller batches take more, noisier steps per epoch.",
     )
     epochs: int = setting(
-        10, label="Epochs", key="epochs", limits=(1, 200), control="number", legend="{value} epoch{s}", sweep=(1, 2, 3),
+        10,
+        label="Epochs",
+        key="epochs",
+        limits=(1, 200),
+        control="number",
+        legend="{value} epoch{s}",
+        sweep=(1, 2, 3),
         offered=(1, 2, 3, 5, 10, 20, 50, 100, 200),
         help="Passes over the training images.",
     )
     train_limit: int | None = setting(
-        None, label="Training images", key="images", limits=(1, 60_000), optional=True, legend="{value} images",
-        log_scale=True, sweep=(1000, 5000, 20_000),
+        None,
+        label="Training images",
+        key="images",
+        limits=(1, 60_000),
+        optional=True,
+        legend="{value} images",
+        log_scale=True,
+        sweep=(1000, 5000, 20_000),
         offered=(500, 1000, 2000, 5000, 10_000, 20_000, 30_000, None),
         help="Fewer images make each epoch quicker and the model weaker.",
     )
     seed: int = setting(
-        0, label="Seed", key="seed", limits=(0, 2**31 - 1), control="number", advanced=True,
-        offered=(0, 1, 2, 3, 4), sweep=(0, 1, 2),
+        0,
+        label="Seed",
+        key="seed",
+        limits=(0, 2**31 - 1),
+        control="number",
+        advanced=True,
+        offered=(0, 1, 2, 3, 4),
+        sweep=(0, 1, 2),
         help="Fixes the starting weights and the order of the images, so a run can be repeated.",
     )
     device: str = setting(
-        "auto", label="Device", key="device", choices=("auto", "cpu", "cuda", "mps"), control="select",
-        advanced=True, legend="{value}",
+        "auto",
+        label="Device",
+        key="device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        control="select",
+        advanced=True,
+        legend="{value}",
         help="auto picks a GPU when there is one.",
     )
 
 
-SETTINGS_BY_SECTION = {"ModelConfig": _settings_of(ModelConfig, "model"), "TrainConfig": _settings_of(TrainConfig, "train")}
+SETTINGS_BY_SECTION = {
+    "ModelConfig": _settings_of(ModelConfig, "model"),
+    "TrainConfig": _settings_of(TrainConfig, "train"),
+}
 SETTINGS: tuple[Setting, ...] = (*SETTINGS_BY_SECTION["ModelConfig"], *SETTINGS_BY_SECTION["TrainConfig"])
 SETTING: dict[str, Setting] = {declared.name: declared for declared in SETTINGS}
 DEFAULTS: dict[str, Any] = {declared.name: declared.default for declared in SETTINGS}

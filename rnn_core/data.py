@@ -113,8 +113,7 @@ def read_idx_stream(stream: BinaryIO, name: str, expect: int | None = None) -> n
     body = stream.read(size + 1)
     if len(body) > size:
         raise MnistFileError(
-            f"{name}: longer than the {header + size} bytes its header announces for {dims[0]} items "
-            "(extra bytes)"
+            f"{name}: longer than the {header + size} bytes its header announces for {dims[0]} items (extra bytes)"
         )
     if len(body) < size:
         raise MnistFileError(
@@ -130,7 +129,7 @@ def read_idx(path: Path, expect: int | None = None) -> np.ndarray:
     path = Path(path)
     compressed = path.suffix == ".gz"
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as stream:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
             return read_idx_stream(stream, str(path), expect)
     except FileNotFoundError:
         raise MnistFileError(f"{path}: file not found") from None
@@ -241,8 +240,7 @@ def load_sample() -> MnistData:
         **tensors,
         source="sample",
         description=(
-            f"offline sample: {n_train:,} train / {n_test:,} test images bundled with the "
-            "package, not the full MNIST"
+            f"offline sample: {n_train:,} train / {n_test:,} test images bundled with the package, not the full MNIST"
         ),
     )
 

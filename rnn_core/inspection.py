@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -77,7 +77,9 @@ class EvaluationReport:
     def per_class_accuracy(self) -> torch.Tensor:
         return per_class_accuracy(self.confusion)
 
-    def examples(self, true: int | None = None, predicted: int | None = None, mistakes_only: bool = False) -> torch.Tensor:
+    def examples(
+        self, true: int | None = None, predicted: int | None = None, mistakes_only: bool = False
+    ) -> torch.Tensor:
         """Indices of the images with that label and/or prediction, most confident first."""
         chosen = torch.ones_like(self.labels, dtype=torch.bool)
         if true is not None:
@@ -129,7 +131,11 @@ class Reading:
     def mind_changes(self) -> list[tuple[int, int, int]]:
         """(row 1-28, digit before, digit after) for each row after which the leader changed."""
         leaders = self.leaders.tolist()
-        return [(row + 1, leaders[row - 1], leaders[row]) for row in range(1, len(leaders)) if leaders[row] != leaders[row - 1]]
+        return [
+            (row + 1, leaders[row - 1], leaders[row])
+            for row in range(1, len(leaders))
+            if leaders[row] != leaders[row - 1]
+        ]
 
 
 @torch.no_grad()

@@ -91,8 +91,13 @@ def smooth(segments: np.ndarray, rounds: int = SMOOTHING) -> np.ndarray:
     return points[pairs]
 
 
-def redraw(image: torch.Tensor | np.ndarray, pen: float, size: float, where: tuple[float, float] = (0.5, 0.5),
-           canvas: int = CANVAS) -> np.ndarray:  # fmt: skip
+def redraw(
+    image: torch.Tensor | np.ndarray,
+    pen: float,
+    size: float,
+    where: tuple[float, float] = (0.5, 0.5),
+    canvas: int = CANVAS,
+) -> np.ndarray:
     """One digit (28x28 in [0, 1]) redrawn on a `canvas`-pixel square: RGBA uint8 [canvas, canvas, 4].
 
     `pen`: the pen's width as a fraction of the drawn digit's height (strokes included).
@@ -134,8 +139,13 @@ class PenDigit:
     picture: np.ndarray  # RGBA uint8 [CANVAS, CANVAS, 4]
 
 
-def pen_digits(images: torch.Tensor, labels: torch.Tensor, pens: Sequence[float] = PENS,
-               sizes: Sequence[float] = SIZES, seed: int = 0) -> Iterator[PenDigit]:  # fmt: skip
+def pen_digits(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    pens: Sequence[float] = PENS,
+    sizes: Sequence[float] = SIZES,
+    seed: int = 0,
+) -> Iterator[PenDigit]:
     """Every digit redrawn once with each pen, one at a time (a picture is 300 KB). The sizes
     take turns, so each pen sees every size equally often and each size every pen; the place
     on the canvas is random, drawn from `seed`."""

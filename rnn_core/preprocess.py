@@ -87,7 +87,9 @@ def _place_by_centre_of_mass(digit: torch.Tensor) -> torch.Tensor:
     for down, row_weight in ((0, 1 - row_part), (1, row_part)):
         for across, col_weight in ((0, 1 - col_part), (1, col_part)):
             if row_weight * col_weight > 0:
-                field[row + down : row + down + height, col + across : col + across + width] += row_weight * col_weight * digit
+                field[row + down : row + down + height, col + across : col + across + width] += (
+                    row_weight * col_weight * digit
+                )
     return field
 
 

@@ -16,14 +16,16 @@ on it and sets the trainer's stop flag, which the trainer checks before every ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import os
 import queue
 import secrets
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import ray
 import torch
@@ -67,7 +69,11 @@ def connect(address: str | None = None) -> None:
 
 def stored_mnist(data: MnistData) -> dict[str, Any]:
     """MNIST as the object store keeps it: numpy arrays, which workers read without copying."""
-    return {**{name: getattr(data, name).numpy() for name in DATA_FIELDS}, "source": data.source, "description": data.description}
+    return {
+        **{name: getattr(data, name).numpy() for name in DATA_FIELDS},
+        "source": data.source,
+        "description": data.description,
+    }
 
 
 def mnist_from_store(stored: dict[str, Any]) -> MnistData:
@@ -144,10 +150,9 @@ class StopMailbox:
 
 
 def _watch_for_stop(mailbox, key: str, stop: threading.Event) -> None:
-    try:
+    # an error means the mailbox is gone with its driver: nobody reads this run any more
+    with contextlib.suppress(Exception):
         ray.get(mailbox.wait.remote(key))
-    except Exception:  # the mailbox is gone with its driver: nobody reads this run any more
-        pass
     stop.set()
 
 
@@ -216,7 +221,9 @@ class RayJob(Job):
         executor = self._executor
         with self._lock:
             state = TrainerState.of(self.trainer)
-            training = RemoteTraining(self.trainer.model_config, self.trainer.config, state, self.epochs, executor.cpus_per_job)
+            training = RemoteTraining(
+                self.trainer.model_config, self.trainer.config, state, self.epochs, executor.cpus_per_job
+            )
             self._key = secrets.token_hex(8)
         self._forward_stop()  # a stop asked for while the key did not exist yet
         stream = train_remotely.options(num_cpus=executor.cpus_per_job).remote(

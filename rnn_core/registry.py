@@ -90,7 +90,12 @@ class JobRegistry:
     # ----- starting and continuing ------------------------------------------------------------
 
     def start(
-        self, model_config: ModelConfig, train_config: TrainConfig, owner: str | None, label: str = "", sweep: SweepTag | None = None
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        owner: str | None,
+        label: str = "",
+        sweep: SweepTag | None = None,
     ) -> str:
         """Queue a new model trained from scratch; returns its run id."""
         trainer = Trainer(self.data, model_config, train_config)  # validates before anything is saved
@@ -116,7 +121,9 @@ class JobRegistry:
         trainer = self._trainer(checkpoint)
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
         label = f"continues {run_id}"
-        run = self.store.create(checkpoint.model_config, checkpoint.train_config, label=label, owner=owner, parent=parent)
+        run = self.store.create(
+            checkpoint.model_config, checkpoint.train_config, label=label, owner=owner, parent=parent
+        )
         return self._submit(JobSpec(run, trainer, epochs))
 
     def _trainer(self, checkpoint: Checkpoint) -> Trainer:
@@ -166,7 +173,9 @@ class JobRegistry:
 
     def delete(self, run_id: str, owner: str | None, password: str | None = None) -> None:
         if not self.may_change(run_id, owner, password):
-            raise NotAllowed("this run was started in another browser: only that browser, or the admin password, can delete it")
+            raise NotAllowed(
+                "this run was started in another browser: only that browser, or the admin password, can delete it"
+            )
         job = self._job(run_id)
         if job is not None and not job.done.is_set():
             raise RuntimeError("the run is training: stop it first")
@@ -202,7 +211,9 @@ class JobRegistry:
         records, problems = self.store.scan()
         with self._lock:
             jobs = dict(self._jobs)
-        return [RunView(record, jobs[record.run_id].snapshot() if record.run_id in jobs else None) for record in records], problems
+        return [
+            RunView(record, jobs[record.run_id].snapshot() if record.run_id in jobs else None) for record in records
+        ], problems
 
     def newest_finished(self) -> str | None:
         views, _ = self.runs()
@@ -229,7 +240,11 @@ class JobRegistry:
         while not self._closed.wait(interval):
             now = time.monotonic()
             with self._lock:
-                idle = [job for run_id, job in self._jobs.items() if now - self._watched.get(run_id, now) > self.unwatched_seconds]
+                idle = [
+                    job
+                    for run_id, job in self._jobs.items()
+                    if now - self._watched.get(run_id, now) > self.unwatched_seconds
+                ]
             for job in idle:
                 job.stop(f"stopped because no page watched it for {_minutes(self.unwatched_seconds)}")
 

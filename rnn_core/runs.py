@@ -340,9 +340,15 @@ class RunStore:
 
 
 RESULT_COLUMNS = [
-    "epochs_trained", "final_accuracy", "best_accuracy", "seconds_per_epoch", "images_per_second", "created", "reason",
+    "epochs_trained",
+    "final_accuracy",
+    "best_accuracy",
+    "seconds_per_epoch",
+    "images_per_second",
+    "created",
+    "reason",
     "parent",
-]  # fmt: skip
+]
 SUMMARY_COLUMNS = ["run_id", "label", "status", *(declared.name for declared in SETTINGS), *RESULT_COLUMNS]
 
 

@@ -21,8 +21,9 @@ import math
 import secrets
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -33,7 +34,13 @@ from .jobs import EXECUTORS, Executor, LocalExecutor
 from .registry import JobRegistry, RunView
 from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
 from .train import (
-    EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, build_parser, configs_from_args, describe, load_data,
+    EXIT_DIVERGED,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    build_parser,
+    configs_from_args,
+    describe,
+    load_data,
 )
 from .trainer import resolve_device
 
@@ -135,8 +142,12 @@ def find(registry: JobRegistry, sweep_id: str) -> Sweep:
     """The sweep's runs; RunNotFound if it has none here."""
     check_sweep_id(sweep_id)
     views, _ = registry.runs()
-    runs = tuple(sorted((view for view in views if view.record.sweep and view.record.sweep.sweep_id == sweep_id),
-                        key=lambda view: (view.record.created, view.run_id)))  # fmt: skip
+    runs = tuple(
+        sorted(
+            (view for view in views if view.record.sweep and view.record.sweep.sweep_id == sweep_id),
+            key=lambda view: (view.record.created, view.run_id),
+        )
+    )
     if not runs:
         raise RunNotFound(f"there is no sweep {sweep_id}")
     return Sweep(sweep_id, runs[0].record.sweep.axes, runs)
@@ -160,12 +171,20 @@ def stop(registry: JobRegistry, sweep_id: str, owner: str | None, password: str 
 
 def build_sweep_parser() -> argparse.ArgumentParser:
     parser = build_parser(prog="python -m rnn_core.sweep", description=__doc__.splitlines()[0], lists=True)
-    parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="local: a pool of threads here; ray: Ray tasks on $RAY_ADDRESS or a local Ray")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="runs that train at once (default: one per core here, or per --cpus-per-job on Ray)")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: a pool of threads here; ray: Ray tasks on $RAY_ADDRESS or a local Ray",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="runs that train at once (default: one per core here, or per --cpus-per-job on Ray)",
+    )
     parser.add_argument("--cpus-per-job", type=int, default=1, help="CPUs each run gets on Ray (default: 1)")
-    return parser  # fmt: skip
+    return parser
 
 
 def cells_from_args(args: argparse.Namespace) -> list[Cell]:
@@ -235,12 +254,24 @@ def run_sweep(registry: JobRegistry, cells: list[Cell], args: argparse.Namespace
                 break
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:  # closing the registry (the caller does) stops and saves every run
-        print(f"\ninterrupted; sweep {sweep_id}'s runs are saved, as far as they got, in {registry.store.root}", file=sys.stderr)
+        print(
+            f"\ninterrupted; sweep {sweep_id}'s runs are saved, as far as they got, in {registry.store.root}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     statuses = [view.status for view in find(registry, sweep_id).runs]
-    summary = {"sweep_id": sweep_id, "runs_dir": str(registry.store.root), "runs": len(statuses),
-               "finished": statuses.count(RunStatus.FINISHED), "axes": list(axes)}  # fmt: skip
-    print(json.dumps(summary) if args.json else f"sweep {sweep_id}: {summary['finished']} of {len(statuses)} runs finished, saved in {summary['runs_dir']}")
+    summary = {
+        "sweep_id": sweep_id,
+        "runs_dir": str(registry.store.root),
+        "runs": len(statuses),
+        "finished": statuses.count(RunStatus.FINISHED),
+        "axes": list(axes),
+    }
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"sweep {sweep_id}: {summary['finished']} of {len(statuses)} runs finished, saved in {summary['runs_dir']}"
+    )
     if RunStatus.FAILED in statuses:
         return EXIT_ERROR
     return EXIT_DIVERGED if RunStatus.DIVERGED in statuses else 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -59,14 +60,18 @@ def build_parser(
     )
     presets = " ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items())
     parser.add_argument(
-        "--preset", type=preset_type(lists), default=["notebook"] if lists else "notebook",
+        "--preset",
+        type=preset_type(lists),
+        default=["notebook"] if lists else "notebook",
         metavar="NAME[,...]" if lists else "NAME",
         help=f"the starting settings{', or a list of them' if lists else ''}; the flags below override them "
         f"(default: notebook). {presets}".replace("%", "%%"),  # argparse reads % as a format
     )
     for declared in SETTINGS:
         parser.add_argument(
-            "--" + declared.name.replace("_", "-"), type=flag_type(declared, lists), default=None,
+            "--" + declared.name.replace("_", "-"),
+            type=flag_type(declared, lists),
+            default=None,
             metavar=declared.name.upper() + ("[,...]" if lists else ""),
             help=flag_help(declared).replace("%", "%%"),  # argparse reads % as a format
         )
@@ -93,7 +98,10 @@ def preset_type(lists: bool) -> Callable[[str], Any]:
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     """The preset's settings with the flags given on top."""
     overrides = {declared.name: getattr(args, declared.name) for declared in SETTINGS}
-    values = {**PRESETS[args.preset].values(), **{name: value for name, value in overrides.items() if value is not None}}
+    values = {
+        **PRESETS[args.preset].values(),
+        **{name: value for name, value in overrides.items() if value is not None},
+    }
     return configs(values)
 
 

@@ -15,8 +15,8 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
 
 import torch
 from torch.nn import functional as F
@@ -64,7 +64,7 @@ class EndEvent:
     reason: str
 
 
-Event = Union[BatchEvent, EpochRecord, EndEvent]
+Event = BatchEvent | EpochRecord | EndEvent
 EventCallback = Callable[[Event], None]
 
 
@@ -208,7 +208,9 @@ class Trainer:
     def _shuffle(self) -> torch.Tensor:
         return torch.randperm(self.train_size, generator=self.generator).to(self.device)
 
-    def _train_pass(self, order: torch.Tensor, first_batch: int, emit: EventCallback, stop: threading.Event) -> EndEvent | None:
+    def _train_pass(
+        self, order: torch.Tensor, first_batch: int, emit: EventCallback, stop: threading.Event
+    ) -> EndEvent | None:
         """Train on `order` from `first_batch` to its end, then score the epoch; the EndEvent
         if the training stopped or diverged on the way."""
         start = time.perf_counter()
@@ -234,7 +236,9 @@ class Trainer:
         seen, last_emit = 0, -math.inf
         for batch in range(first_batch, batches):
             if stop.is_set():
-                return self._stop(emit, order, batch, epoch_number, loss_sum.item() / max(1, batch - first_batch), seen, start)
+                return self._stop(
+                    emit, order, batch, epoch_number, loss_sum.item() / max(1, batch - first_batch), seen, start
+                )
             index = order[batch * batch_size : (batch + 1) * batch_size]
             with self._step_lock:
                 loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
@@ -249,8 +253,16 @@ class Trainer:
                 last_emit = now
                 value = loss.item()
                 # emitted even when it blew up: the loss chart shows the blow-up
-                emit(BatchEvent(self.images_trained / self.train_size, epoch_number, batch + 1, batches,
-                                self.images_trained - epoch_start, value))  # fmt: skip
+                emit(
+                    BatchEvent(
+                        self.images_trained / self.train_size,
+                        epoch_number,
+                        batch + 1,
+                        batches,
+                        self.images_trained - epoch_start,
+                        value,
+                    )
+                )
                 if self._blown_up(value):
                     return self._diverge(emit, value, batch + 1)
         train_loss = loss_sum.item() / (batches - first_batch)
@@ -271,7 +283,16 @@ class Trainer:
         emit(event)
         return None
 
-    def _stop(self, emit: EventCallback, order: torch.Tensor, batch: int, epoch_number: int, train_loss: float, seen: int, start: float) -> EndEvent:
+    def _stop(
+        self,
+        emit: EventCallback,
+        order: torch.Tensor,
+        batch: int,
+        epoch_number: int,
+        train_loss: float,
+        seen: int,
+        start: float,
+    ) -> EndEvent:
         end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}")
         if seen:
             record = self._record(train_loss, time.perf_counter() - start, seen, partial=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rnn_core.data import SAMPLE_DIR, SPLIT_FILES, find_idx_file, atomic_write_bytes, encode_idx, read_idx  # noqa: E402
+from rnn_core.data import SAMPLE_DIR, SPLIT_FILES, atomic_write_bytes, encode_idx, find_idx_file, read_idx  # noqa: E402
 
 PER_CLASS = {"train": 500, "test": 100}
 
@@ -46,6 +46,11 @@ def main(folder: Path) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=Path("../shared/data/mnist"),
-                        help="folder with the four MNIST IDX files, gzipped or not (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path("../shared/data/mnist"),
+        help="folder with the four MNIST IDX files, gzipped or not (default: %(default)s)",
+    )
     main(parser.parse_args().folder)

@@ -73,12 +73,16 @@ def measure(checkpoint: Checkpoint, data: MnistData) -> Measurement:
 def print_tables(measurements: list[Measurement]) -> None:
     width = max(len(m.name) for m in measurements)
     rows = "".join(f"{f'row {row}':>8}" for row in ROWS_SHOWN)
-    print(f"{'accuracy after reading rows 1..t (%)':<{width}}{rows}{'grad row 1':>12}{'grad row 28':>12}"
-          f"{'row 1/row 28':>14}{'seconds':>9}")  # fmt: skip
+    print(
+        f"{'accuracy after reading rows 1..t (%)':<{width}}{rows}{'grad row 1':>12}{'grad row 28':>12}"
+        f"{'row 1/row 28':>14}{'seconds':>9}"
+    )
     for m in measurements:
         accuracies = "".join(f"{m.accuracy[row - 1].item():>8.1f}" for row in ROWS_SHOWN)
-        print(f"{m.name:<{width}}{accuracies}{m.gradient[0].item():>12.3g}{m.gradient[-1].item():>12.3g}"
-              f"{m.gradient_ratio:>14.3g}{m.seconds:>9.1f}")  # fmt: skip
+        print(
+            f"{m.name:<{width}}{accuracies}{m.gradient[0].item():>12.3g}{m.gradient[-1].item():>12.3g}"
+            f"{m.gradient_ratio:>14.3g}{m.seconds:>9.1f}"
+        )
     print()
     digits = "".join(f"{digit:>6}" for digit in range(10))
     print(f"{f'accuracy per digit after row {DIGIT_ROW} (%)':<{width}}{digits}")
@@ -87,11 +91,16 @@ def print_tables(measurements: list[Measurement]) -> None:
 
 
 def as_json(m: Measurement) -> str:
-    return json.dumps({
-        "model": m.name, "accuracy_by_rows": m.accuracy.tolist(),
-        "accuracy_by_rows_per_digit": m.per_digit.tolist(), "gradient_by_row": m.gradient.tolist(),
-        "gradient_ratio_row1_row28": m.gradient_ratio, "seconds": m.seconds,
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "model": m.name,
+            "accuracy_by_rows": m.accuracy.tolist(),
+            "accuracy_by_rows_per_digit": m.per_digit.tolist(),
+            "gradient_by_row": m.gradient.tolist(),
+            "gradient_ratio_row1_row28": m.gradient_ratio,
+            "seconds": m.seconds,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,8 +104,10 @@ def tiny_data() -> MnistData:
 
 @pytest.fixture(scope="session")
 def real_mnist_dir() -> Path:
-    if not all((SHARED_MNIST / f"{name}.gz").exists() or (SHARED_MNIST / name).exists()
-               for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+    if not all(
+        (SHARED_MNIST / f"{name}.gz").exists() or (SHARED_MNIST / name).exists()
+        for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    ):
         pytest.fail(f"the real MNIST is expected in {SHARED_MNIST} (or set MNIST_DIR)")
     return SHARED_MNIST
 

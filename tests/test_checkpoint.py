@@ -15,7 +15,9 @@ from rnn_core.trainer import Trainer
 
 @pytest.fixture
 def trained(tiny_data):
-    trainer = Trainer(tiny_data, ModelConfig(hidden_size=6, cell_type="GRU"), TrainConfig(epochs=1, batch_size=30, device="cpu"))
+    trainer = Trainer(
+        tiny_data, ModelConfig(hidden_size=6, cell_type="GRU"), TrainConfig(epochs=1, batch_size=30, device="cpu")
+    )
     trainer.run()
     return trainer
 
@@ -32,7 +34,9 @@ def test_round_trip_rebuilds_the_same_model_with_its_configs_and_history(trained
 
 
 def test_a_checkpoint_resumes_training_where_it_left_off(trained, tiny_data):
-    resumed = Trainer(tiny_data, trained.model_config, trained.config, checkpoint=load_checkpoint(trained.checkpoint().to_bytes()))
+    resumed = Trainer(
+        tiny_data, trained.model_config, trained.config, checkpoint=load_checkpoint(trained.checkpoint().to_bytes())
+    )
     resumed.run(epochs=1)
     assert [row.epoch for row in resumed.history] == [0, 1, 2]
 
@@ -113,7 +117,9 @@ def saved(payload: dict) -> bytes:
 
 @pytest.fixture
 def trained_adam(tiny_data):
-    trainer = Trainer(tiny_data, ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=30, optimizer="Adam", device="cpu"))
+    trainer = Trainer(
+        tiny_data, ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=30, optimizer="Adam", device="cpu")
+    )
     trainer.run()
     return trainer
 
@@ -165,7 +171,9 @@ def test_the_largest_model_allowed_with_adam_state_fits_the_bounds():
     optimizer = torch.optim.Adam(model.parameters())
     model(torch.rand(2, 28, 28)).sum().backward()
     optimizer.step()
-    checkpoint = Checkpoint(config, TrainConfig(optimizer="Adam"), model.state_dict(), optimizer_state=optimizer.state_dict())
+    checkpoint = Checkpoint(
+        config, TrainConfig(optimizer="Adam"), model.state_dict(), optimizer_state=optimizer.state_dict()
+    )
     raw = checkpoint.to_bytes()
     assert 60 * 2**20 < len(raw) < checkpoint_module.MAX_UNPACKED_BYTES
     assert load_checkpoint(raw).model_config == config
@@ -248,7 +256,9 @@ def test_nan_or_inf_weights_are_refused_as_such(trained, value):
 def test_a_shape_mismatch_names_the_tensor_and_both_shapes(trained):
     checkpoint = trained.checkpoint()
     checkpoint.state_dict["classifier.weight"] = torch.zeros(10, 99)
-    with pytest.raises(CheckpointError, match=r"classifier.weight has shape 10x99, but the model in its config needs 10x6"):
+    with pytest.raises(
+        CheckpointError, match=r"classifier.weight has shape 10x99, but the model in its config needs 10x6"
+    ):
         load_checkpoint(checkpoint.to_bytes())
 
 

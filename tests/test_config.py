@@ -14,7 +14,7 @@ from rnn_core.config import (
     configs,
     describe,
     flat,
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_out_of_range_values_raise_value_error_naming_the_field(build, field):
 def test_every_config_field_is_declared_once_as_a_setting_with_its_default():
     fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
     assert [s.name for s in SETTINGS] == fields
-    assert DEFAULTS == flat(ModelConfig(), TrainConfig())
+    assert flat(ModelConfig(), TrainConfig()) == DEFAULTS
     assert len({s.key for s in SETTINGS}) == len(SETTINGS)  # link keys never collide
 
 
@@ -58,9 +58,13 @@ def test_every_value_a_setting_offers_is_valid_and_reads_back_from_its_text(decl
 
 @pytest.mark.parametrize(
     "name, text, reason",
-    [("learning_rate", "fast", "must be a number"), ("hidden_size", "9999", "must be a whole number from 1 to 512"),
-     ("optimizer", "rmsprop", "must be one of SGD, Adam"), ("num_layers", "1.5", "must be a whole number")],
-)  # fmt: skip
+    [
+        ("learning_rate", "fast", "must be a number"),
+        ("hidden_size", "9999", "must be a whole number from 1 to 512"),
+        ("optimizer", "rmsprop", "must be one of SGD, Adam"),
+        ("num_layers", "1.5", "must be a whole number"),
+    ],
+)
 def test_parsing_a_bad_text_says_what_is_allowed(name, text, reason):
     with pytest.raises(ValueError, match=reason):
         SETTING[name].parse(text)
@@ -76,7 +80,10 @@ def test_describe_names_a_model_and_its_training_the_same_way_everywhere():
     assert describe(ModelConfig()) == "LSTM, hidden 20, 1 layer"
     assert describe(ModelConfig(num_layers=2, hidden_size=1000 // 8)) == "LSTM, hidden 125, 2 layers"
     quick = PRESETS["quick"]
-    assert describe(quick.model, quick.train) == "LSTM, hidden 64, 1 layer, Adam, lr 0.01, batch 64, 3 epochs, 10,000 images, seed 0"
+    assert (
+        describe(quick.model, quick.train)
+        == "LSTM, hidden 64, 1 layer, Adam, lr 0.01, batch 64, 3 epochs, 10,000 images, seed 0"
+    )
     assert "all images" in describe(ModelConfig(), TrainConfig())
 
 

@@ -74,7 +74,7 @@ def test_local_folder_is_checked_extracted_and_then_reused(tmp_path, gz):
     first = load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False)
     assert first.source == "local" and not first.is_sample
     assert first.train_images.shape == (30, 28, 28) and first.test_labels.shape == (10,)
-    assert 0.0 <= first.train_images.min() and first.train_images.max() <= 1.0
+    assert first.train_images.min() >= 0.0 and first.train_images.max() <= 1.0
     assert all((raw_dir(tmp_path / "root") / name).is_file() for name in ALL_FILES)
     second = load_mnist(tmp_path / "root", None, allow_download=False)
     assert second.source == "existing"
@@ -94,8 +94,9 @@ def test_a_damaged_file_in_the_local_folder_is_named_and_nothing_half_lands(tmp_
 def test_an_interrupted_extraction_leaves_no_file_a_later_start_takes_for_good(tmp_path, monkeypatch):
     write_fake_mnist(tmp_path / "idx")
     real_replace = data_module.os.replace
+    calls = []
 
-    def crash_on_third(src, dst, calls=[]):
+    def crash_on_third(src, dst):
         calls.append(dst)
         if len(calls) == 3:
             raise KeyboardInterrupt

@@ -18,7 +18,7 @@ from rnn_core.inspection import (
     model_fingerprint,
     read_image,
     report_on,
-)  # fmt: skip
+)
 from rnn_core.model import RowClassifier
 
 
@@ -65,8 +65,18 @@ def test_a_report_counts_mistakes_and_confusions():
 
 def test_examples_are_filtered_and_the_most_confident_come_first():
     labels = torch.tensor([3, 3, 3, 5, 5])
-    report = EvaluationReport(labels, log_probs_of([[0, 0, 0, 0.6, 0, 0.4], [0, 0, 0, 0.1, 0, 0.9], [0, 0, 0, 0.2, 0, 0.8],
-                                                 [0, 0, 0, 0.7, 0, 0.3], [0, 0, 0, 0, 0, 1]]))  # fmt: skip
+    report = EvaluationReport(
+        labels,
+        log_probs_of(
+            [
+                [0, 0, 0, 0.6, 0, 0.4],
+                [0, 0, 0, 0.1, 0, 0.9],
+                [0, 0, 0, 0.2, 0, 0.8],
+                [0, 0, 0, 0.7, 0, 0.3],
+                [0, 0, 0, 0, 0, 1],
+            ]
+        ),
+    )
     assert report.examples(true=3, predicted=5).tolist() == [1, 2]
     assert report.examples(mistakes_only=True).tolist() == [1, 2, 3]
     assert report.examples(true=5).tolist() == [4, 3]

@@ -44,7 +44,9 @@ def test_a_snapshot_is_a_frozen_copy_the_training_cannot_change(executor, tmp_pa
 
 
 def test_speed_and_time_left_are_reported_while_training(executor, tmp_path):
-    job = submit(executor, RunStore(tmp_path), synthetic_mnist(n_train=2000), train=TrainConfig(epochs=200, device="cpu"))
+    job = submit(
+        executor, RunStore(tmp_path), synthetic_mnist(n_train=2000), train=TrainConfig(epochs=200, device="cpu")
+    )
     deadline = time.monotonic() + 60
     while job.snapshot().seconds_left is None:
         assert time.monotonic() < deadline
@@ -59,7 +61,9 @@ def test_speed_and_time_left_are_reported_while_training(executor, tmp_path):
 
 def test_the_batch_losses_cover_the_whole_training_in_bounded_points(executor, tmp_path, monkeypatch):
     monkeypatch.setattr(jobs_module, "MAX_BATCH_POINTS", 20)
-    job = submit(executor, RunStore(tmp_path), synthetic_mnist(), train=TrainConfig(epochs=60, batch_size=10, device="cpu"))
+    job = submit(
+        executor, RunStore(tmp_path), synthetic_mnist(), train=TrainConfig(epochs=60, batch_size=10, device="cpu")
+    )
     points = done(job).batch_losses
     epochs = [epoch for epoch, _ in points]
     assert 10 <= len(points) <= 20

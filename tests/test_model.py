@@ -65,7 +65,7 @@ def test_lstm_gates_and_cell_state_obey_the_cell_equations(num_layers):
     assert set(gates) == {"input", "forget", "candidate", "output"}
     assert all(gate.shape == (4, 28, 9) for gate in gates.values()) and trace.cell.shape == (4, 28, 9)
     for name in ("input", "forget", "output"):
-        assert 0 < gates[name].min() and gates[name].max() < 1
+        assert gates[name].min() > 0 and gates[name].max() < 1
     assert gates["forget"].min() < 0.3 and gates["forget"].max() > 0.7  # not all near one half
     assert -1 < gates["candidate"].min() < 0 < gates["candidate"].max() < 1
     c_before = shifted(trace.cell)
@@ -81,7 +81,7 @@ def test_gru_gates_obey_the_cell_equation(num_layers):
     assert set(gates) == {"reset", "update", "candidate"} and trace.cell is None
     assert all(gate.shape == (4, 28, 9) for gate in gates.values())
     update = gates["update"]
-    assert 0 < update.min() and update.max() < 1 and 0 < gates["reset"].min() and gates["reset"].max() < 1
+    assert update.min() > 0 and update.max() < 1 and gates["reset"].min() > 0 and gates["reset"].max() < 1
     assert torch.allclose((1 - update) * gates["candidate"] + update * shifted(trace.hidden), trace.hidden, atol=1e-5)
 
 

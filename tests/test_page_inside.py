@@ -27,7 +27,10 @@ def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_run(runs_dir, data, cell_type: str = "LSTM", label: str = "for the inside page", hidden: int = 6) -> str:
     store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=hidden, cell_type=cell_type), TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3)
+    model_config, train_config = (
+        ModelConfig(hidden_size=hidden, cell_type=cell_type),
+        TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3),
+    )
     run = store.create(model_config, train_config, label=label)
     trainer = Trainer(data, model_config, train_config)
     trainer.run(on_event=run.record(trainer))
@@ -58,9 +61,13 @@ def test_the_gate_and_state_heatmaps_are_the_traces_numbers(runs_dir, tiny_data,
     for name, gate in trace.gates.items():
         shown = as_matrix(chart_titled(at, GATE_NAMES[name]).tables["values"])
         torch.testing.assert_close(shown, gate[0].double(), rtol=0, atol=1e-6)
-    torch.testing.assert_close(as_matrix(chart_titled(at, HIDDEN).tables["values"]), trace.hidden[0].double(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        as_matrix(chart_titled(at, HIDDEN).tables["values"]), trace.hidden[0].double(), rtol=0, atol=1e-6
+    )
     if cell_type == "LSTM":
-        torch.testing.assert_close(as_matrix(chart_titled(at, CELL).tables["values"]), trace.cell[0].double(), rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            as_matrix(chart_titled(at, CELL).tables["values"]), trace.cell[0].double(), rtol=0, atol=1e-6
+        )
     else:
         assert not [chart for chart in charts(at) if chart.title == CELL]
 
@@ -140,13 +147,18 @@ def test_train_the_three_cells_starts_an_rnn_a_gru_and_an_lstm_alike(runs_dir):
     for record in records:
         assert record.label == TRIO_LABEL.format(cell=record.model_config.cell_type)
         assert record.train_config == TRIO_TRAIN
-        assert (record.model_config.hidden_size, record.model_config.num_layers) == (TRIO_MODEL.hidden_size, TRIO_MODEL.num_layers)
+        assert (record.model_config.hidden_size, record.model_config.num_layers) == (
+            TRIO_MODEL.hidden_size,
+            TRIO_MODEL.num_layers,
+        )
     assert at.button(key="inside_train_trio").disabled  # while they train
     assert len(at.metric) == 3
 
 
 def test_a_finished_trio_is_compared_side_by_side(runs_dir, tiny_data):
-    ids = {cell: train_run(runs_dir, tiny_data, cell, label=TRIO_LABEL.format(cell=cell), hidden=4) for cell in CELL_TRIO}
+    ids = {
+        cell: train_run(runs_dir, tiny_data, cell, label=TRIO_LABEL.format(cell=cell), hidden=4) for cell in CELL_TRIO
+    }
     at = open_inside(run=ids["LSTM"])
     assert not at.exception
     table = at.dataframe[0].value
@@ -154,7 +166,9 @@ def test_a_finished_trio_is_compared_side_by_side(runs_dir, tiny_data):
     gradients = [chart.tables for chart in charts(at) if chart.title == "Gradient per row: RNN, GRU, LSTM"]
     assert gradients
     frame = next(t for t in gradients[0].values() if "gradient" in t.columns)
-    assert set(zip(frame["model"], frame["state"])) == {(cell, state) for cell in CELL_TRIO for state in ("untrained", "trained")}
+    assert set(zip(frame["model"], frame["state"])) == {
+        (cell, state) for cell in CELL_TRIO for state in ("untrained", "trained")
+    }
 
 
 def test_a_drawn_digit_is_offered_and_the_empty_canvas_asks_for_one(runs_dir, tiny_data):

@@ -47,7 +47,9 @@ def rerun_until_done(at: AppTest, timeout: float = 120.0) -> AppTest:
 
 def test_the_form_reads_its_link_and_counts_the_grid():
     at = open_sweep_page(**TINY)
-    assert at.selectbox(key="sweep_first").value == "hidden_size" and at.multiselect(key="sweep_first_values").value == [4, 8]
+    assert at.selectbox(key="sweep_first").value == "hidden_size" and at.multiselect(
+        key="sweep_first_values"
+    ).value == [4, 8]
     assert at.multiselect(key="sweep_second_values").value == [0.1, 1.0]
     assert button(at, "Start sweep").label == "Start sweep (4 runs)"
     at.selectbox(key="sweep_second").set_value("none").run()
@@ -68,9 +70,18 @@ def test_a_sweep_trains_fills_its_table_and_charts_and_has_its_own_link(runs_dir
     rerun_until_done(at)
     table = at.dataframe[0].value
     assert len(table) == 4 and list(table["Status"]) == ["finished"] * 4
-    assert list(table["Hidden size"]) == ["4", "4", "8", "8"] and list(table["Learning rate"]) == ["0.1", "1", "0.1", "1"]
+    assert list(table["Hidden size"]) == ["4", "4", "8", "8"] and list(table["Learning rate"]) == [
+        "0.1",
+        "1",
+        "0.1",
+        "1",
+    ]
     assert table["Test accuracy (%)"].notna().all() and table["Run"].str.startswith("/train?run=").all()
-    assert {chart.title for chart in charts(at)} == {"Final test accuracy", "Seconds per epoch", "Accuracy against training time"}
+    assert {chart.title for chart in charts(at)} == {
+        "Final test accuracy",
+        "Seconds per epoch",
+        "Accuracy against training time",
+    }
     records, _ = RunStore(runs_dir).scan()
     assert sorted(record.label for record in records) == sorted(
         f"sweep {sweep_id}: hidden {h}, lr {lr}" for h in (4, 8) for lr in ("0.1", "1")

@@ -100,7 +100,9 @@ def test_choosing_a_confusion_cell_shows_those_images(saved_run, app_test_set):
     at.selectbox(key="test_cell_true").set_value(true).run()
     at.selectbox(key="test_cell_predicted").set_value(predicted).run()
     expected = int(confusion[true, predicted])
-    assert any(header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.subheader)
+    assert any(
+        header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.subheader
+    )
     shown = gallery(at, 0)
     assert len(shown) == min(expected, 32)
     assert expected > 0 and all(caption.endswith("% sure") for _, caption in shown)
@@ -123,7 +125,7 @@ def test_next_shows_another_test_image_with_the_models_answer(saved_run, app_tes
     answer = int(model(images[index][None]).argmax())
     assert any(markdown.value.startswith(f"### Prediction: {answer} (") for markdown in at.markdown)
     assert any(f"true digit {int(labels[index])}" in caption for image in at.get("image") for caption in image.captions)
-    assert any("How the RNN makes up its mind" == header.value for header in at.subheader)
+    assert any(header.value == "How the RNN makes up its mind" for header in at.subheader)
     steps = table_with(at, "row", "digit", "probability")
     assert sorted(steps["row"].unique()) == list(range(1, 29))
 
@@ -218,7 +220,10 @@ def test_while_a_run_trains_the_page_tests_the_model_saved_at_its_latest_epoch(r
         time.sleep(0.1)
     at.switch_page("app_pages/test.py").run()
     assert not at.exception
-    assert any(re.match(rf"Run {run_id} is training: this is its model as saved after epoch \d+\.", c.value) for c in at.caption)
+    assert any(
+        re.match(rf"Run {run_id} is training: this is its model as saved after epoch \d+\.", c.value)
+        for c in at.caption
+    )
     assert at.metric[0].label == "Test accuracy"
 
 

@@ -97,7 +97,9 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     batch_losses, epoch_means = (losses[losses["series"] == name] for name in ("batch", "epoch mean"))
     assert batch_losses["epoch"].max() == pytest.approx(2.0) and list(epoch_means["epoch"]) == [1, 2]
     assert list(epoch_means["loss"]) == list(at.dataframe[0].value["Train loss"][1:])
-    assert list(chart_titled(at, "Test loss").tables["history"]["test_loss"]) == list(at.dataframe[0].value["Test loss"])
+    assert list(chart_titled(at, "Test loss").tables["history"]["test_loss"]) == list(
+        at.dataframe[0].value["Test loss"]
+    )
     assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Epochs trained", "Seconds per epoch"]
     csv = at.get("download_button")[0]
     assert not csv.proto.disabled
@@ -188,7 +190,7 @@ def test_continue_on_your_own_stopped_run_finishes_the_cut_epoch_then_trains_mor
     rerun_until_idle(press(at, "Continue"))
     assert at.query_params["run"] == run_id
     finished_epochs = [math.ceil(stopped_at), math.ceil(stopped_at) + 1] if cut else [stopped_at + 1]
-    assert epoch_column(at)[-len(finished_epochs):] == finished_epochs
+    assert epoch_column(at)[-len(finished_epochs) :] == finished_epochs
     assert metric(at, "Epochs trained") == str(finished_epochs[-1])
     [run] = RunStore(runs_dir).scan()[0]
     # the speed is over whole epochs: the cut pass and the rest of it are not counted
@@ -248,7 +250,9 @@ def test_while_the_next_run_trains_the_sidebar_shows_its_state_not_the_last_runs
     picked = at.selectbox(key="sidebar_run")
     assert picked.value == at.query_params["run"]
     rerun_until_idle(press(at, "Stop"))
-    assert at.selectbox(key="sidebar_run").format_func(picked.value) == picked.format_func(picked.value)  # the label holds
+    assert at.selectbox(key="sidebar_run").format_func(picked.value) == picked.format_func(
+        picked.value
+    )  # the label holds
 
 
 def test_a_preset_fills_the_sidebar_and_a_change_makes_it_custom():
@@ -281,7 +285,9 @@ def test_a_link_fills_the_sidebar_and_a_bad_value_falls_back_with_a_message():
     at = open_train_page(preset="strong", lr="abc", images="1000", seed="5")
     assert slider(at, "Hidden size").value == 128 and slider(at, "Learning rate").value == 0.001
     assert slider(at, "Training images").value == 1000 and at.number_input(key="train_seed").value == 5
-    assert len(at.warning) == 1 and "lr=abc" in plain(at.warning[0].value) and "using 0.001" in plain(at.warning[0].value)
+    assert (
+        len(at.warning) == 1 and "lr=abc" in plain(at.warning[0].value) and "using 0.001" in plain(at.warning[0].value)
+    )
     assert not at.exception
 
 
@@ -380,7 +386,9 @@ def test_a_strip_of_fixed_test_digits_shows_the_guesses_after_the_latest_epoch()
     at = open_train_page(**TINY)
     assert any("once a model has trained an epoch" in caption for caption in image_captions(at))
     rerun_until_idle(press(at, "Train"))
-    [caption] = [caption for caption in image_captions(at) if caption.startswith("Twenty fixed test digits after epoch 2")]
+    [caption] = [
+        caption for caption in image_captions(at) if caption.startswith("Twenty fixed test digits after epoch 2")
+    ]
     guesses = [int(digit) for digit in caption.rsplit("Guesses: ", 1)[1].rstrip(".").split()]
     right = int(re.search(r"(\d+) read right", caption).group(1))
     assert len(guesses) == 20 and all(0 <= guess <= 9 for guess in guesses)

@@ -31,7 +31,9 @@ def local_ray():
 
 def submit(executor, store, data, model=MODEL, train=QUICK, batch_event_interval=0.1):
     run = store.create(model, train)
-    return executor.submit(JobSpec(run, Trainer(data, model, train, batch_event_interval=batch_event_interval), train.epochs))
+    return executor.submit(
+        JobSpec(run, Trainer(data, model, train, batch_event_interval=batch_event_interval), train.epochs)
+    )
 
 
 def done(job, timeout=120.0):

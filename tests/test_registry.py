@@ -28,7 +28,9 @@ def wait_until(condition, timeout=60.0):
 
 @pytest.fixture
 def registry(tmp_path):
-    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), admin_password="sesame")
+    registry = JobRegistry(
+        synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), admin_password="sesame"
+    )
     yield registry
     registry.close()
 
@@ -143,7 +145,9 @@ def test_runs_beyond_the_slots_wait_in_line_and_can_leave_it(tmp_path):
 
 
 def test_a_run_no_page_watches_is_stopped_with_that_reason(tmp_path):
-    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), unwatched_minutes=0.5 / 60)
+    registry = JobRegistry(
+        synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), unwatched_minutes=0.5 / 60
+    )
     try:
         watched = registry.start(MODEL, LONG, owner=ALICE)
         unwatched = registry.start(MODEL, LONG, owner=ALICE)

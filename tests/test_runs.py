@@ -141,9 +141,16 @@ def test_a_copied_run_folder_is_skipped_with_a_note_and_the_table_still_builds(t
 
 
 @pytest.mark.parametrize(
-    "metrics", ['[{"epoch": 0}]', '"abc"', '{"epoch": 1}', '[["x"]]', '[{"epoch": 0, "train_loss": null, '
-                '"test_loss": 2.3, "test_accuracy": 500, "train_seconds": 0, "images_per_second": null}]'],
-)  # fmt: skip
+    "metrics",
+    [
+        '[{"epoch": 0}]',
+        '"abc"',
+        '{"epoch": 1}',
+        '[["x"]]',
+        '[{"epoch": 0, "train_loss": null, '
+        '"test_loss": 2.3, "test_accuracy": 500, "train_seconds": 0, "images_per_second": null}]',
+    ],
+)
 def test_a_damaged_metrics_file_skips_the_run_with_a_note(tmp_path, tiny_data, metrics):
     store = RunStore(tmp_path)
     good, _ = train_recorded(store, tiny_data)

@@ -1,6 +1,7 @@
 """The app's Streamlit settings, checked with Streamlit's own code."""
 
 import tomllib
+from pathlib import Path
 
 import pytest
 from streamlit import config as streamlit_config
@@ -23,7 +24,7 @@ def repo_error_details():
 
 def test_visitors_see_no_traceback_and_no_message_of_an_uncaught_error(repo_error_details):
     try:
-        open("/srv/app/secret-folder/missing.json")
+        Path("/srv/app/secret-folder/missing.json").read_text()
     except OSError as err:
         error = err
     shown = ExceptionProto()

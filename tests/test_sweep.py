@@ -13,20 +13,43 @@ from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound, RunStore
 from tests.conftest import synthetic_mnist
 
-GRID = ["--hidden-size", "4,8", "--learning-rate", "0.01,0.05", "--optimizer", "Adam", "--epochs", "1",
-        "--train-limit", "2000", "--batch-size", "50", "--no-download", "--json", "--workers", "2"]  # fmt: skip
+GRID = [
+    "--hidden-size",
+    "4,8",
+    "--learning-rate",
+    "0.01,0.05",
+    "--optimizer",
+    "Adam",
+    "--epochs",
+    "1",
+    "--train-limit",
+    "2000",
+    "--batch-size",
+    "50",
+    "--no-download",
+    "--json",
+    "--workers",
+    "2",
+]
 
 
 def test_the_grid_takes_every_combination_with_the_first_axis_slowest():
     cells = sweep.grid({"epochs": 1, "hidden_size": 20}, {"hidden_size": [8, 16], "learning_rate": [0.01, 0.1, 1.0]})
     assert [(cell["hidden_size"], cell["learning_rate"]) for cell in cells] == [
-        (8, 0.01), (8, 0.1), (8, 1.0), (16, 0.01), (16, 0.1), (16, 1.0),
-    ]  # fmt: skip
+        (8, 0.01),
+        (8, 0.1),
+        (8, 1.0),
+        (16, 0.01),
+        (16, 0.1),
+        (16, 1.0),
+    ]
     assert all(cell["epochs"] == 1 for cell in cells)
 
 
 def test_every_train_flag_takes_a_list_and_the_grid_names_what_varies():
-    args = sweep.build_sweep_parser().parse_args(["--preset", "notebook,strong", "--seed", "1,2", "--optimizer", "Adam"])
+    args = sweep.build_sweep_parser().parse_args(
+        ["--preset", "notebook,strong", "--seed", "1,2", "--optimizer", "Adam"]
+    )
     cells = sweep.cells_from_args(args)
     assert len(cells) == 4 and {train.optimizer for _, train in cells} == {"Adam"}
     assert [(model.hidden_size, train.seed) for model, train in cells] == [(20, 1), (20, 2), (128, 1), (128, 2)]
@@ -66,7 +89,9 @@ def test_a_sweep_is_its_tagged_runs_each_an_ordinary_run(registry):
 
 
 def test_stop_stops_the_runs_that_train_and_those_still_in_line(registry):
-    cells = [(ModelConfig(hidden_size=size), TrainConfig(epochs=200, batch_size=10, device="cpu")) for size in (4, 6, 8)]
+    cells = [
+        (ModelConfig(hidden_size=size), TrainConfig(epochs=200, batch_size=10, device="cpu")) for size in (4, 6, 8)
+    ]
     sweep_id = sweep.start(registry, cells, ["hidden_size"], owner="alice")
     while not any(view.live and view.live.progress for view in sweep.find(registry, sweep_id).runs):
         time.sleep(0.02)
@@ -94,12 +119,23 @@ def test_the_cli_gives_the_same_accuracies_on_both_executors(real_mnist_dir, tmp
         ray.shutdown()
     assert len(local_runs) == len(ray_runs) == 4
     for row in local_runs:
-        assert {"hidden_size", "learning_rate", "batch_size", "optimizer", "test_accuracy", "test_loss", "seconds", "run_id"} <= set(row)
+        assert {
+            "hidden_size",
+            "learning_rate",
+            "batch_size",
+            "optimizer",
+            "test_accuracy",
+            "test_loss",
+            "seconds",
+            "run_id",
+        } <= set(row)
         assert row["status"] == "finished" and row["seconds"] > 0 and row["epochs"] == row["epochs_trained"] == 1
     assert max(row["test_accuracy"] for row in local_runs) > 30  # a grid that learns, not four coin tosses
 
     def scores(rows):
-        return sorted((row["hidden_size"], row["learning_rate"], row["test_accuracy"], row["test_loss"]) for row in rows)
+        return sorted(
+            (row["hidden_size"], row["learning_rate"], row["test_accuracy"], row["test_loss"]) for row in rows
+        )
 
     assert scores(ray_runs) == scores(local_runs)
     assert local_sweep["runs"] == ray_sweep["runs"] == 4 and local_sweep["axes"] == ["hidden_size", "learning_rate"]

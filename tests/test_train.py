@@ -13,22 +13,37 @@ EXPECTED_KEYS = {"epoch", "test_accuracy", "test_loss", "train_loss", "train_sec
 def run_cli(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "rnn_core.train", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+    )
 
 
 def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, real_mnist_dir):
     result = run_cli(
-        "--json", "--epochs", "2", "--train-limit", "2000", "--hidden-size", "16", "--mnist-dir",
-        str(real_mnist_dir), "--no-download", "--data-dir", str(tmp_path / "data"), "--runs-dir",
-        str(tmp_path / "runs"), cwd=tmp_path,
-    )  # fmt: skip
+        "--json",
+        "--epochs",
+        "2",
+        "--train-limit",
+        "2000",
+        "--hidden-size",
+        "16",
+        "--mnist-dir",
+        str(real_mnist_dir),
+        "--no-download",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     epochs, last = lines[:-1], lines[-1]
     assert [row["epoch"] for row in epochs] == [0, 1, 2]
-    assert all(EXPECTED_KEYS <= row.keys() for row in epochs)
+    assert all(row.keys() >= EXPECTED_KEYS for row in epochs)
     assert epochs[0]["train_loss"] is None and epochs[2]["train_loss"] > 0
     assert epochs[2]["test_accuracy"] > epochs[0]["test_accuracy"]
     assert last["status"] == "finished"
@@ -38,9 +53,19 @@ def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, rea
 
 def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
     result = run_cli(
-        "--epochs", "1", "--train-limit", "500", "--mnist-dir", str(real_mnist_dir), "--no-download",
-        "--data-dir", str(tmp_path / "data"), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path,
-    )  # fmt: skip
+        "--epochs",
+        "1",
+        "--train-limit",
+        "500",
+        "--mnist-dir",
+        str(real_mnist_dir),
+        "--no-download",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "train loss" in result.stdout and "finished" in result.stdout
     assert len([line for line in result.stdout.splitlines() if line.strip().startswith(("0 ", "1 "))]) == 2
@@ -60,11 +85,28 @@ def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tm
     from rnn_core.runs import RunStore
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "rnn_core.train", "--json", "--epochs", "50", "--train-limit", "3000",
-         "--mnist-dir", str(real_mnist_dir), "--no-download", "--data-dir", str(tmp_path / "data"),
-         "--runs-dir", str(tmp_path / "runs")],
-        stdout=subprocess.PIPE, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rnn_core.train",
+            "--json",
+            "--epochs",
+            "50",
+            "--train-limit",
+            "3000",
+            "--mnist-dir",
+            str(real_mnist_dir),
+            "--no-download",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     lines = [process.stdout.readline() for _ in range(3)]  # epochs 0, 1 and 2 are saved
     time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
@@ -85,9 +127,17 @@ def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback
     write_fake_mnist(tmp_path / "idx")
     (tmp_path / "occupied").write_text("a file where the runs folder should go")
     result = run_cli(
-        "--epochs", "1", "--mnist-dir", str(tmp_path / "idx"), "--no-download", "--data-dir",
-        str(tmp_path / "data"), "--runs-dir", str(tmp_path / "occupied" / "runs"), cwd=tmp_path,
-    )  # fmt: skip
+        "--epochs",
+        "1",
+        "--mnist-dir",
+        str(tmp_path / "idx"),
+        "--no-download",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--runs-dir",
+        str(tmp_path / "occupied" / "runs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == f"error: cannot use {tmp_path / 'occupied' / 'runs'}: Not a directory"

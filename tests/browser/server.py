@@ -28,13 +28,24 @@ class AppServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90.0) -> "AppServer":
+    def start(self, timeout: float = 90.0) -> AppServer:
         env = {**os.environ, "RNN_RUNS_DIR": str(self.runs_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
         command = [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
-            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        log = open(self.log_path, "ab")
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 (the server writes to it until it stops)
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -31,7 +31,8 @@ def open_page(page, url: str, charts: int) -> None:
     wait_for_app(page, timeout=120_000)
     page.wait_for_function(
         "() => [...document.images].every(image => image.complete)"
-        f" && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
+        f"c.querySelector('canvas, svg')).length >= {charts}",
         timeout=90_000,
     )
 
@@ -71,7 +72,8 @@ def test_every_chart_and_picture_has_a_name_of_its_own(page, app_server, saved_r
         page.get_by_role("tab", name=tab).click()
         wait_for_app(page)
     page.wait_for_function(
-        f"() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
+        f"c.querySelector('canvas, svg')).length >= {charts}",
         timeout=90_000,
     )
     names = page.evaluate(ACCESSIBLE_NAMES)

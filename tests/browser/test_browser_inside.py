@@ -77,7 +77,9 @@ def test_the_slider_and_play_move_row_t_and_the_page_fits_a_wide_screen(page, ap
 
 
 def test_the_page_fits_a_phone(browser, app_server, saved_run):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     phone = context.new_page()
     try:
         open_page(phone, app_server, saved_run)

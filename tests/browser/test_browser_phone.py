@@ -22,7 +22,9 @@ PAST_EDGE = """() => [...document.querySelectorAll(
     .filter(el => { const box = el.getBoundingClientRect(); return box.width > 0 && box.left < innerWidth && box.right > innerWidth + 1; })
     .map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('aria-label') || el.getAttribute('alt') || ''}`.slice(0, 80)
         + ` ${Math.round(el.getBoundingClientRect().right)}px`)"""
-PAGE_HEIGHT = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+PAGE_HEIGHT = (
+    "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,8 @@ def settle(page, charts: int) -> None:
     wait_for_app(page, timeout=120_000)
     page.wait_for_function(
         "() => [...document.images].every(image => image.complete)"
-        f" && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.querySelector('canvas, svg')).length >= {charts}",
+        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
+        f"c.querySelector('canvas, svg')).length >= {charts}",
         timeout=90_000,
     )
 

@@ -146,7 +146,9 @@ def test_closing_a_tab_that_trains_the_largest_model_never_blocks_the_server(bro
 @pytest.fixture(scope="module")
 def impatient_server(tmp_path_factory):
     """A server that stops a run no page has watched for 3 seconds."""
-    server = AppServer(tmp_path_factory.mktemp("runs"), ARTIFACTS / "server-unwatched.log", {"RNN_UNWATCHED_MINUTES": "0.05"})
+    server = AppServer(
+        tmp_path_factory.mktemp("runs"), ARTIFACTS / "server-unwatched.log", {"RNN_UNWATCHED_MINUTES": "0.05"}
+    )
     yield server.start()
     server.stop()
 

@@ -19,8 +19,9 @@ def wait_for_epochs(page, at_least: float, timeout: float = 90_000) -> None:
         """(n) => [...document.querySelectorAll('[data-testid="stMetric"]')]
             .some(m => m.innerText.includes('Epochs trained')
                   && Number(m.querySelector('[data-testid="stMetricValue"]').innerText) >= n)""",
-        arg=at_least, timeout=timeout,
-    )  # fmt: skip
+        arg=at_least,
+        timeout=timeout,
+    )
 
 
 def loss_chart(page):
@@ -50,7 +51,9 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
 
     clicked = time.monotonic()
     page.get_by_role("button", name="Stop").click()
-    page.locator("button:has-text('Stopping...'), [data-testid='stAlert']:has-text('Stopped:')").first.wait_for(timeout=5_000)
+    page.locator("button:has-text('Stopping...'), [data-testid='stAlert']:has-text('Stopped:')").first.wait_for(
+        timeout=5_000
+    )
     felt = time.monotonic() - clicked
     print(f"Stop felt {felt * 1000:.0f} ms after the click")
     assert felt <= 0.5, f"the page took {felt:.2f} s to show that it is stopping"

@@ -11,10 +11,17 @@ from rnn_core.trainer import Trainer
 
 def info(hidden=20, lr=0.1, batch=100, created=0.0, run_id="20260101-000000-000000"):
     return RunRecord(
-        run_id=run_id, status=RunStatus.FINISHED, reason="", label="", created=created,
-        model_config=ModelConfig(hidden_size=hidden), train_config=TrainConfig(learning_rate=lr, batch_size=batch),
-        history=(), owner=None, parent=None,
-    )  # fmt: skip
+        run_id=run_id,
+        status=RunStatus.FINISHED,
+        reason="",
+        label="",
+        created=created,
+        model_config=ModelConfig(hidden_size=hidden),
+        train_config=TrainConfig(learning_rate=lr, batch_size=batch),
+        history=(),
+        owner=None,
+        parent=None,
+    )
 
 
 def test_only_the_settings_that_differ_name_the_runs():

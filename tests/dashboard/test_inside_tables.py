@@ -27,7 +27,7 @@ from dashboard.inside_tables import (
     rows_curve_frame,
     trio_configs,
     untrained_model,
-)  # fmt: skip
+)
 from rnn_core import Trainer
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.inspection import read_image
@@ -118,17 +118,29 @@ class View:
 
 def views_of(*runs: tuple[str, str, int]) -> list[View]:
     """(run id, cell, hidden size), newest first, labelled as the comparison button does."""
-    return [View(run_id, Record(TRIO_LABEL.format(cell=cell), ModelConfig(hidden_size=hidden, cell_type=cell), TrainConfig()))
-            for run_id, cell, hidden in runs]  # fmt: skip
+    return [
+        View(
+            run_id, Record(TRIO_LABEL.format(cell=cell), ModelConfig(hidden_size=hidden, cell_type=cell), TrainConfig())
+        )
+        for run_id, cell, hidden in runs
+    ]
 
 
 def test_trios_are_found_newest_first_and_only_when_complete_and_alike():
     views = views_of(
-        ("9", "LSTM", 8), ("8", "GRU", 8), ("7", "RNN", 8),  # a trio
-        ("6", "LSTM", 8), ("5", "GRU", 9), ("4", "RNN", 9),  # mixed settings: no trio
-        ("3", "LSTM", 8), ("2", "GRU", 8), ("1", "RNN", 8),  # an older trio
+        ("9", "LSTM", 8),
+        ("8", "GRU", 8),
+        ("7", "RNN", 8),  # a trio
+        ("6", "LSTM", 8),
+        ("5", "GRU", 9),
+        ("4", "RNN", 9),  # mixed settings: no trio
+        ("3", "LSTM", 8),
+        ("2", "GRU", 8),
+        ("1", "RNN", 8),  # an older trio
     )
-    views.insert(3, View("x", Record("my own LSTM", ModelConfig(cell_type="LSTM"), TrainConfig())))  # not labelled as one
+    views.insert(
+        3, View("x", Record("my own LSTM", ModelConfig(cell_type="LSTM"), TrainConfig()))
+    )  # not labelled as one
     trios = cell_trios(views)
     assert [[trio[cell].run_id for cell in CELL_TRIO] for trio in trios] == [["7", "8", "9"], ["1", "2", "3"]]
     assert cell_trios(views_of(("2", "LSTM", 8), ("1", "GRU", 8))) == []
