@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import altair as alt
 import numpy as np
@@ -13,6 +12,8 @@ import torch
 
 from dashboard import charts, explore_tables, ui
 from dashboard.explore_tables import TO_COME
+from dashboard.player import Player
+from rnn_core.data import MnistData
 from rnn_core.model import ROWS
 
 GALLERY_SIZE = 24
@@ -25,24 +26,8 @@ GUESS_PX = 14  # width of one digit's column in the guess map
 NO_DIGIT = "any digit"
 DIGIT_CHOICES = [NO_DIGIT, *range(10)]
 
+PLAYER = Player("explore", slider_key="explore_t", interval=PLAY_INTERVAL_S, start=1)  # t = 1: the first row read
 state = st.session_state
-state.setdefault("explore_gallery_seed", 0)
-state.setdefault("explore_gallery_split", "train")
-state.setdefault("explore_split", "test")
-state.setdefault("explore_index", 0)
-state.setdefault("explore_t", 1)  # the slider: t = 1 is the first row read
-state.setdefault("explore_step", 1)  # where Play is; the slider follows it while playing
-state.setdefault("explore_playing", False)
-
-st.title("Explore the data")
-st.markdown(
-    "Each MNIST image is 28 x 28 grey pixels of a handwritten digit. The network does not see "
-    "the picture at once: it **reads it like a text, one row of 28 pixels per time step**."
-)
-
-data = ui.get_data()
-if data is None:
-    st.stop()
 
 
 # ----- gallery -----------------------------------------------------------------------------
@@ -53,7 +38,7 @@ def _shuffle() -> None:
 
 
 @st.fragment
-def gallery() -> None:
+def gallery(data: MnistData) -> None:
     split_col, digit_col, shuffle_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     split = split_col.segmented_control(
         "Split", ["train", "test"], required=True, key="explore_gallery_split", persist_state="session"
@@ -82,26 +67,12 @@ def gallery() -> None:
     )
 
 
-st.header("The digits", divider="gray")
-gallery()
-
-
 # ----- row by row --------------------------------------------------------------------------
 
 
-def _random_image() -> None:
+def _random_image(data: MnistData) -> None:
     images, _ = data.split(state.explore_split)
     state.explore_index = random.randrange(len(images))
-
-
-def _play() -> None:
-    if not state.explore_playing:
-        state.explore_step = 0 if state.explore_t == ROWS else state.explore_t  # at the end: start over at row 1
-    state.explore_playing = True
-
-
-def _pause() -> None:
-    state.explore_playing = False
 
 
 # The row view's charts are drawn on every Play step. Their specs are built once (per label)
@@ -191,18 +162,6 @@ def guess_bars_spec() -> dict:
     )
 
 
-def _step_forward() -> None:
-    # On a busy machine queued timer runs arrive back to back; stepping on each of them would
-    # skip rows on screen, so a run that comes too soon after the last step does not step.
-    now = time.monotonic()
-    if now - state.get("explore_stepped_at", 0.0) < 0.7 * PLAY_INTERVAL_S:
-        return
-    state.explore_stepped_at = now
-    state.explore_step = min(state.explore_step + 1, ROWS)
-    if state.explore_step == ROWS:
-        state.explore_playing = False
-
-
 def _reading_now(t: int) -> str:
     read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
     to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
@@ -211,26 +170,7 @@ def _reading_now(t: int) -> str:
 
 def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, ticking: bool) -> None:
     """Slider, Play and the charts for step t. Runs as a fragment, every PLAY_INTERVAL_S while playing."""
-    if ticking:
-        # Timer runs queue up when a step takes longer than the interval, and each carries the
-        # slider value the browser showed when it was queued: the play position overrides it.
-        state.explore_t = state.explore_step
-    if state.explore_playing != ticking:
-        st.rerun()  # the whole page, so that this fragment is set up again with or without its timer
-    if state.explore_playing:
-        _step_forward()
-        state.explore_t = state.explore_step
-    play_col, slider_col = st.columns([1, 6], vertical_alignment="bottom")
-    # Two buttons, each doing one thing: on a busy server a click can reach the callbacks twice,
-    # and a toggle would then undo itself (Pause, then Play again).
-    if state.explore_playing:
-        play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="explore_pause")
-    else:
-        play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="explore_play")
-    slider_col.slider(
-        "Time step t (the row being read; 1 = the first)", 1, ROWS, key="explore_t", persist_state="session"
-    )
-    t = state.explore_step = state.explore_t
+    t = PLAYER.controls(ticking, "Time step t (the row being read; 1 = the first)")
     st.markdown(_reading_now(t))
     now = pd.DataFrame({"row": [t]})
     # three columns side by side on a screen, one under the other on a phone
@@ -257,36 +197,36 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         st.caption(charts.ROLE_KEY)
 
 
-st.header("Row by row: what the RNN sees", divider="gray")
-st.markdown(
-    "**Many-to-one.** At time step *t* the network receives row *t* of the image, 28 numbers, and "
-    "updates its hidden state, a memory of the rows read so far. It takes one row per step, "
-    "28 steps in all, and gives **one prediction, after the last row**. The earlier guesses below "
-    "are the same output layer applied to the memory after each row: training only scores the last "
-    "one, so early guesses are often wrong and the model changes its mind as it reads."
-)
-split_col, index_col, random_col = st.columns([2, 2, 1], vertical_alignment="bottom")
-split = split_col.segmented_control(
-    "Image from", ["train", "test"], required=True, key="explore_split", persist_state="session"
-)
-images, labels = data.split(split)
-state.explore_index = min(state.explore_index, len(images) - 1)
-index = index_col.number_input(
-    "Index", min_value=0, max_value=len(images) - 1, step=1, key="explore_index", persist_state="session"
-)
-random_col.button("Random image", icon=":material/casino:", on_click=_random_image, width="stretch")
-image, label = images[index], int(labels[index])
-
-chosen = ui.chosen_model(explain=False)
-probabilities = None
-if chosen is not None:
-    probabilities = explore_tables.running_guess(chosen.model, image)
-    st.caption(
-        f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the "
-        "side panel."
+def row_by_row(data: MnistData) -> None:
+    st.header("Row by row: what the RNN sees", divider="gray")
+    st.markdown(
+        "**Many-to-one.** At time step *t* the network receives row *t* of the image, 28 numbers, and "
+        "updates its hidden state, a memory of the rows read so far. It takes one row per step, "
+        "28 steps in all, and gives **one prediction, after the last row**. The earlier guesses below "
+        "are the same output layer applied to the memory after each row: training only scores the last "
+        "one, so early guesses are often wrong and the model changes its mind as it reads."
     )
-ticking = state.explore_playing
-st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(row_view)(image, label, probabilities, ticking)
+    split_col, index_col, random_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    split = split_col.segmented_control(
+        "Image from", ["train", "test"], required=True, key="explore_split", persist_state="session"
+    )
+    images, labels = data.split(split)
+    state.explore_index = min(state.explore_index, len(images) - 1)
+    index = index_col.number_input(
+        "Index", min_value=0, max_value=len(images) - 1, step=1, key="explore_index", persist_state="session"
+    )
+    random_col.button("Random image", icon=":material/casino:", on_click=_random_image, args=(data,), width="stretch")
+    image, label = images[index], int(labels[index])
+
+    chosen = ui.chosen_model(explain=False)
+    probabilities = None
+    if chosen is not None:
+        probabilities = explore_tables.running_guess(chosen.model, image)
+        st.caption(
+            f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the "
+            "side panel."
+        )
+    PLAYER.run(row_view, image, label, probabilities)
 
 
 # ----- classes -----------------------------------------------------------------------------
@@ -326,13 +266,37 @@ def class_counts_spec() -> dict:
     )
 
 
-st.header("Classes", divider="gray")
-counts_col, means_col = st.columns([3, 2])
-charts.show(counts_col, class_counts_spec(), {"counts": explore_tables.class_counts(data)})
-means_col.markdown("**The mean image of each digit** (training split)")
-means_col.image(
-    _mean_images(f"{data.description} train", data.train_images, data.train_labels),
-    caption="0 to 4 on the first line, 5 to 9 on the second.",
-    alt="The average of all training images of each digit, 0 to 9, five to a line: blurred but recognisable digits.",
-    width="stretch",
-)
+def classes(data: MnistData) -> None:
+    st.header("Classes", divider="gray")
+    counts_col, means_col = st.columns([3, 2])
+    charts.show(counts_col, class_counts_spec(), {"counts": explore_tables.class_counts(data)})
+    means_col.markdown("**The mean image of each digit** (training split)")
+    means_col.image(
+        _mean_images(f"{data.description} train", data.train_images, data.train_labels),
+        caption="0 to 4 on the first line, 5 to 9 on the second.",
+        alt="The average of all training images of each digit, 0 to 9, five to a line: blurred but "
+        "recognisable digits.",
+        width="stretch",
+    )
+
+
+def main() -> None:
+    state.setdefault("explore_gallery_seed", 0)
+    state.setdefault("explore_gallery_split", "train")
+    state.setdefault("explore_split", "test")
+    state.setdefault("explore_index", 0)
+    st.title("Explore the data")
+    st.markdown(
+        "Each MNIST image is 28 x 28 grey pixels of a handwritten digit. The network does not see "
+        "the picture at once: it **reads it like a text, one row of 28 pixels per time step**."
+    )
+    data = ui.get_data()
+    if data is None:
+        st.stop()
+    st.header("The digits", divider="gray")
+    gallery(data)
+    row_by_row(data)
+    classes(data)
+
+
+main()

@@ -4,7 +4,6 @@ how far back its gradient reaches, with an RNN, a GRU and an LSTM trained alike 
 from __future__ import annotations
 
 import random
-import time
 
 import altair as alt
 import pandas as pd
@@ -33,6 +32,7 @@ from dashboard.inside_tables import (
     trio_configs,
     untrained_model,
 )
+from dashboard.player import Player
 from dashboard.ui import escape_markdown
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
@@ -50,11 +50,7 @@ PIXELS, VALUES, NOW = "pixels", "values", "now"
 CURVES, PER_DIGIT, GRADIENTS = "curves", "per_digit", "gradients"
 
 state = st.session_state
-state.setdefault("inside_index", 0)
-state.setdefault("inside_source", TEST_IMAGE)
-state.setdefault("inside_row", ROWS)  # the slider: row t, 1-28
-state.setdefault("inside_step", ROWS)  # where Play is; the slider follows it while playing
-state.setdefault("inside_playing", False)
+PLAYER = Player("inside", slider_key="inside_row", interval=PLAY_INTERVAL_S, start=ROWS)  # row t, 1-28
 
 
 # ----- cached measures ----------------------------------------------------------------------
@@ -147,27 +143,6 @@ def _random_image(count: int) -> None:
     state.inside_index = random.randrange(count)
 
 
-def _play() -> None:
-    if not state.inside_playing:
-        state.inside_step = 0 if state.inside_row == ROWS else state.inside_row  # at the end: start over at row 1
-    state.inside_playing = True
-
-
-def _pause() -> None:
-    state.inside_playing = False
-
-
-def _step_forward() -> None:
-    # Timer runs that queue up on a busy machine arrive back to back: only one step per interval.
-    now = time.monotonic()
-    if now - state.get("inside_stepped_at", 0.0) < 0.7 * PLAY_INTERVAL_S:
-        return
-    state.inside_stepped_at = now
-    state.inside_step = min(state.inside_step + 1, ROWS)
-    if state.inside_step == ROWS:
-        state.inside_playing = False
-
-
 def explain_cell(cell_type: str) -> None:
     if cell_type == "LSTM":
         st.markdown(
@@ -216,21 +191,7 @@ def row_summary(reading: Reading, t: int) -> str:
 
 def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], ticking: bool) -> None:
     """Slider, Play and the heatmaps for row t. A fragment, rerun every PLAY_INTERVAL_S while playing."""
-    if ticking:
-        state.inside_row = state.inside_step  # queued timer runs carry an old slider value
-    if state.inside_playing != ticking:
-        st.rerun()  # the whole page: the fragment is set up again with or without its timer
-    if state.inside_playing:
-        _step_forward()
-        state.inside_row = state.inside_step
-    play_col, slider_col = st.columns([1, 5], vertical_alignment="bottom")
-    # One button for each action, as on Explore: a click delivered twice must not undo itself.
-    if state.inside_playing:
-        play_col.button("Pause", icon=":material/pause:", on_click=_pause, width="stretch", key="inside_pause")
-    else:
-        play_col.button("Play", icon=":material/play_arrow:", on_click=_play, width="stretch", key="inside_play")
-    slider_col.slider("Row t (1 = the first row read)", 1, ROWS, key="inside_row")
-    t = state.inside_step = state.inside_row
+    t = PLAYER.controls(ticking, "Row t (1 = the first row read)", widths=(1, 5))
     now = pd.DataFrame({"row": [t]})
     pixels = charts.pixel_table(image)
     pixels["read"] = pixels["row"] <= t
@@ -310,8 +271,7 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     else:
         image, reading = test_image_reading(chosen, data)
     panels = cell_panels(reading, cell_type)
-    ticking = state.inside_playing
-    st.fragment(run_every=PLAY_INTERVAL_S if ticking else None)(cell_view)(image, reading, panels, ticking)
+    PLAYER.run(cell_view, image, reading, panels)
 
 
 # ----- 2. how many rows does it need ----------------------------------------------------------
@@ -621,17 +581,23 @@ def memory_through_time(chosen: ui.ChosenModel | None, data: MnistData) -> None:
 # ----- the page -------------------------------------------------------------------------------
 
 
-st.title("Inside the LSTM")
-st.markdown(
-    "What happens inside the recurrent cell while it reads a digit row by row: its gates, its "
-    "memory, how many rows it needs, and how far back its memory reaches. The run is chosen "
-    "under Run in the side panel."
-)
-data = ui.get_data()
-if data is None:
-    st.stop()
-chosen = ui.chosen_model()
-if chosen is not None:
-    inside_the_cell(chosen, data)
-    rows_needed(chosen, data, ui.registry().runs()[0])
-memory_through_time(chosen, data)
+def main() -> None:
+    state.setdefault("inside_index", 0)
+    state.setdefault("inside_source", TEST_IMAGE)
+    st.title("Inside the LSTM")
+    st.markdown(
+        "What happens inside the recurrent cell while it reads a digit row by row: its gates, its "
+        "memory, how many rows it needs, and how far back its memory reaches. The run is chosen "
+        "under Run in the side panel."
+    )
+    data = ui.get_data()
+    if data is None:
+        st.stop()
+    chosen = ui.chosen_model()
+    if chosen is not None:
+        inside_the_cell(chosen, data)
+        rows_needed(chosen, data, ui.registry().runs()[0])
+    memory_through_time(chosen, data)
+
+
+main()

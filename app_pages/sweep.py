@@ -14,12 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, settings, ui
+from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
 from dashboard.ui import browser_token, escape_markdown
 from rnn_core import sweep
 from rnn_core.config import EXERCISE, SETTING
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
-from rnn_core.sweep import AXIS_CHOICES
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
@@ -64,10 +64,10 @@ def read_link_once() -> None:
     second = None if second == first else second
     second = second or (DEFAULT_SECOND if first != DEFAULT_SECOND else NO_SECOND)
     st.session_state[FIRST] = first
-    st.session_state[FIRST_VALUES] = sweep.values_from_link(first, params.get("xv")) or default_values(first)
+    st.session_state[FIRST_VALUES] = values_from_link(first, params.get("xv")) or default_values(first)
     st.session_state[SECOND] = second
     if second != NO_SECOND:
-        st.session_state[SECOND_VALUES] = sweep.values_from_link(second, params.get("yv")) or default_values(second)
+        st.session_state[SECOND_VALUES] = values_from_link(second, params.get("yv")) or default_values(second)
     per_run, _ = settings.from_query({**PER_RUN, **{key: params[key] for key in PER_RUN if key in params}})
     for declared in per_run_settings():
         st.session_state[settings.widget_key(PREFIX, declared.name)] = per_run[declared.name]
@@ -225,7 +225,7 @@ def x_encoding(found: sweep.Sweep) -> alt.X:
 
 
 def result_charts(found: sweep.Sweep, train_size: int) -> None:
-    rows = sweep.chart_rows(found)
+    rows = chart_rows(found)
     if rows.empty:
         st.caption("The charts fill in as runs finish.")
         return

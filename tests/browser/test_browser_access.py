@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
 from tests.browser.conftest import wait_for_app
 
 # Explore's Play took 43 Tab presses when the gallery was 24 pictures with a fullscreen button
 # each; Inside's took 16.
 MAX_TABS_TO_PLAY = 25
 FOCUSED = "() => { const el = document.activeElement; return el ? (el.innerText || el.getAttribute('aria-label') || '').trim() : ''; }"
-
-
-@pytest.fixture(scope="module")
-def saved_run(app_server, real_mnist):
-    config = ModelConfig(hidden_size=20)
-    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
-    run = RunStore(app_server.runs_dir).create(config, train, label="access test")
-    trainer = Trainer(real_mnist, config, train)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
 
 
 def open_page(page, url: str, charts: int) -> None:

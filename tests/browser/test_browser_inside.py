@@ -1,9 +1,6 @@
 """The Inside the LSTM page in a real browser: the row slider and Play drive the heatmaps, and
 the page fits a 1400 px screen and a 390 px phone without sideways scrolling."""
 
-import pytest
-
-from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
 from tests.browser.conftest import ARTIFACTS, draw_stroke, wait_for_app
 
 STEP_VALUE = "[data-testid=stSliderThumbValue]"
@@ -21,16 +18,6 @@ OVERFLOW = """() => {
         return box.width > 0 && box.height > 0 && (box.width > innerWidth + 1 || box.right > innerWidth + 1) && !clipped(el);
     }).map(el => `${el.tagName} ${el.getAttribute('data-testid')} ${Math.round(el.getBoundingClientRect().width)}px`).slice(0, 10);
 }"""
-
-
-@pytest.fixture(scope="module")
-def saved_run(app_server, real_mnist):
-    config = ModelConfig(hidden_size=20)
-    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
-    run = RunStore(app_server.runs_dir).create(config, train, label="browser test")
-    trainer = Trainer(real_mnist, config, train)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
 
 
 def wait_for_charts(page, count: int) -> None:

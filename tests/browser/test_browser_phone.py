@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
 from tests.browser.conftest import ARTIFACTS, wait_for_app
 from tests.browser.test_browser_inside import OVERFLOW
 
@@ -25,16 +24,6 @@ PAST_EDGE = """() => [...document.querySelectorAll(
 PAGE_HEIGHT = (
     "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
 )
-
-
-@pytest.fixture(scope="module")
-def saved_run(app_server, real_mnist):
-    config = ModelConfig(hidden_size=20)
-    train = TrainConfig(epochs=1, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=3000, device="cpu")
-    run = RunStore(app_server.runs_dir).create(config, train, label="phone test")
-    trainer = Trainer(real_mnist, config, train)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
 
 
 @pytest.fixture

@@ -4,18 +4,12 @@ import time
 
 import pytest
 
-from rnn_core import ModelConfig, RunStore, TrainConfig, Trainer
-from tests.browser.conftest import draw_stroke, wait_for_app
+from tests.browser.conftest import draw_stroke, save_trained_run, wait_for_app
 
 
 @pytest.fixture(scope="module")
 def saved_run(app_server, real_mnist):
-    config = ModelConfig(hidden_size=32)
-    train = TrainConfig(epochs=2, batch_size=50, learning_rate=3e-3, optimizer="Adam", train_limit=5000, device="cpu")
-    run = RunStore(app_server.runs_dir).create(config, train, label="browser test")
-    trainer = Trainer(real_mnist, config, train)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
+    return save_trained_run(app_server, real_mnist, "browser test", hidden_size=32, epochs=2, train_limit=5000)
 
 
 def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app_server, saved_run):
