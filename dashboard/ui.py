@@ -247,7 +247,9 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
 # ----- drawing a digit ----------------------------------------------------------------------
 
 CANVAS_PX = 280
-BRUSH_PX = 20  # on a 280 px canvas this scales to MNIST's 2-3 px strokes
+# Drawn at 25-85% of the 280 px canvas, a digit gets a pen of 20-6% of its height: the range the
+# preprocessing is measured on (README, "Drawn digits and the pen's width").
+BRUSH_PX = 14
 
 
 def _next_canvas(round_key: str) -> None:
