@@ -4,22 +4,29 @@ The page never touches a model: it sends commands to the server's run registry a
 run this tab looks at (`?run=<id>` in the link). While that run trains, two fragments poll its
 snapshot: the progress and the batch losses twice a second, the per-epoch scores once a second.
 When the training ends the whole page reruns, so that the buttons and the list of runs catch up.
+
+The page keeps one shape whether a run trains or not (the same elements in the same places, the
+status line in a slot of its own height), so a click on Train redraws it in place instead of
+removing and adding elements: nothing jumps. What the first click on a fresh server would pay for
+(torch's lazy imports, the charts' specs) is paid beforehand, off the click's path.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
+from torch.nn import functional as F
 
 from dashboard import charts, compare_tables, explore_tables, settings, ui
 from dashboard.ui import browser_token, escape_markdown
-from rnn_core import MnistData, RowClassifier
-from rnn_core.config import SETTINGS, describe
+from rnn_core import MnistData, RowClassifier, Trainer
+from rnn_core.config import SETTINGS, ModelConfig, TrainConfig, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
@@ -29,6 +36,13 @@ PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
 CHART_HEIGHT = 300
+# The status slot above the loss chart holds the progress bar while a run trains and a message
+# when idle: at least as tall as a four-line message on a wide screen (the longest, a run that
+# learned next to nothing), so that swapping one for the other moves nothing below.
+STATUS_KEY, STATUS_MIN_HEIGHT = "train_status", "8rem"
+STATUS_STYLE = (
+    f"<style>@media (min-width: 640px) {{ .st-key-{STATUS_KEY} {{ min-height: {STATUS_MIN_HEIGHT}; }} }}</style>"
+)
 BLOW_UP = "blew up"
 LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
@@ -168,7 +182,9 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         st.error(escape_markdown(error), icon=":material/error:")
 
 
-def describe_model(view: RunView) -> str:
+def describe_model(view: RunView | None) -> str:
+    if view is None:  # a line all the same, so the page keeps its shape when the first run starts
+        return "**Current model:** none yet: **Train** trains one with the training settings."
     text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
     if view.record.label:
         text += f" ({escape_markdown(view.record.label)})"
@@ -464,10 +480,11 @@ def live_progress(runs: JobRegistry, polling: bool) -> None:
     view = ui.current_run()  # a page that shows a run keeps it watched
     if polling and not (view and view.busy):
         st.rerun()  # the training ended: buttons, sidebar and run list catch up
-    if view is not None and view.busy:
-        progress_bar(runs, view.live)
-    else:
-        status_message(view)
+    with st.container(key=STATUS_KEY):  # one slot, of one height, for the progress or the status
+        if view is not None and view.busy:
+            progress_bar(runs, view.live)
+        else:
+            status_message(view)
     loss_spec = training_loss_spec(loss_chart_end(view), shows_blow_up(view))
     charts.show(st, loss_spec, {LOSS_DATA: loss_points(view, history_frame(view))})
 
@@ -498,6 +515,14 @@ def guess_strip(data: MnistData) -> None:
         caption=f"Twenty fixed test digits after epoch {epoch:g}: {sum(right)} read right (green frame), "
         f"{len(right) - sum(right)} wrong (red). Guesses: {' '.join(map(str, guesses))}.",
     )
+
+
+def prepare_charts(end: float) -> None:
+    """Builds and keeps the chart specs a run of `end` epochs is drawn with, while the page is
+    idle: a click on Train then redraws the charts without waiting for Altair."""
+    training_loss_spec(end, False)
+    test_chart_spec("test_accuracy", charts.RIGHT, end)
+    test_chart_spec("test_loss", charts.HIGHLIGHT, end)
 
 
 def epoch_view(runs: JobRegistry) -> None:
@@ -655,6 +680,28 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
 # ----- the page ----------------------------------------------------------------------------
 
 
+def warm_up_training(data: MnistData) -> None:
+    """Does once what the first training on a fresh server would otherwise do on the click's
+    path: torch imports much of itself the first time a model is built on the meta device and
+    the first time an optimizer is made (3-4 s on 2 cores), and the LSTM's kernels start on
+    their first step. A model of the default settings takes one step on two images."""
+    try:
+        trainer = Trainer(data, ModelConfig(), TrainConfig(train_limit=100, device="cpu"))
+        images, labels = trainer.train_images[:2], trainer.train_labels[:2]
+        F.nll_loss(trainer.model(images), labels).backward()
+        trainer.optimizer.step()
+    except Exception:  # only a head start: a real training reports its own faults
+        return
+
+
+@st.cache_resource(show_spinner=False)
+def _training_warmed_up(_data: MnistData) -> threading.Thread:
+    """The warm-up, started once per server process, in a thread of its own."""
+    thread = threading.Thread(target=warm_up_training, args=(_data,), name="train-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> None:
     st.title("Train")
     st.caption(
@@ -674,13 +721,16 @@ def main() -> None:
         )
     busy = current is not None and current.busy
     st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
-    if current is not None:
-        st.markdown(describe_model(current))
+    st.markdown(describe_model(current))
+    st.html(STATUS_STYLE)
     # Every redraw costs the training thread some time (the GIL), so only what changes within an
     # epoch is redrawn twice a second.
     st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
     st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
     compare_runs(registry, current)
+    if not busy:
+        prepare_charts(configs[1].epochs)
+    _training_warmed_up(registry.data)  # once the page is drawn, so that it does not slow the page
 
 
 main()

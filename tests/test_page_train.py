@@ -105,6 +105,37 @@ def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
     assert not csv.proto.disabled
 
 
+STATUS_KINDS = {"progress", "alert", "info", "success", "warning", "error"}
+
+
+def shape(node) -> str | list:
+    """An element's kind, or a block's kind and its children's shapes; the status slot's
+    progress bar and its messages count as one kind."""
+    kind = getattr(node, "type", type(node).__name__)
+    if kind in STATUS_KINDS:
+        return "status"
+    children = getattr(node, "children", None)
+    return kind if children is None else [kind, [shape(child) for child in children.values()]]
+
+
+def page_shape(at: AppTest) -> list:
+    """The page above the runs (whose table and chart grow with each run) as a tree of kinds:
+    a change in it is an element the browser removes and adds again, and the page jumps."""
+    nodes = list(at.main.children.values())
+    runs = next(place for place, node in enumerate(nodes) if getattr(node, "type", "") == "header")
+    return [shape(node) for node in nodes[:runs]]
+
+
+def test_the_page_keeps_its_shape_when_a_run_starts_and_ends():
+    at = open_train_page(**TINY)
+    idle = page_shape(at)
+    press(at, "Train")
+    assert training(at) and page_shape(at) == idle
+    rerun_until_idle(at)
+    assert page_shape(at) == idle
+    assert current_model(at).startswith("**Current model:** LSTM")
+
+
 def test_a_run_that_ends_near_chance_says_so_and_what_to_change():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))  # SGD on 500 images: too little to learn
     accuracy = at.dataframe[0].value["Test accuracy (%)"].iloc[-1]
