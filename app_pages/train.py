@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
-from torch.nn import functional as F
 
 from dashboard import charts, compare_tables, explore_tables, settings, ui
 from dashboard.ui import browser_token, escape_markdown
-from rnn_core import MnistData, RowClassifier, Trainer
-from rnn_core.config import SETTINGS, ModelConfig, TrainConfig, describe
+from rnn_core import MnistData, RowClassifier
+from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
@@ -680,28 +678,6 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
 # ----- the page ----------------------------------------------------------------------------
 
 
-def warm_up_training(data: MnistData) -> None:
-    """Does once what the first training on a fresh server would otherwise do on the click's
-    path: torch imports much of itself the first time a model is built on the meta device and
-    the first time an optimizer is made (3-4 s on 2 cores), and the LSTM's kernels start on
-    their first step. A model of the default settings takes one step on two images."""
-    try:
-        trainer = Trainer(data, ModelConfig(), TrainConfig(train_limit=100, device="cpu"))
-        images, labels = trainer.train_images[:2], trainer.train_labels[:2]
-        F.nll_loss(trainer.model(images), labels).backward()
-        trainer.optimizer.step()
-    except Exception:  # only a head start: a real training reports its own faults
-        return
-
-
-@st.cache_resource(show_spinner=False)
-def _training_warmed_up(_data: MnistData) -> threading.Thread:
-    """The warm-up, started once per server process, in a thread of its own."""
-    thread = threading.Thread(target=warm_up_training, args=(_data,), name="train-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
 def main() -> None:
     st.title("Train")
     st.caption(
@@ -730,7 +706,7 @@ def main() -> None:
     compare_runs(registry, current)
     if not busy:
         prepare_charts(configs[1].epochs)
-    _training_warmed_up(registry.data)  # once the page is drawn, so that it does not slow the page
+    ui.warm_up_training(registry.data)  # once the page is drawn, so that it does not slow the page
 
 
 main()

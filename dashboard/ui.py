@@ -8,9 +8,11 @@ and the browser's token; runs, their jobs and their files belong to the server's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -33,6 +35,7 @@ from rnn_core.jobs import executor_named
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
+from rnn_core.trainer import warm_up
 
 FIX_HINT = (
     "To fix it: connect to the internet (the app downloads MNIST on first start), or set "
@@ -91,6 +94,21 @@ def _registry(root: str, _data: MnistData) -> JobRegistry:
 def registry() -> JobRegistry | None:
     data = get_data()
     return None if data is None else _registry(runs_root(), data)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_training(_data: MnistData) -> threading.Thread:
+    """Starts, once per server process, a thread that does what the first training would pay
+    for on the click's path (see rnn_core.trainer.warm_up). Only a head start: a real training
+    reports its own faults, so the warm-up's are dropped."""
+
+    def warm_up_quietly() -> None:
+        with contextlib.suppress(Exception):
+            warm_up(_data)
+
+    thread = threading.Thread(target=warm_up_quietly, name="training-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # ----- who this browser is ------------------------------------------------------------------

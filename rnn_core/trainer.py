@@ -324,3 +324,14 @@ class Trainer:
         )
         emit(end)
         return end
+
+
+def warm_up(data: MnistData) -> None:
+    """Does once what a process's first training would otherwise do when it starts: torch
+    imports much of itself the first time a model is built on the meta device and the first
+    time an optimizer is made (3-4 s on 2 cores), and the LSTM's kernels start on their first
+    step. A model of the default settings takes one step on two images."""
+    trainer = Trainer(data, ModelConfig(), TrainConfig(train_limit=100, device="cpu"))
+    loss = F.nll_loss(trainer.model(trainer.train_images[:2]), trainer.train_labels[:2])
+    loss.backward()
+    trainer.optimizer.step()

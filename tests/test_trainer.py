@@ -5,7 +5,7 @@ import torch
 
 from rnn_core.config import PRESETS, ModelConfig, TrainConfig
 from rnn_core.history import EpochRecord, RunStatus
-from rnn_core.trainer import BatchEvent, EndEvent, Trainer, initial_model
+from rnn_core.trainer import BatchEvent, EndEvent, Trainer, initial_model, warm_up
 
 FINISHED, STOPPED, DIVERGED = RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED
 
@@ -210,3 +210,9 @@ def test_the_initial_model_comes_from_its_seed_alone_and_leaves_the_global_gener
         assert a.abs().max() <= bound and a.std() > bound / 3, name
     other = initial_model(SMALL, seed=6)
     assert not torch.equal(first.classifier.weight, other.classifier.weight)
+
+
+def test_the_warm_up_trains_one_step_and_touches_no_global_state(tiny_data):
+    state = torch.random.get_rng_state()
+    warm_up(tiny_data)
+    assert torch.equal(torch.random.get_rng_state(), state)
