@@ -92,6 +92,10 @@ def page(browser, app_server, request):
     context.close()
 
 
+# The page itself: Streamlit's own toolbar has a Stop button too (for a slow script run).
+MAIN = '[data-testid="stMain"]'
+
+
 def wait_for_app(page, timeout: float = 60_000) -> None:
     """Waits until Streamlit has finished running the script for the current page."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)

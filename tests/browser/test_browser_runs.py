@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from rnn_core import RunStatus, RunStore
-from tests.browser.conftest import ARTIFACTS, wait_for_app
+from tests.browser.conftest import ARTIFACTS, MAIN, wait_for_app
 from tests.browser.server import AppServer
 
 LONG_RUN = "train?hidden=16&images=all&epochs=200"
@@ -78,8 +78,10 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     run_id = start_training(first, app_server.url, LONG_RUN)
     second = context.new_page()
     second.goto(f"{app_server.url}/train?run={run_id}")
-    second.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=10_000)
-    assert second.get_by_role("button", name="Stop").is_enabled()  # the same browser may stop it
+    second.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(
+        timeout=30_000
+    )  # a page load, on a busy machine
+    assert second.locator(MAIN).get_by_role("button", name="Stop").is_enabled()  # the same browser may stop it
     first.close()
     second.close()
     store = RunStore(app_server.runs_dir)
@@ -89,8 +91,8 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     assert record.status == RunStatus.RUNNING and record.epochs > epochs, "the run must go on with no tab open"
     third = context.new_page()
     third.goto(f"{app_server.url}/train?run={run_id}")
-    third.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=10_000)
-    third.get_by_role("button", name="Stop").click()
+    third.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=30_000)
+    third.locator(MAIN).get_by_role("button", name="Stop").click()
     third.get_by_text("Stopped: by the user").wait_for(timeout=60_000)
     context.close()
 

@@ -3,7 +3,7 @@
 import math
 import time
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import MAIN, wait_for_app
 
 # Long enough to still be training when the test stops it; small enough to be quick per epoch.
 LONG_RUN = "train?hidden=16&images=all&epochs=200"
@@ -50,7 +50,7 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
     wait_for_epochs(page, seen + 1)
 
     clicked = time.monotonic()
-    page.get_by_role("button", name="Stop").click()
+    page.locator(MAIN).get_by_role("button", name="Stop").click()
     page.locator("button:has-text('Stopping...'), [data-testid='stAlert']:has-text('Stopped:')").first.wait_for(
         timeout=5_000
     )
