@@ -524,8 +524,10 @@ def trio_section(polling: bool) -> None:
     trios = cell_trios(views)
     newest = trios[0] if trios else None
     busy = newest is not None and any(view.busy for view in newest.values())
-    if polling and not busy:
-        st.rerun()  # they are done: draw the comparison, and stop polling
+    if polling != busy:
+        # done: draw the comparison and stop polling; or just started (by the button in this
+        # fragment, or elsewhere): the page sets the fragment up again, polling
+        st.rerun()
     st.button(
         "Train the three cells",
         icon=":material/model_training:",
