@@ -22,7 +22,7 @@ def run_in_link(page) -> str:
     """The run id in the page's address, once the page has written it there (at the end of the
     script run that chose the run, which can come after the first progress is drawn)."""
     with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says what the address was
-        page.wait_for_url(RUN_IN_LINK, timeout=10_000)
+        page.wait_for_url(RUN_IN_LINK, timeout=30_000)  # a whole script run, on a busy machine
     match = RUN_IN_LINK.search(page.url)
     assert match, f"no run id in {page.url}"
     return match.group(1)

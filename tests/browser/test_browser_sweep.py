@@ -4,7 +4,7 @@ from tests.browser.conftest import wait_for_app
 
 # Two one-epoch runs that finish at once, then two of 200 epochs that are still training when
 # the test stops the sweep (the grid's first setting changes slowest).
-SWEEP = "sweep?x=epochs&xv=1,200&y=hidden_size&yv=4,8&images=500"
+SWEEP = "sweep?x=epochs&xv=1,200&y=hidden&yv=4,8&images=500"
 
 
 def progress(page) -> str:
