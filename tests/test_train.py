@@ -21,6 +21,19 @@ def run_cli(*args, cwd):
     )
 
 
+def local_flags(tmp_path, mnist_dir) -> list[str]:
+    """The flags of a run on the shared MNIST, with its data and runs in the test's own folder."""
+    return [
+        "--mnist-dir",
+        str(mnist_dir),
+        "--no-download",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
+
+
 def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, real_mnist_dir):
     result = run_cli(
         "--json",
@@ -30,13 +43,7 @@ def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, rea
         "2000",
         "--hidden-size",
         "16",
-        "--mnist-dir",
-        str(real_mnist_dir),
-        "--no-download",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--runs-dir",
-        str(tmp_path / "runs"),
+        *local_flags(tmp_path, real_mnist_dir),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -57,13 +64,7 @@ def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
         "1",
         "--train-limit",
         "500",
-        "--mnist-dir",
-        str(real_mnist_dir),
-        "--no-download",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--runs-dir",
-        str(tmp_path / "runs"),
+        *local_flags(tmp_path, real_mnist_dir),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -94,13 +95,7 @@ def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tm
             "50",
             "--train-limit",
             "3000",
-            "--mnist-dir",
-            str(real_mnist_dir),
-            "--no-download",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--runs-dir",
-            str(tmp_path / "runs"),
+            *local_flags(tmp_path, real_mnist_dir),
         ],
         stdout=subprocess.PIPE,
         text=True,

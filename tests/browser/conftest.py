@@ -102,6 +102,18 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
 
 
+def wait_for_drawn(page, charts: int) -> None:
+    """Until the page is up, its pictures loaded and at least `charts` charts drawn."""
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_for_app(page, timeout=120_000)
+    page.wait_for_function(
+        "() => [...document.images].every(image => image.complete)"
+        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
+        f"c.querySelector('canvas, svg')).length >= {charts}",
+        timeout=90_000,
+    )
+
+
 def draw_stroke(page, points) -> None:
     """One stroke on the drawing canvas, through points given as fractions of its size."""
     box = page.locator("canvas.upper-canvas").bounding_box()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import wait_for_app, wait_for_drawn
 
 # Explore's Play took 43 Tab presses when the gallery was 24 pictures with a fullscreen button
 # each; Inside's took 16.
@@ -16,14 +16,7 @@ FOCUSED = "() => { const el = document.activeElement; return el ? (el.innerText 
 def open_page(page, url: str, charts: int) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(url)
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_for_app(page, timeout=120_000)
-    page.wait_for_function(
-        "() => [...document.images].every(image => image.complete)"
-        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
-        f"c.querySelector('canvas, svg')).length >= {charts}",
-        timeout=90_000,
-    )
+    wait_for_drawn(page, charts)
 
 
 def tabs_to(page, name: str, limit: int = 100) -> int | None:

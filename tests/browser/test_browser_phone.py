@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, wait_for_app
+from tests.browser.conftest import ARTIFACTS, wait_for_app, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 
 PHONE = {"width": 390, "height": 844}
@@ -34,20 +34,9 @@ def phone(browser, app_server):
     context.close()
 
 
-def settle(page, charts: int) -> None:
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_for_app(page, timeout=120_000)
-    page.wait_for_function(
-        "() => [...document.images].every(image => image.complete)"
-        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
-        f"c.querySelector('canvas, svg')).length >= {charts}",
-        timeout=90_000,
-    )
-
-
 def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, saved_run):
     phone.goto(f"{app_server.url}/?run={saved_run}")
-    settle(phone, 5)  # the image, the guess map, the input, the guess bars, the class counts
+    wait_for_drawn(phone, 5)  # the image, the guess map, the input, the guess bars, the class counts
     phone.screenshot(path=str(ARTIFACTS / "explore-390.png"))
     assert phone.evaluate(OVERFLOW) == []
     assert phone.evaluate(PAST_EDGE) == []
@@ -64,10 +53,10 @@ def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, 
 @pytest.mark.parametrize("view", ["Test set", "One image at a time", "Draw a digit"])
 def test_every_view_of_the_test_page_fits_a_phone(phone, app_server, saved_run, view):
     phone.goto(f"{app_server.url}/test?run={saved_run}")
-    settle(phone, 0)
+    wait_for_drawn(phone, 0)
     phone.get_by_role("tab", name=view).click()
     wait_for_app(phone)
-    settle(phone, {"Test set": 2, "One image at a time": 2, "Draw a digit": 0}[view])
+    wait_for_drawn(phone, {"Test set": 2, "One image at a time": 2, "Draw a digit": 0}[view])
     phone.screenshot(path=str(ARTIFACTS / f"test-390-{view.split()[0].lower()}.png"))
     assert phone.evaluate(OVERFLOW) == []
     assert phone.evaluate(PAST_EDGE) == []
@@ -98,7 +87,7 @@ SCROLLED = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain
 
 def test_a_finger_draws_a_digit_on_a_phone(phone, app_server, saved_run):
     phone.goto(f"{app_server.url}/test?run={saved_run}")
-    settle(phone, 0)
+    wait_for_drawn(phone, 0)
     phone.get_by_role("tab", name="Draw a digit").click()
     canvas = phone.locator("canvas.upper-canvas")
     canvas.wait_for(timeout=30_000)
