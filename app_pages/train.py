@@ -14,7 +14,6 @@ removing and adding elements: nothing jumps. What the first click on a fresh ser
 from __future__ import annotations
 
 import math
-import os
 
 import altair as alt
 import pandas as pd
@@ -626,7 +625,7 @@ def remember_admin_password() -> None:
 
 
 def admin_box(runs: JobRegistry) -> None:
-    if not os.environ.get("RNN_ADMIN_PASSWORD"):
+    if not ui.server_settings().admin_password:
         return
     with st.expander("Teacher: admin password"):
         st.text_input(

@@ -9,11 +9,12 @@ and the browser's token; runs, their jobs and their files belong to the server's
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import re
 import secrets
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -29,12 +30,14 @@ from rnn_core import (
     load_mnist,
 )
 from rnn_core.config import describe
+from rnn_core.executors import make_executor
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
-from rnn_core.jobs import executor_named
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
+from rnn_core.server_settings import ServerSettings, SettingsError
+from rnn_core.shutdown import close_on_exit
 from rnn_core.trainer import warm_up
 
 FIX_HINT = (
@@ -57,43 +60,65 @@ def escape_markdown(text: object) -> str:
     return re.sub(r"([\\`*_\[\]()<>#!|~:$])", r"\\\1", str(text))
 
 
-# ----- the data and the registry ------------------------------------------------------------
+# ----- the server's settings, data and registry --------------------------------------------
+
+log = logging.getLogger(__name__)
+
+
+def server_settings() -> ServerSettings:
+    """The settings from the environment. A value that cannot be used stops every page with
+    the one line that names it (and the server log gets it too)."""
+    try:
+        return ServerSettings.from_environment()
+    except SettingsError as err:
+        log.error("the server's settings cannot be used: %s", err)
+        st.error(f"**The server cannot start.** {escape_markdown(err)}", icon=":material/error:")
+        st.stop()
+        raise  # st.stop() ends the script run; this line only tells type checkers so
 
 
 @st.cache_resource(show_spinner="Loading MNIST (only on the first start)...")
-def _load_data() -> MnistData:
+def _load_data_from(data_dir: Path, mnist_dir: Path | None) -> MnistData:
     # One copy per server process, shared read-only by every session.
-    return load_mnist(os.environ.get("RNN_DATA_DIR", "data"))
+    return load_mnist(data_dir, mnist_dir)
+
+
+def _load_data(settings: ServerSettings) -> MnistData:
+    return _load_data_from(settings.data_dir, settings.mnist_dir)
 
 
 def get_data() -> MnistData | None:
     """The shared MNIST, or None after showing why it could not be loaded and how to fix it."""
     try:
-        return _load_data()
+        return _load_data(server_settings())
     except DATA_ERRORS as err:
         st.error(f"**MNIST could not be loaded.** {escape_markdown(err)}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
 
-def runs_root() -> str:
-    return os.environ.get("RNN_RUNS_DIR", "runs")
-
-
 @st.cache_resource(on_release=JobRegistry.close)
-def _registry(root: str, _data: MnistData) -> JobRegistry:
-    # One per server process (and runs folder): every tab and every browser sees the same runs.
-    return JobRegistry(
+def _registry(settings: ServerSettings, _data: MnistData) -> JobRegistry:
+    # One per server process (and settings): every tab and every browser sees the same runs.
+    executor = make_executor(settings.executor, _data, settings.max_trainings, ray_address=settings.ray_address)
+    registry = JobRegistry(
         _data,
-        RunStore(root),
-        executor_named(os.environ.get("RNN_EXECUTOR"), _data),  # "ray": train on a Ray cluster
-        unwatched_minutes=float(os.environ.get("RNN_UNWATCHED_MINUTES") or 10),
-        admin_password=os.environ.get("RNN_ADMIN_PASSWORD"),
+        RunStore(settings.runs_dir),
+        executor,
+        unwatched_minutes=settings.unwatched_minutes,
+        admin_password=settings.admin_password,
+        limits=settings.limits,
     )
+    close_on_exit(registry)
+    return registry
+
+
+def runs_root() -> str:
+    return str(server_settings().runs_dir)
 
 
 def registry() -> JobRegistry | None:
     data = get_data()
-    return None if data is None else _registry(runs_root(), data)
+    return None if data is None else _registry(server_settings(), data)
 
 
 @st.cache_resource(show_spinner=False)
@@ -223,9 +248,9 @@ class ChosenModel:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _saved_checkpoint(root: str, run_id: str, epochs: float) -> Checkpoint:
+def _saved_checkpoint(_runs: JobRegistry, run_id: str, epochs: float) -> Checkpoint:
     # `epochs` is part of the key: a run trained further is read again.
-    return RunStore(root).checkpoint(run_id)
+    return _runs.checkpoint(run_id)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -248,7 +273,7 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
             st.info(f"Run {view.run_id} has no trained epoch yet: its model can be used once its first epoch is done.")
         return None
     try:
-        checkpoint = _saved_checkpoint(runs_root(), view.run_id, float(view.history[-1].epoch))
+        checkpoint = _saved_checkpoint(registry(), view.run_id, float(view.history[-1].epoch))
     except CheckpointError as err:
         st.error(f"This run's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
         return None
@@ -365,7 +390,7 @@ def render_sidebar() -> None:
     """The block every page shows: where the data came from and the run this tab looks at."""
     with st.sidebar:
         try:
-            data = _load_data()
+            data = _load_data(server_settings())
         except DATA_ERRORS:  # the page itself shows the whole explanation
             st.error("No data: see the message on the page.")
             return
