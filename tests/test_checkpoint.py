@@ -34,9 +34,7 @@ def test_round_trip_rebuilds_the_same_model_with_its_configs_and_history(trained
 
 
 def test_a_checkpoint_resumes_training_where_it_left_off(trained, tiny_data):
-    resumed = Trainer(
-        tiny_data, trained.model_config, trained.config, load_checkpoint(trained.checkpoint().to_bytes()).trainer_state()
-    )
+    resumed = Trainer.from_checkpoint(tiny_data, load_checkpoint(trained.checkpoint().to_bytes()))
     resumed.run(epochs=1)
     assert [row.epoch for row in resumed.history] == [0, 1, 2]
 
