@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -29,13 +30,13 @@ from rnn_core import (
     RunStore,
     load_mnist,
 )
-from rnn_core.config import describe
+from rnn_core.config import SETTINGS, describe
 from rnn_core.executors import make_executor
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RunNotFound
+from rnn_core.runs import RunNotFound, summary_table
 from rnn_core.server_settings import ServerSettings, SettingsError
 from rnn_core.shutdown import close_on_exit
 from rnn_core.trainer import warm_up
@@ -229,6 +230,35 @@ def current_run() -> RunView | None:
     return runs.view(newest) if newest else None
 
 
+@dataclass(frozen=True)
+class RunListing:
+    """Every run as the pages list it. The parts made from the records alone (labels, the
+    summary table) are made once per change of the registry's index, not per script run, so a
+    page costs about the same with ten runs or a thousand."""
+
+    views: list[RunView]
+    problems: list[str]
+    labels: dict[str, str]  # run id -> its picker label
+    table: pd.DataFrame  # rnn_core.runs.summary_table of the records, newest first, for people
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _labels_and_table(root: str, version: int, _views: list[RunView]) -> tuple[dict[str, str], pd.DataFrame]:
+    # keyed by the index's version: the records behind the views are those of that version
+    table = summary_table([view.record for view in _views])
+    for declared in SETTINGS:
+        if declared.optional:  # None reads "all"
+            table[declared.name] = table[declared.name].map(declared.show)
+    return {view.run_id: run_label(view) for view in _views}, table
+
+
+def run_listing() -> RunListing:
+    runs = registry()
+    views, problems = runs.runs()
+    labels, table = _labels_and_table(runs_root(), runs.index.version, views)
+    return RunListing(views, problems, labels, table)
+
+
 def run_label(view: RunView) -> str:
     """One line naming a run in pickers: id, label and model, nothing that changes while it
     trains. Streamlit keeps a picker's choice by the text of its option, so a label that
@@ -336,8 +366,7 @@ def _pick_run() -> None:
     choose_run(None if picked == NEWEST else picked)
 
 
-def _run_picker(views: list[RunView]) -> None:
-    labels = {view.run_id: run_label(view) for view in views}
+def _run_picker(labels: dict[str, str]) -> None:
     chosen = st.session_state.get(RUN_KEY)
     st.session_state[PICKER_KEY] = chosen if chosen in labels else NEWEST
     st.selectbox(
@@ -403,9 +432,9 @@ def render_sidebar() -> None:
             st.caption(f"Data: MNIST, {len(data.train_labels):,} train / {len(data.test_labels):,} test")
         _remember_browser()
         read_run_link()
-        views, _ = registry().runs()
-        if views:
-            _run_picker(views)
+        labels = run_listing().labels
+        if labels:
+            _run_picker(labels)
         view = current_run()
         st.fragment(run_every=POLL_SECONDS if view and view.busy else None)(_live_run_status)()
         st.divider()

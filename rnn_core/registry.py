@@ -88,6 +88,7 @@ class JobRegistry:
     ):
         self.data, self.store, self.limits = data, store, limits or Limits()
         self.index = RunIndex(store)
+        self.index.keep_fresh()
         self.executor = executor or LocalExecutor(data)
         self.unwatched_seconds = unwatched_minutes * 60
         self._admin_password = admin_password or None
@@ -239,6 +240,7 @@ class JobRegistry:
         "because the server shut down", to be continued exactly after the restart. Waits up
         to `wait_seconds` for the trainings to save."""
         self._closed.set()
+        self.index.close()
         jobs = self._all_jobs()
         for job in jobs:
             job.stop(f"stopped {SHUTDOWN_REASON}")

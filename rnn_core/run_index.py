@@ -5,6 +5,10 @@ folders written by anyone else (a training from the command line, a sweep from a
 on shared storage, a folder deleted or copied in by hand) are noticed by comparing each
 folder's modification times, at most once every `recheck_seconds`, and only changed folders
 are read again. A damaged folder stays skipped, with its note, until it changes.
+
+`keep_fresh()` does that look in a thread of its own, so that a page never waits for it (a
+thousand folders take tens of milliseconds to look at); a question finds the look due only
+when that thread has fallen behind.
 """
 
 from __future__ import annotations
@@ -48,6 +52,19 @@ class RunIndex:
         self._entries: dict[str, _Entry] = {}
         self._checked_at = -float("inf")
         self.version = 0  # goes up with every change, so a table built from the records can be kept
+        self._closed = threading.Event()
+
+    def keep_fresh(self) -> None:
+        """Look at the disk in a thread of this index's own, until `close()`."""
+
+        def look_again() -> None:
+            while not self._closed.wait(self.recheck_seconds * 0.8):  # due before a question finds it due
+                self.refresh(force=True)
+
+        threading.Thread(target=look_again, daemon=True, name="rnn-run-index").start()
+
+    def close(self) -> None:
+        self._closed.set()
 
     # ----- told by the jobs of this process ----------------------------------------------------
 
@@ -92,26 +109,34 @@ class RunIndex:
         )
 
     def refresh(self, force: bool = False) -> None:
-        """Read again the folders that changed on disk since the last look."""
+        """Read again the folders that changed on disk since the last look. The look itself
+        holds no lock, so questions are answered meanwhile; what changed is put in at the end,
+        except where a job of this process has put a newer record in the meantime."""
         with self._lock:
             now = time.monotonic()
             if not force and now - self._checked_at < self.recheck_seconds:
                 return
             self._checked_at = now
-            names = set(self.store.folder_names())
-            for gone in set(self._entries) - names:
-                del self._entries[gone]
-                self.version += 1
-            for name in names:
-                entry = self._entries.get(name)
-                signature = _signature(str(self.store.root / name))
-                if entry is not None and entry.signature == signature and not self._keeper_may_have_died(entry):
-                    continue
+            known = dict(self._entries)
+        names = set(self.store.folder_names())
+        changed = {}
+        for name in names:
+            entry = known.get(name)
+            if entry is not None and entry.ours and entry.record is not None and entry.record.status.live:
+                continue  # a job here writes it and tells the index itself, after each write
+            signature = _signature(str(self.store.root / name))
+            if entry is None or entry.signature != signature or self._keeper_may_have_died(entry):
                 read = self.store.read_or_note(name)
-                if isinstance(read, RunRecord):
-                    self._entries[name] = _Entry(signature, read, None, ours=False)
+                record, note = (read, None) if isinstance(read, RunRecord) else (None, read)
+                changed[name] = _Entry(signature, record, note, ours=False)
+        with self._lock:
+            for name, entry in [*((gone, None) for gone in set(known) - names), *changed.items()]:
+                if self._entries.get(name) is not known.get(name):
+                    continue  # put by a job here since the look began: that record is newer
+                if entry is None:
+                    del self._entries[name]
                 else:
-                    self._entries[name] = _Entry(signature, None, read, ours=False)
+                    self._entries[name] = entry
                 self.version += 1
 
     @staticmethod
