@@ -352,7 +352,7 @@ class Trainer:
         start: float,
     ) -> EndEvent:
         # a stop before the pass's first batch cut nothing short: the epochs so far are whole
-        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}" if seen else f"after epoch {epoch_number - 1}")
+        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}" if seen else f"before epoch {epoch_number}")
         if seen:
             record = self._record(train_loss, time.perf_counter() - start, seen, partial=True)
             if math.isfinite(record.test_loss):

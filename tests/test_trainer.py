@@ -258,7 +258,7 @@ def test_a_training_state_that_does_not_fit_the_training_set_is_refused(tiny_dat
         Trainer(tiny_data, SMALL, FAST, {**trainer.state_dict(), **change})
 
 
-def test_a_stop_between_two_epochs_says_after_which_epoch(tiny_data):
+def test_a_stop_between_two_epochs_says_before_which_epoch(tiny_data):
     trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
     stop = threading.Event()
 
@@ -267,5 +267,5 @@ def test_a_stop_between_two_epochs_says_after_which_epoch(tiny_data):
             stop.set()
 
     end = trainer.run(on_event=stop_after_epoch_1, stop=stop)
-    assert end.status == STOPPED and end.reason == "after epoch 1"
+    assert end.status == STOPPED and end.reason == "before epoch 2"
     assert [row.epoch for row in trainer.history] == [0, 1]
