@@ -113,6 +113,7 @@ class Job:
         # whole: a cut epoch is finished first
         self._epochs_target = -(-images_trained // spec.epoch_size) + spec.epochs
         self._queue_position: int | None = None
+        self._let_go = False  # the run was saved without this training: what it reports now is dropped
         self.cancel_waiting: Callable[[], bool] = lambda: False  # set by the executor
         self.done = threading.Event()
 
@@ -177,12 +178,30 @@ class Job:
         finally:
             self.done.set()
 
+    def let_go(self, reason: str) -> None:
+        """Save the run as it stood after its latest scored epoch, stopped with `reason`, without
+        waiting for the training to stop (the process is ending): what the training reports
+        from now on is dropped. The saved state goes on exactly from that epoch."""
+        with self._lock:
+            if self.done.is_set() or self._let_go:
+                return
+            self._let_go = True
+            history, epoch = self._history, self._history[-1].epoch if self._history else 0
+        message = (
+            f"{reason} during epoch {int(epoch) + 1}; the epoch under way was dropped, it goes on from epoch {epoch:g}"
+        )
+        self._publish(self.run.finish(RunStatus.STOPPED, message, history))
+        with self._lock:
+            self._status, self._reason = RunStatus.STOPPED, message
+
     def end_unstarted(self) -> None:
         """The job was stopped before a slot came free: it never trained."""
         self._end(EndEvent(RunStatus.STOPPED, f"{self._stop_reason} while waiting for a training slot"))
         self.done.set()
 
     def _fail(self, message: str) -> None:
+        if self._let_go:
+            return
         with self._lock:
             self._status, self._reason = RunStatus.FAILED, message
         try:
@@ -200,6 +219,8 @@ class Job:
             self._status, self._reason = event.status, event.reason
 
     def _on_report(self, event: Event, state: TrainerState | None) -> None:
+        if self._let_go:
+            return
         if isinstance(event, EndEvent) and event.status == RunStatus.STOPPED:
             event = dataclasses.replace(event, reason=f"{self._stop_reason} {event.reason}")
         if state is not None:

@@ -237,16 +237,20 @@ class JobRegistry:
 
     def close(self, wait_seconds: float = 0.0) -> None:
         """The server is going down: every job stops within a batch and is saved as stopped
-        "because the server shut down", to be continued exactly after the restart. Waits up
-        to `wait_seconds` for the trainings to save."""
+        "because the server shut down", to be continued exactly after the restart. A training
+        not saved within `wait_seconds` (a large model's batch and scoring can take a minute)
+        is saved as it stood after its latest scored epoch. Without a wait (the command
+        line's), the trainings save in their own time."""
         self._closed.set()
         self.index.close()
         jobs = self._all_jobs()
         for job in jobs:
             job.stop(f"stopped {SHUTDOWN_REASON}")
-        deadline = time.monotonic() + wait_seconds
-        for job in jobs:
-            job.done.wait(max(0.0, deadline - time.monotonic()))
+        if wait_seconds:
+            deadline = time.monotonic() + wait_seconds
+            for job in jobs:
+                if not job.done.wait(max(0.0, deadline - time.monotonic())):
+                    job.let_go(f"stopped {SHUTDOWN_REASON}")
         self.executor.shutdown()  # after the waits: a Ray executor leaves the cluster
 
     # ----- reading ----------------------------------------------------------------------------

@@ -463,3 +463,20 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     message = (at.success or at.warning or at.error)[0].value
     assert status.value in message or "trained to epoch 1" in message
     assert at.selectbox(key="sidebar_run").value == run_id
+
+
+def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch):
+    from tests.test_registry import HeldStep
+
+    step = HeldStep(monkeypatch)
+    at = press(open_train_page(**LONG), "Train")
+    assert step.started.wait(60)
+    try:
+        at.run()  # a whole script run while the batch is held
+        assert not at.exception and training(at)
+        press(at, "Stop")
+        assert stop_button(at).label == "Stopping..." and step.inside.is_set()
+    finally:
+        step.release.set()
+    rerun_until_idle(at)
+    assert "Stopped: by the user" in at.info[0].value

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import threading
 import time
 
 import pytest
@@ -311,3 +312,52 @@ def test_a_sweep_larger_than_the_limit_or_beside_a_live_one_is_refused(tmp_path)
             sweep.start(registry, cells[:1], ["seed"], owner=ALICE)
     finally:
         registry.close()
+
+
+class HeldStep:
+    """Patched in for the optimizer's step: each step waits until the test lets it go, as a
+    step of a very large model (a minute on a CPU) would keep the training busy."""
+
+    def __init__(self, monkeypatch):
+        self.started, self.inside, self.release = threading.Event(), threading.Event(), threading.Event()
+        original = torch.optim.SGD.step
+
+        def held(optimizer, *args, **kwargs):
+            self.started.set()
+            self.inside.set()
+            self.release.wait(120)
+            self.inside.clear()
+            return original(optimizer, *args, **kwargs)
+
+        monkeypatch.setattr(torch.optim.SGD, "step", held)
+
+
+def test_pages_read_a_run_while_its_batch_is_under_way(registry, monkeypatch):
+    step = HeldStep(monkeypatch)
+    run_id = registry.start(MODEL, LONG, owner=ALICE)
+    assert step.started.wait(60)
+    try:
+        # every reader answers while the step is held: none waits for the training
+        assert registry.view(run_id).status == RunStatus.RUNNING
+        assert registry.runs()[0][0].busy and registry.checkpoint(run_id).history[0].epoch == 0
+        registry.stop(run_id, owner=ALICE)
+        assert registry.view(run_id).live.stopping
+        assert step.inside.is_set()  # all of it answered while the batch was still under way
+    finally:
+        step.release.set()
+    assert finished(registry, run_id).status == RunStatus.STOPPED
+
+
+def test_a_training_still_busy_at_shutdown_is_saved_from_its_last_scored_epoch(tmp_path, monkeypatch):
+    registry = new_registry(tmp_path)
+    step = HeldStep(monkeypatch)
+    run_id = registry.start(MODEL, LONG, owner=ALICE)
+    assert step.started.wait(60)
+    try:
+        registry.close(wait_seconds=0.5)  # the held batch outlasts the wait
+        saved = RunStore(tmp_path).read(run_id)
+    finally:
+        step.release.set()
+    assert saved.status == RunStatus.STOPPED and "because the server shut down" in saved.reason
+    assert [row.epoch for row in saved.history] == [0] and "goes on from epoch 0" in saved.reason
+    assert RunStore(tmp_path).checkpoint(run_id).position["images_trained"] == 0
