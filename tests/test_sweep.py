@@ -63,6 +63,14 @@ def test_a_bad_value_in_a_list_is_a_usage_error(flag, capsys):
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
 
 
+def test_a_grid_larger_than_the_limit_is_refused_unless_asked_for(tmp_path, capsys):
+    seeds = ",".join(map(str, range(30)))
+    with pytest.raises(SystemExit) as exit_info:
+        sweep.main(["--seed", seeds, "--runs-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--max-runs 30" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing was queued
+
+
 @pytest.fixture
 def registry(tmp_path):
     data = synthetic_mnist(n_train=400)
