@@ -74,6 +74,11 @@ def read_notebook_model(state_dict: dict[str, Any]) -> tuple[ModelConfig, dict[s
     """The model config a notebook-style state_dict describes, and its weights under this
     app's names. ValueError, in words for the user, when the file does not fit the shape."""
     recurrent, output = _split_prefixes(state_dict)
+    layer_keys = {key.split(".", 1)[1] for key in state_dict if key.startswith(f"{recurrent}.")}
+    odd = sorted(key for key in layer_keys if not LAYER_KEY.fullmatch(key))
+    if odd:
+        # weight_hr (an LSTM with proj_size) or *_reverse (bidirectional): not this model
+        raise ValueError(f"the recurrent layer has parts this app's model has not: {', '.join(odd)[:200]}")
     first_hh = _tensor(state_dict, f"{recurrent}.weight_hh_l0")
     if first_hh.dim() != 2 or first_hh.shape[1] == 0 or first_hh.shape[0] % first_hh.shape[1]:
         raise ValueError(f"{recurrent}.weight_hh_l0 has shape {tuple(first_hh.shape)}, not (gates x hidden, hidden)")
@@ -84,11 +89,6 @@ def read_notebook_model(state_dict: dict[str, Any]) -> tuple[ModelConfig, dict[s
             f"{recurrent}.weight_hh_l0 has {first_hh.shape[0] // hidden} blocks of {hidden} rows: "
             "an LSTM has 4, a GRU 3, a plain RNN 1"
         )
-    layer_keys = {key.split(".", 1)[1] for key in state_dict if key.startswith(f"{recurrent}.")}
-    odd = sorted(key for key in layer_keys if not LAYER_KEY.fullmatch(key))
-    if odd:
-        # weight_hr (an LSTM with proj_size) or *_reverse (bidirectional): not this model
-        raise ValueError(f"the recurrent layer has parts this app's model has not: {', '.join(odd)[:200]}")
     layers = 1 + max(int(LAYER_KEY.fullmatch(key).group(2)) for key in layer_keys)
     model_config = ModelConfig(cell_type=cell_type, hidden_size=hidden, num_layers=layers)  # checks the limits
     weights = {
