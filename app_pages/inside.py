@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, ui
+from dashboard import charts, epoch_views, ui
 from dashboard.inside_tables import (
     CELL,
     CELL_TRIO,
@@ -597,6 +597,7 @@ def main() -> None:
         st.stop()
     chosen = ui.chosen_model()
     if chosen is not None:
+        chosen = epoch_views.pick_epoch(chosen, "inside")
         inside_the_cell(chosen, data)
         rows_needed(chosen, data, ui.registry().runs()[0])
     memory_through_time(chosen, data)
