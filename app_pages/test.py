@@ -128,7 +128,7 @@ def notebook_downloads(chosen: ChosenModel) -> None:
 def choose_model() -> ChosenModel | None:
     """One line: the model on test, its downloads, and the upload of another; the canvas and
     its prediction then fit the first screen."""
-    words, download, notebook, upload = st.columns([6, 2, 2, 2], vertical_alignment="center")
+    words, epoch, download, notebook, upload = st.columns([6, 3, 2, 2, 2], vertical_alignment="center")
     with upload.popover("Upload", icon=":material/upload:", width="stretch", help="Upload a model saved by this app"):
         upload_checkpoint()
     if error := state.get("test_upload_error"):
@@ -137,10 +137,9 @@ def choose_model() -> ChosenModel | None:
         chosen = ui.chosen_model()
     if chosen is None:
         return None
-    sentence = words.empty()
-    with words:
-        chosen = epoch_views.pick_epoch(chosen, "test")
-    sentence.markdown(
+    with epoch:
+        chosen = epoch_views.pick_epoch(chosen, "test", label_visibility="collapsed")
+    words.markdown(
         f"**Testing {chosen.name}**: {chosen.description}.",
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )

@@ -95,7 +95,7 @@ def _picked(key: str) -> None:
     state[CHOSEN_KEY] = None if state[key] == LATEST else state[key]
 
 
-def pick_epoch(chosen: ChosenModel, page: str) -> ChosenModel:
+def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible") -> ChosenModel:
     """A picker of the run's models after each epoch (default: the latest); the model picked."""
     _follow_run_and_link(chosen.run_id)
     epochs = {epoch.name: epoch for epoch in run_epochs(chosen.run_id)}
@@ -119,6 +119,7 @@ def pick_epoch(chosen: ChosenModel, page: str) -> ChosenModel:
         "Model",
         [LATEST, *epochs],
         key=key,
+        label_visibility=label_visibility,
         on_change=_picked,
         args=(key,),
         format_func=lambda choice: epoch_choice_label(choice, latest),
