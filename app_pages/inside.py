@@ -597,7 +597,8 @@ def main() -> None:
         st.stop()
     chosen = ui.chosen_model()
     if chosen is not None:
-        chosen = epoch_views.pick_epoch(chosen, "inside")
+        with st.columns([1, 2])[0]:
+            chosen = epoch_views.pick_epoch(chosen, "inside")
         inside_the_cell(chosen, data)
         rows_needed(chosen, data, ui.registry().runs()[0])
     memory_through_time(chosen, data)

@@ -16,7 +16,7 @@ from dashboard import charts, epoch_views, ui
 from dashboard.ui import ChosenModel, escape_markdown
 from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
 from rnn_core.config import describe
-from rnn_core.export import FORMATS, export_bytes
+from rnn_core.export import FORMATS, export_bytes, loading_line
 from rnn_core.inspection import (
     SURE_PROBABILITY,
     EvaluationReport,
@@ -106,10 +106,10 @@ NOTEBOOK_FILES = {
 
 def notebook_downloads(chosen: ChosenModel) -> None:
     """The model for the notebook's class, and the code that rebuilds the run."""
+    line = loading_line(chosen.checkpoint, f"{chosen.run_id}{FORMATS['state-dict']}")
     st.markdown(
-        "**Download for the notebook**: load it with "
-        f'`model.load_state_dict(torch.load("{chosen.run_id}.notebook.pt"))`. **Get the code**: the '
-        "model class, the training and test loops and this run's settings, in plain PyTorch."
+        f"**Download for the notebook**: load it with `{line}`. **Get the code**: the model class, the "
+        "training and test loops and this run's settings, in plain PyTorch."
     )
     for to, (label, help_text) in NOTEBOOK_FILES.items():
         st.download_button(
@@ -128,7 +128,7 @@ def notebook_downloads(chosen: ChosenModel) -> None:
 def choose_model() -> ChosenModel | None:
     """One line: the model on test, its downloads, and the upload of another; the canvas and
     its prediction then fit the first screen."""
-    words, epoch, download, notebook, upload = st.columns([6, 3, 2, 2, 2], vertical_alignment="center")
+    words, epoch, download, notebook, upload = st.columns([6, 3, 2, 2.4, 2], vertical_alignment="center")
     with upload.popover("Upload", icon=":material/upload:", width="stretch", help="Upload a model saved by this app"):
         upload_checkpoint()
     if error := state.get("test_upload_error"):

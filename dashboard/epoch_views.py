@@ -116,7 +116,7 @@ def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible"
     state[key] = wanted or LATEST
     latest = chosen.checkpoint.history[-1].epoch if chosen.checkpoint.history else None
     st.selectbox(
-        "Model",
+        "Model of the run",
         [LATEST, *epochs],
         key=key,
         label_visibility=label_visibility,

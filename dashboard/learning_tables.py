@@ -92,13 +92,14 @@ def guess_strip(images: torch.Tensor, row: EpochGuesses, scale: int = 2) -> np.n
     cell = strip.shape[1] // len(images)
     picture = Image.new("RGB", (strip.shape[1], strip.shape[0] + LABEL_PX), "white")
     picture.paste(Image.fromarray(strip), (0, 0))
-    draw, font = ImageDraw.Draw(picture), _font(13)
-    top = strip.shape[0] + 3
+    draw, digit_font, small_font = ImageDraw.Draw(picture), _font(16), _font(11)
+    top = strip.shape[0] + 2
     for number, (guess, confidence, right) in enumerate(zip(row.guesses, row.confidences, row.right)):
         colour = charts.RIGHT if right else charts.WRONG
         left = number * cell + 4
-        draw.text((left, top), f"{guess} {confidence:.0%}", fill=colour, font=font)
-        mark = (left + cell - 18, top + 2)
+        draw.text((left, top), str(guess), fill=colour, font=digit_font)  # the guess, large
+        draw.text((left + 12, top + 4), f"{confidence:.0%}", fill=colour, font=small_font)
+        mark = (left + cell - 18, top + 3)
         if right:  # a tick
             draw.line(
                 [(mark[0], mark[1] + 6), (mark[0] + 4, mark[1] + 11), (mark[0] + 11, mark[1])], fill=colour, width=2

@@ -45,6 +45,17 @@ class Step:
     code: str
 
 
+def loading_line(checkpoint: Checkpoint, path: str) -> str:
+    """The code that loads the exported state_dict into the exported (for an LSTM, the
+    notebook's) class."""
+    model = checkpoint.model_config
+    layers = f", num_layers={model.num_layers}" if model.num_layers > 1 else ""
+    return (
+        f"model = {CLASS_NAMES[model.cell_type]}(28, {model.hidden_size}, 10{layers}); "
+        f'model.load_state_dict(torch.load("{path}"))'
+    )
+
+
 def state_dict_bytes(checkpoint: Checkpoint) -> bytes:
     """The weights as `torch.save(model.state_dict(), path)` of the exported class writes them."""
     buffer = io.BytesIO()

@@ -19,6 +19,7 @@ import torch
 
 from rnn_core.checkpoint import load_checkpoint
 from rnn_core.data import load_mnist
+from rnn_core.export import loading_line
 from rnn_core.export import main as export_main
 from tests.conftest import REPO
 from tests.test_notebook_models import NotebookStyle, accuracy_in_class
@@ -83,6 +84,12 @@ def test_the_exported_notebook_is_valid_and_runs_top_to_bottom(trained_run, tmp_
     assert len(namespace["accuracies"]) == 2
     assert abs(namespace["accuracies"][-1] - accuracy) <= ONE_POINT
     assert type(namespace["model"]).__name__ == "LSTMnist"
+    weights = exported(run_folder, "state-dict", tmp_path / "weights.pt")
+    checkpoint = load_checkpoint(run_folder / "checkpoint.pt")
+    exec(loading_line(checkpoint, str(weights)), namespace)  # the line the Test page gives, in the notebook
+    assert namespace["test"](namespace["test_loader"], namespace["model"], namespace["loss_function"])[0] == (
+        pytest.approx(accuracy, abs=0.01)
+    )
 
 
 def test_the_exported_state_dict_loads_into_the_notebook_class_and_scores_the_same(trained_run, tmp_path):
