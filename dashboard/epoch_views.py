@@ -46,8 +46,28 @@ NO_EPOCHS = (
 state = st.session_state
 
 
+MAX_ANCESTORS = 50  # a chain of continued runs longer than any class makes
+
+
 def run_epochs(run_id: str) -> list[EpochWeights]:
-    return saved_epochs(RunStore(ui.runs_root()).folder(run_id))
+    """The models the run kept after each epoch, with those of the runs it continues up to
+    where it took over (Continue on a finished run starts a new run from that run's model)."""
+    store = RunStore(ui.runs_root())
+    epochs: list[EpochWeights] = []
+    up_to = float("inf")
+    for _ in range(MAX_ANCESTORS):
+        try:
+            own = saved_epochs(store.folder(run_id))
+            parent = store.read(run_id).parent
+        except (RunNotFound, ValueError, OSError):  # an ancestor deleted since: its epochs are gone
+            break
+        first_own = min((epoch.epoch for epoch in epochs), default=float("inf"))
+        epochs = [epoch for epoch in own if epoch.epoch <= up_to and epoch.epoch < first_own] + epochs
+        fork = parent.get("epoch") if parent else None
+        if isinstance(fork, bool) or not isinstance(fork, (int, float)):
+            break
+        run_id, up_to = parent["run_id"], fork
+    return epochs
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -372,3 +372,19 @@ def test_the_notebook_downloads_are_offered_for_the_model_on_test(saved_run):
     at = open_test_page()
     labels = [button.proto.label for button in at.get("download_button")]
     assert {"Weights for the notebook", "Python script", "Jupyter notebook"} <= set(labels)
+
+
+def test_a_run_that_continues_another_shows_the_epochs_it_took_over(two_epoch_run, runs_dir, tiny_data):
+    from rnn_core.epochs import saved_epochs
+
+    store = RunStore(runs_dir)
+    parent = store.checkpoint(two_epoch_run)
+    child = store.create(parent.model_config, parent.train_config, parent={"run_id": two_epoch_run, "epoch": 2})
+    trainer = Trainer(tiny_data, parent.model_config, parent.train_config, parent)
+    trainer.run(epochs=1, on_event=child.record(trainer))
+    assert [epoch.name for epoch in saved_epochs(child.folder)] == ["3"]
+    at = open_test_page(run=child.run_id)
+    at.session_state["test_view"] = "How it learned"
+    at.run()
+    shown = [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**after epoch")]
+    assert shown == ["after epoch 0", "after epoch 1", "after epoch 2", "after epoch 3"]
