@@ -104,8 +104,19 @@ NOTEBOOK_FILES = {
 }
 
 
-def notebook_downloads(chosen: ChosenModel) -> None:
-    """The model for the notebook's class, and the code that rebuilds the run."""
+def downloads(chosen: ChosenModel) -> None:
+    """The model as this app saves it; for the notebook's class; and the code that rebuilds the run."""
+    st.download_button(
+        "Checkpoint of this app",
+        data=chosen.checkpoint.to_bytes,
+        file_name=f"{chosen.run_id}.pt",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        key="test_download",
+        help="Configs, weights, optimizer state and history (.pt): uploads here, or continues on the Train page",
+        width="stretch",
+    )
     line = loading_line(chosen.checkpoint, f"{chosen.run_id}{FORMATS['state-dict']}")
     st.markdown(
         f"**Download for the notebook**: load it with `{line}`. **Get the code**: the model class, the "
@@ -126,10 +137,15 @@ def notebook_downloads(chosen: ChosenModel) -> None:
 
 
 def choose_model() -> ChosenModel | None:
-    """One line: the model on test, its downloads, and the upload of another; the canvas and
-    its prediction then fit the first screen."""
-    words, epoch, download, notebook, upload = st.columns([6, 3, 2, 2.4, 2], vertical_alignment="center")
-    with upload.popover("Upload", icon=":material/upload:", width="stretch", help="Upload a model saved by this app"):
+    """One line: the model on test, the epoch it is taken after, its downloads, and the upload
+    of another; the canvas and its prediction then fit the first screen."""
+    words, epoch, download, upload = st.columns([6, 3, 2.4, 2], vertical_alignment="center")
+    with upload.popover(
+        "Upload",
+        icon=":material/upload:",
+        width="stretch",
+        help="Upload a model saved by this app or from the notebook",
+    ):
         upload_checkpoint()
     if error := state.get("test_upload_error"):
         st.error(error, icon=":material/error:")
@@ -143,18 +159,10 @@ def choose_model() -> ChosenModel | None:
         f"**Testing {chosen.name}**: {chosen.description}.",
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )
-    download.download_button(
-        "Download",
-        data=chosen.checkpoint.to_bytes,
-        file_name=f"{chosen.run_id}.pt",
-        width="stretch",
-        mime="application/octet-stream",
-        on_click="ignore",
-        icon=":material/download:",
-        help="Download this model (.pt)",
-    )
-    with notebook.popover("Notebook", icon=":material/code:", width="stretch", help="For the notebook, and the code"):
-        notebook_downloads(chosen)
+    with download.popover(
+        "Download", icon=":material/download:", width="stretch", help="This model, for this app or the notebook"
+    ):
+        downloads(chosen)
     forget_picks_of_another_model(chosen.fingerprint)
     return chosen
 

@@ -371,7 +371,7 @@ def test_a_whole_pickled_model_upload_is_refused_with_the_line_that_saves_a_stat
 def test_the_notebook_downloads_are_offered_for_the_model_on_test(saved_run):
     at = open_test_page()
     labels = [button.proto.label for button in at.get("download_button")]
-    assert {"Weights for the notebook", "Python script", "Jupyter notebook"} <= set(labels)
+    assert {"Checkpoint of this app", "Weights for the notebook", "Python script", "Jupyter notebook"} <= set(labels)
 
 
 def test_a_run_that_continues_another_shows_the_epochs_it_took_over(two_epoch_run, runs_dir, tiny_data):
