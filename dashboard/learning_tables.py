@@ -132,7 +132,7 @@ def learning_summary(rows: Sequence[EpochGuesses]) -> str:
     first, last = rows[0], rows[-1]
     return (
         f"{first.label.capitalize()}: {sum(first.right)} of {len(first.right)} right; {last.label}: "
-        f"{sum(last.right)} of {len(last.right)}. The performance should increase with each epoch."
+        f"{sum(last.right)} of {len(last.right)}. Each epoch should get more of them right."
     )
 
 

@@ -57,7 +57,7 @@ def test_the_words_say_what_the_picture_shows():
     words = guesses_in_words(ROW, [5, 7])
     assert "a 5 read as 3 (12%, wrong)" in words and "a 7 read as 7 (90%, right)" in words
     later = EpochGuesses(3, 90.0, [5, 7], [0.8, 0.95], [True, True])
-    assert learning_summary([ROW, later]).startswith("After epoch 0: 1 of 2 right; after epoch 3: 2 of 2.")
+    assert learning_summary([ROW, later]).startswith("After epoch 0: 1 of 2 right; after epoch 3: 2 of 2. Each epoch")
 
 
 def test_many_epochs_are_thinned_evenly_keeping_the_first_and_the_last():
