@@ -141,10 +141,7 @@ def choose_model() -> ChosenModel | None:
     of another; the canvas and its prediction then fit the first screen."""
     words, epoch, download, upload = st.columns([6, 3, 2.4, 2], vertical_alignment="center")
     with upload.popover(
-        "Upload",
-        icon=":material/upload:",
-        width="stretch",
-        help="Upload a model saved by this app or from the notebook",
+        "Upload", icon=":material/upload:", width="stretch", help="A model of this app or the notebook"
     ):
         upload_checkpoint()
     if error := state.get("test_upload_error"):
