@@ -42,6 +42,7 @@ NO_EPOCHS = (
     "This run kept no model per epoch (it was trained before the app kept them, or uploaded): "
     "only its latest model can be shown."
 )
+ONLY_LATEST = "Its latest model only: this run kept none per epoch."
 
 state = st.session_state
 
@@ -121,8 +122,7 @@ def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible"
     epochs = {epoch.name: epoch for epoch in run_epochs(chosen.run_id)}
     wanted = state.get(CHOSEN_KEY)
     if not epochs:
-        if wanted is not None:
-            st.caption(NO_EPOCHS)
+        st.caption(NO_EPOCHS if wanted is not None else ONLY_LATEST)
         state[CHOSEN_KEY] = None
         _write_link()
         return chosen

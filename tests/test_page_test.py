@@ -333,6 +333,9 @@ def test_a_run_from_before_per_epoch_models_says_so_and_shows_its_latest(saved_r
     at.run()
     assert any("kept no model per epoch" in info.value for info in at.info)
     assert [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**after epoch")] == ["after epoch 1"]
+    at.session_state["test_view"] = "Test set"
+    at.run()
+    assert any("latest model only" in caption.value for caption in at.caption)
 
 
 def test_a_notebook_state_dict_upload_becomes_a_scored_run(saved_run, runs_dir, app_test_set):
