@@ -519,9 +519,7 @@ def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
 
 def trio_section(polling: bool) -> None:
     """The three cells' live status while they train; once done, their comparison."""
-    runs = ui.registry()
-    views, _ = runs.runs()
-    trios = cell_trios(views)
+    trios = cell_trios(ui.run_listing().views)
     newest = trios[0] if trios else None
     busy = newest is not None and any(view.busy for view in newest.values())
     if polling != busy:
@@ -573,9 +571,7 @@ def memory_through_time(chosen: ui.ChosenModel | None, data: MnistData) -> None:
     if chosen is not None:
         memory_of_model(chosen, data)
     st.subheader("RNN, GRU and LSTM, trained alike")
-    runs = ui.registry()
-    views, _ = runs.runs()
-    trios = cell_trios(views)
+    trios = cell_trios(ui.run_listing().views)
     busy = bool(trios) and any(view.busy for view in trios[0].values())
     st.fragment(trio_section, run_every=TRIO_POLL_S if busy else None)(busy)
 
@@ -600,7 +596,7 @@ def main() -> None:
         with st.columns([1, 2])[0]:
             chosen = epoch_views.pick_epoch(chosen, "inside")
         inside_the_cell(chosen, data)
-        rows_needed(chosen, data, ui.registry().runs()[0])
+        rows_needed(chosen, data, ui.run_listing().views)
     memory_through_time(chosen, data)
 
 

@@ -14,7 +14,6 @@ removing and adding elements: nothing jumps. What the first click on a fresh ser
 from __future__ import annotations
 
 import math
-import os
 
 import altair as alt
 import pandas as pd
@@ -28,7 +27,7 @@ from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RESULT_COLUMNS, summary_table
+from rnn_core.runs import RESULT_COLUMNS
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -586,14 +585,12 @@ def delete_run(runs: JobRegistry, run_id: str) -> None:
         ui.choose_run(None)
 
 
-def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) -> None:
-    by_id = {view.run_id: view for view in views}
+def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None) -> None:
+    by_id, labels = {view.run_id: view for view in listing.views}, listing.labels
     if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
         st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
     choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox(
-        "Run", list(by_id), format_func=lambda rid: ui.run_label(by_id[rid]), key="train_action_run"
-    )
+    run_id = choose.selectbox("Run", list(by_id), format_func=labels.__getitem__, key="train_action_run")
     view = by_id[run_id]
     allowed = ui.may_change(run_id)
     use.button(
@@ -626,7 +623,7 @@ def remember_admin_password() -> None:
 
 
 def admin_box(runs: JobRegistry) -> None:
-    if not os.environ.get("RNN_ADMIN_PASSWORD"):
+    if not ui.server_settings().admin_password:
         return
     with st.expander("Teacher: admin password"):
         st.text_input(
@@ -645,18 +642,16 @@ def admin_box(runs: JobRegistry) -> None:
 
 def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     st.header("Compare runs", divider="gray")
-    views, problems = runs.runs()
-    for problem in problems:
+    listing = ui.run_listing()
+    views = listing.views
+    for problem in listing.problems:
         st.warning(f"A run folder was skipped: {escape_markdown(problem)}", icon=":material/folder_off:")
     if not views:
         st.caption("Every training is saved here as a run. None yet.")
         return
     records = [view.record for view in views]
-    table = summary_table(records)
+    table = listing.table.copy()
     table["status"] = [view.status.value for view in views]
-    for declared in SETTINGS:
-        if declared.optional:  # None reads "all"
-            table[declared.name] = table[declared.name].map(declared.show)
     st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
     selection = st.dataframe(
         table,
@@ -671,7 +666,7 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     rows = selection.selection.rows or list(range(min(5, len(views))))
     history = compare_tables.overlay_history([records[row] for row in rows])
     charts.show(st, overlay_chart(history))
-    run_actions(runs, views, shown)
+    run_actions(runs, listing, shown)
     admin_box(runs)
 
 

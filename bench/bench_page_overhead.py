@@ -35,7 +35,8 @@ sys.path.insert(0, str(REPO))
 from dashboard import settings  # noqa: E402
 from rnn_core import PRESETS, RunStore, Trainer, load_mnist  # noqa: E402
 from rnn_core.config import configs  # noqa: E402
-from rnn_core.jobs import default_slots, threads_per_slot  # noqa: E402
+from rnn_core.local_executor import threads_per_slot  # noqa: E402
+from rnn_core.server_settings import ServerSettings  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import AppServer  # noqa: E402
 
@@ -154,8 +155,10 @@ def main() -> None:
     model_config, train_config = configs(values)
     query = urllib.parse.urlencode(link)
 
-    torch.set_num_threads(threads_per_slot(default_slots()))  # as the app's executor sizes each worker
-    data = load_mnist(os.environ.get("RNN_DATA_DIR", REPO / "data"), allow_download=False, allow_sample=False)
+    server = ServerSettings.from_environment()
+    # as the app's executor sizes each worker
+    torch.set_num_threads(threads_per_slot(server.max_trainings or os.cpu_count() or 1))
+    data = load_mnist(server.data_dir, server.mnist_dir, allow_download=False, allow_sample=False)
     workdir = Path(tempfile.mkdtemp(prefix="bench-page-"))
     store = RunStore(workdir / "runs")
     server = AppServer(store.root, workdir / "server.log").start()

@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from rnn_core import load_mnist, sweep  # noqa: E402
-from rnn_core.jobs import Executor, LocalExecutor  # noqa: E402
+from rnn_core.jobs import Executor  # noqa: E402
+from rnn_core.local_executor import LocalExecutor  # noqa: E402
 from rnn_core.registry import JobRegistry  # noqa: E402
 from rnn_core.runs import RunStore  # noqa: E402
 
@@ -63,7 +64,7 @@ def main() -> None:
 
     started = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-    remote, local = RayExecutor(data, cpus_per_job=1, slots=2), LocalExecutor(slots=2)
+    remote, local = RayExecutor(data, cpus_per_job=1, slots=2), LocalExecutor(data, slots=2)
     print(f"Ray start and warm-up (once):     {time.perf_counter() - started:5.1f} s")
     # The first sweep on each also pays for torch's first use (oneDNN primitives, caches).
     first_local, first_ray = (
@@ -84,7 +85,7 @@ def main() -> None:
 
     print("throughput with workers (runs per minute):")
     for workers in (1, 2):
-        here = time_sweep(data, LocalExecutor(slots=workers), grid, root / f"local-{workers}")
+        here = time_sweep(data, LocalExecutor(data, slots=workers), grid, root / f"local-{workers}")
         there = time_sweep(data, RayExecutor(data, cpus_per_job=1, slots=workers), grid, root / f"ray-{workers}")
         print(
             f"  {workers} worker(s): local {len(grid) * 60 / here:5.1f} ({here:5.1f} s)   "

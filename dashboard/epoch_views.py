@@ -28,7 +28,7 @@ from dashboard.learning_tables import (
     shown_epochs,
 )
 from dashboard.ui import ChosenModel, escape_markdown
-from rnn_core import Checkpoint, CheckpointError, MnistData, RowClassifier, RunStore
+from rnn_core import Checkpoint, CheckpointError, MnistData, RowClassifier
 from rnn_core.config import ModelConfig, describe
 from rnn_core.epochs import EpochWeights, load_epoch_weights, saved_epochs
 from rnn_core.inspection import model_fingerprint
@@ -53,13 +53,13 @@ MAX_ANCESTORS = 50  # a chain of continued runs longer than any class makes
 def run_epochs(run_id: str) -> list[EpochWeights]:
     """The models the run kept after each epoch, with those of the runs it continues up to
     where it took over (Continue on a finished run starts a new run from that run's model)."""
-    store = RunStore(ui.runs_root())
+    runs = ui.registry()
     epochs: list[EpochWeights] = []
     up_to = float("inf")
     for _ in range(MAX_ANCESTORS):
         try:
-            own = saved_epochs(store.folder(run_id))
-            parent = store.read(run_id).parent
+            parent = runs.view(run_id).record.parent  # from the registry's index: no file read
+            own = saved_epochs(runs.store.folder(run_id))  # a listing: the files are read when shown
         except (RunNotFound, ValueError, OSError):  # an ancestor deleted since: its epochs are gone
             break
         first_own = min((epoch.epoch for epoch in epochs), default=float("inf"))

@@ -9,12 +9,14 @@ and the browser's token; runs, their jobs and their files belong to the server's
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import re
 import secrets
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -28,13 +30,15 @@ from rnn_core import (
     RunStore,
     load_mnist,
 )
-from rnn_core.config import describe
+from rnn_core.config import SETTINGS, describe
+from rnn_core.executors import make_executor
 from rnn_core.history import RunStatus
 from rnn_core.inspection import model_fingerprint
-from rnn_core.jobs import executor_named
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RunNotFound
+from rnn_core.runs import RunNotFound, summary_table
+from rnn_core.server_settings import ServerSettings, SettingsError
+from rnn_core.shutdown import close_on_exit
 from rnn_core.trainer import warm_up
 
 FIX_HINT = (
@@ -57,43 +61,65 @@ def escape_markdown(text: object) -> str:
     return re.sub(r"([\\`*_\[\]()<>#!|~:$])", r"\\\1", str(text))
 
 
-# ----- the data and the registry ------------------------------------------------------------
+# ----- the server's settings, data and registry --------------------------------------------
+
+log = logging.getLogger(__name__)
+
+
+def server_settings() -> ServerSettings:
+    """The settings from the environment. A value that cannot be used stops every page with
+    the one line that names it (and the server log gets it too)."""
+    try:
+        return ServerSettings.from_environment()
+    except SettingsError as err:
+        log.error("the server's settings cannot be used: %s", err)
+        st.error(f"**The server cannot start.** {escape_markdown(err)}", icon=":material/error:")
+        st.stop()
+        raise  # st.stop() ends the script run; this line only tells type checkers so
 
 
 @st.cache_resource(show_spinner="Loading MNIST (only on the first start)...")
-def _load_data() -> MnistData:
+def _load_data_from(data_dir: Path, mnist_dir: Path | None) -> MnistData:
     # One copy per server process, shared read-only by every session.
-    return load_mnist(os.environ.get("RNN_DATA_DIR", "data"))
+    return load_mnist(data_dir, mnist_dir)
+
+
+def _load_data(settings: ServerSettings) -> MnistData:
+    return _load_data_from(settings.data_dir, settings.mnist_dir)
 
 
 def get_data() -> MnistData | None:
     """The shared MNIST, or None after showing why it could not be loaded and how to fix it."""
     try:
-        return _load_data()
+        return _load_data(server_settings())
     except DATA_ERRORS as err:
         st.error(f"**MNIST could not be loaded.** {escape_markdown(err)}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
 
-def runs_root() -> str:
-    return os.environ.get("RNN_RUNS_DIR", "runs")
-
-
 @st.cache_resource(on_release=JobRegistry.close)
-def _registry(root: str, _data: MnistData) -> JobRegistry:
-    # One per server process (and runs folder): every tab and every browser sees the same runs.
-    return JobRegistry(
+def _registry(settings: ServerSettings, _data: MnistData) -> JobRegistry:
+    # One per server process (and settings): every tab and every browser sees the same runs.
+    executor = make_executor(settings.executor, _data, settings.max_trainings, ray_address=settings.ray_address)
+    registry = JobRegistry(
         _data,
-        RunStore(root),
-        executor_named(os.environ.get("RNN_EXECUTOR"), _data),  # "ray": train on a Ray cluster
-        unwatched_minutes=float(os.environ.get("RNN_UNWATCHED_MINUTES") or 10),
-        admin_password=os.environ.get("RNN_ADMIN_PASSWORD"),
+        RunStore(settings.runs_dir),
+        executor,
+        unwatched_minutes=settings.unwatched_minutes,
+        admin_password=settings.admin_password,
+        limits=settings.limits,
     )
+    close_on_exit(registry)
+    return registry
+
+
+def runs_root() -> str:
+    return str(server_settings().runs_dir)
 
 
 def registry() -> JobRegistry | None:
     data = get_data()
-    return None if data is None else _registry(runs_root(), data)
+    return None if data is None else _registry(server_settings(), data)
 
 
 @st.cache_resource(show_spinner=False)
@@ -204,6 +230,35 @@ def current_run() -> RunView | None:
     return runs.view(newest) if newest else None
 
 
+@dataclass(frozen=True)
+class RunListing:
+    """Every run as the pages list it. The parts made from the records alone (labels, the
+    summary table) are made once per change of the registry's index, not per script run, so a
+    page costs about the same with ten runs or a thousand."""
+
+    views: list[RunView]
+    problems: list[str]
+    labels: dict[str, str]  # run id -> its picker label
+    table: pd.DataFrame  # rnn_core.runs.summary_table of the records, newest first, for people
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _labels_and_table(root: str, version: int, _views: list[RunView]) -> tuple[dict[str, str], pd.DataFrame]:
+    # keyed by the index's version: the records behind the views are those of that version
+    table = summary_table([view.record for view in _views])
+    for declared in SETTINGS:
+        if declared.optional:  # None reads "all"
+            table[declared.name] = table[declared.name].map(declared.show)
+    return {view.run_id: run_label(view) for view in _views}, table
+
+
+def run_listing() -> RunListing:
+    runs = registry()
+    views, problems = runs.runs()
+    labels, table = _labels_and_table(runs_root(), runs.index.version, views)
+    return RunListing(views, problems, labels, table)
+
+
 def run_label(view: RunView) -> str:
     """One line naming a run in pickers: id, label and model, nothing that changes while it
     trains. Streamlit keeps a picker's choice by the text of its option, so a label that
@@ -223,9 +278,9 @@ class ChosenModel:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _saved_checkpoint(root: str, run_id: str, epochs: float) -> Checkpoint:
+def _saved_checkpoint(_runs: JobRegistry, run_id: str, epochs: float) -> Checkpoint:
     # `epochs` is part of the key: a run trained further is read again.
-    return RunStore(root).checkpoint(run_id)
+    return _runs.checkpoint(run_id)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -248,7 +303,7 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
             st.info(f"Run {view.run_id} has no trained epoch yet: its model can be used once its first epoch is done.")
         return None
     try:
-        checkpoint = _saved_checkpoint(runs_root(), view.run_id, float(view.history[-1].epoch))
+        checkpoint = _saved_checkpoint(registry(), view.run_id, float(view.history[-1].epoch))
     except CheckpointError as err:
         st.error(f"This run's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
         return None
@@ -311,8 +366,7 @@ def _pick_run() -> None:
     choose_run(None if picked == NEWEST else picked)
 
 
-def _run_picker(views: list[RunView]) -> None:
-    labels = {view.run_id: run_label(view) for view in views}
+def _run_picker(labels: dict[str, str]) -> None:
     chosen = st.session_state.get(RUN_KEY)
     st.session_state[PICKER_KEY] = chosen if chosen in labels else NEWEST
     st.selectbox(
@@ -365,7 +419,7 @@ def render_sidebar() -> None:
     """The block every page shows: where the data came from and the run this tab looks at."""
     with st.sidebar:
         try:
-            data = _load_data()
+            data = _load_data(server_settings())
         except DATA_ERRORS:  # the page itself shows the whole explanation
             st.error("No data: see the message on the page.")
             return
@@ -378,9 +432,9 @@ def render_sidebar() -> None:
             st.caption(f"Data: MNIST, {len(data.train_labels):,} train / {len(data.test_labels):,} test")
         _remember_browser()
         read_run_link()
-        views, _ = registry().runs()
-        if views:
-            _run_picker(views)
+        labels = run_listing().labels
+        if labels:
+            _run_picker(labels)
         view = current_run()
         st.fragment(run_every=POLL_SECONDS if view and view.busy else None)(_live_run_status)()
         st.divider()

@@ -25,7 +25,12 @@ from .history import EpochRecord, history_from_rows, history_rows
 from .model import RowClassifier
 
 FORMAT = "rnn-mnist-row-classifier"
-VERSION = 1
+# 2 adds the trainer's place (shuffling generator, images trained, a cut epoch's order), so a
+# run continued from its file goes on exactly; a version 1 file goes on from its last epoch.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+GENERATOR_STATE_BYTES = torch.Generator().get_state().numel()
+MAX_TRAIN_IMAGES = 60_000  # MNIST's training split: no epoch is longer
 MAX_CHECKPOINT_BYTES = 100 * 2**20  # the file as stored
 # Sizes once unpacked, read from the zip's directory before anything is inflated: a few MB
 # of deflated zeros can unpack to GBs. torch.save stores entries uncompressed, so a real
@@ -53,6 +58,31 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     history: tuple[EpochRecord, ...] = ()
     optimizer_state: dict[str, Any] | None = None
+    # where the training stands: {"generator", "images_trained", "cut_order", "cut_batch"}
+    position: dict[str, Any] | None = None
+
+    @classmethod
+    def of_trainer_state(
+        cls, model_config: ModelConfig, train_config: TrainConfig, state: dict[str, Any]
+    ) -> Checkpoint:
+        """The checkpoint of a `Trainer.state_dict()`."""
+        return cls(
+            model_config=model_config,
+            train_config=train_config,
+            state_dict=state["model"],
+            history=history_from_rows(state["history"]),
+            optimizer_state=state["optimizer"],
+            position={key: state[key] for key in POSITION_KEYS},
+        )
+
+    def trainer_state(self) -> dict[str, Any]:
+        """What `Trainer.load_state_dict` goes on from."""
+        return {
+            "model": self.state_dict,
+            "optimizer": self.optimizer_state,
+            "history": history_rows(self.history),
+            **(self.position or {}),
+        }
 
     def build_model(self) -> RowClassifier:
         model = RowClassifier(self.model_config)
@@ -70,6 +100,7 @@ class Checkpoint:
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
                 "history": history_rows(self.history),
                 "optimizer_state": self.optimizer_state,
+                "position": self.position,
             },
             buffer,
         )
@@ -106,7 +137,7 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
         raise CheckpointError(
             "a PyTorch file, but not a checkpoint saved by this app nor a state_dict of the notebook's model"
         )
-    if payload.get("version") != VERSION:
+    if payload.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
             f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})"
         )
@@ -170,6 +201,7 @@ def _checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
         state_dict=_mapping(payload, "state_dict"),
         history=history_from_rows(payload.get("history", [])),
         optimizer_state=payload.get("optimizer_state"),
+        position=_checked_position(payload.get("position"), has_history=bool(payload.get("history"))),
     )
     model = RowClassifier(checkpoint.model_config)
     _check_weights(checkpoint.state_dict, model.state_dict())
@@ -179,6 +211,39 @@ def _checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
         raise ValueError(f"the weights cannot be loaded into the model ({type(err).__name__})") from None
     _check_optimizer_state(checkpoint.optimizer_state, model, checkpoint.train_config)
     return checkpoint
+
+
+POSITION_KEYS = ("generator", "images_trained", "cut_order", "cut_batch")
+
+
+def _checked_position(position: Any, has_history: bool) -> dict[str, Any] | None:
+    """The trainer's place, checked for what it can hold without the data: the trainer checks
+    that it fits its training set when it goes on from it."""
+    if position is None:
+        return None
+    if not isinstance(position, dict) or set(position) != set(POSITION_KEYS):
+        raise ValueError(f"the training position must hold exactly {', '.join(POSITION_KEYS)}")
+    generator, images, order, batch = (position[key] for key in POSITION_KEYS)
+    if not (
+        isinstance(generator, torch.Tensor)
+        and generator.dtype == torch.uint8
+        and generator.shape == (GENERATOR_STATE_BYTES,)
+    ):
+        raise ValueError("the training position's generator state is not a shuffling generator's")
+    if isinstance(images, bool) or not isinstance(images, int) or not 0 <= images <= 1e6 * MAX_TRAIN_IMAGES:
+        raise ValueError("the training position's count of images trained is not a count")
+    if order is not None and not (
+        isinstance(order, torch.Tensor)
+        and order.dtype == torch.int64
+        and order.dim() == 1
+        and len(order) <= MAX_TRAIN_IMAGES
+    ):
+        raise ValueError("the training position's cut epoch is not an order of training images")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 0 <= batch <= MAX_TRAIN_IMAGES:
+        raise ValueError("the training position's batch is not a batch number")
+    if images and not has_history:
+        raise ValueError("the training position counts images trained, but the history has no epoch")
+    return position
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -251,13 +251,13 @@ def load_mnist(
     allow_download: bool = True,
     allow_sample: bool = True,
 ) -> MnistData:
-    """Load MNIST from the first source that has it. `mnist_dir` defaults to $MNIST_DIR.
+    """Load MNIST from the first source that has it: the root, the folder `mnist_dir`, a
+    download, the bundled sample.
 
     A damaged file in the root (when no local folder can replace it) or in the local folder
     raises MnistFileError naming it, rather than silently falling back to other data; so does
     a file or folder that cannot be read or written.
     """
-    mnist_dir = mnist_dir or os.environ.get("MNIST_DIR") or None
     try:
         return _load(Path(root), mnist_dir, allow_download, allow_sample)
     except OSError as err:  # permissions, a full disk: nothing another source would fix

@@ -1,35 +1,71 @@
-"""Training jobs and the executor that runs them.
+"""Training jobs, and the contract every executor keeps.
 
-A `Job` is one training of one run: it owns the run's Trainer while it trains and is the only
-writer of the run's folder. Pages read it through `snapshot()`, an immutable copy taken under
-a lock; the worker never calls UI code. An executor takes a `JobSpec` and runs it:
-`LocalExecutor` on a pool of threads in this process, sized to the machine's cores. Another
-executor (Ray, on a cluster) gives back the same Job interface: snapshot, stop, checkpoint.
+A `Job` is the handle of one training of one run, whatever executes it: pages read it through
+`snapshot()`, an immutable copy taken under a lock; `stop()` asks the training to end within a
+batch; `checkpoint()` is the model after the latest scored epoch. The job is also the only
+writer of its run's folder, from the events the training reports.
+
+An `Executor` takes a `JobSpec` and returns its `Job`. It decides only *where* the training
+runs: it calls `job.work(train)` with a function that trains the spec and reports each event,
+with the trainer's state after every scored epoch and at the end. The local pool trains in a
+thread here, Ray in a task on a cluster; both keep the same waiting line (`SlotPool`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
-
-import torch
+from typing import Any, Protocol
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .history import EpochRecord, RunStatus
-from .runs import Run
-from .trainer import BatchEvent, EndEvent, Event, Trainer
+from .history import EpochRecord, RunStatus, history_from_rows
+from .runs import Run, RunRecord
+from .trainer import BatchEvent, EndEvent, Event, Trainer, epoch_size
 
 MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the whole training
 log = logging.getLogger(__name__)
+
+TrainerState = dict[str, Any]  # what `Trainer.state_dict()` gives
+# How a training reports: every event, with the trainer's state after a scored epoch and at
+# the end (None with a batch event).
+Report = Callable[[Event, TrainerState | None], None]
+Training = Callable[["JobSpec", Report, threading.Event], None]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train: the run folder, its configs, the trainer state it goes on from (None: a
+    new model), how many more epochs, and how many images an epoch has."""
+
+    run: Run
+    model_config: ModelConfig
+    train_config: TrainConfig
+    state: TrainerState | None
+    epochs: int
+    epoch_size: int
+    batch_event_interval: float = 0.1  # seconds between two batch events, at the least
+
+
+def job_spec(
+    run: Run,
+    data: MnistData,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    state: TrainerState | None = None,
+    epochs: int | None = None,
+    batch_event_interval: float = 0.1,
+) -> JobSpec:
+    """The spec that trains `run` on `data`: from `state` (None: a new model), `epochs` more
+    (default: the config's)."""
+    epochs = train_config.epochs if epochs is None else epochs
+    return JobSpec(run, model_config, train_config, state, epochs, epoch_size(data, train_config), batch_event_interval)
 
 
 @dataclass(frozen=True)
@@ -56,30 +92,26 @@ class JobSnapshot:
         return self.status.live
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """What to train: a run folder, and a trainer set up to continue where it should."""
-
-    run: Run
-    trainer: Trainer
-    epochs: int
-
-
 class Job:
-    def __init__(self, spec: JobSpec):
-        self.run, self.trainer, self.epochs = spec.run, spec.trainer, spec.epochs
+    def __init__(self, spec: JobSpec, publish: Callable[[RunRecord], None] = lambda record: None):
+        self.spec, self.run = spec, spec.run
         self.run_id = spec.run.run_id
+        self._publish = publish  # told of every record the job writes (the registry's index)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._stop_reason = ""
         self._status, self._reason = RunStatus.WAITING, "waiting for a free training slot"
+        self._state = spec.state
+        self._history = history_from_rows(spec.state["history"]) if spec.state else ()
         self._batch_losses: list[tuple[float, float]] = []
         self._batch_stride, self._batch_events = 1, 0
         self._progress: BatchEvent | None = None
         self._images_per_second: float | None = None
         self._pass_clock: tuple[int, float, int] | None = None  # (pass, clock, images) at its first event
-        self._epochs_start = self.trainer.epochs_done
-        self._epochs_target = self.trainer.target_epoch(self.epochs)  # whole: a cut epoch is finished first
+        self._epochs_start = self._history[-1].epoch if self._history else 0
+        images_trained = (spec.state or {}).get("images_trained", round(self._epochs_start * spec.epoch_size))
+        # whole: a cut epoch is finished first
+        self._epochs_target = -(-images_trained // spec.epoch_size) + spec.epochs
         self._queue_position: int | None = None
         self.cancel_waiting: Callable[[], bool] = lambda: False  # set by the executor
         self.done = threading.Event()
@@ -96,9 +128,12 @@ class Job:
         self.cancel_waiting()  # a job still in line leaves it at once
 
     def checkpoint(self) -> Checkpoint:
-        """A copy of the model as it is now, consistent even while it trains."""
+        """The model after the latest scored epoch (LookupError before the first)."""
         with self._lock:
-            return self.trainer.checkpoint()
+            state = self._state
+        if state is None:
+            raise LookupError(f"run {self.run_id} has no scored epoch yet")
+        return Checkpoint.of_trainer_state(self.spec.model_config, self.spec.train_config, state)
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -107,7 +142,7 @@ class Job:
                 status=self._status,
                 reason=self._reason,
                 stopping=self._stop.is_set() and self._status.live,
-                history=tuple(self.trainer.history),
+                history=self._history,
                 batch_losses=tuple(self._batch_losses),
                 progress=self._progress,
                 epochs_start=self._epochs_start,
@@ -115,8 +150,8 @@ class Job:
                 images_per_second=self._images_per_second,
                 seconds_left=self._seconds_left(),
                 queue_position=self._queue_position,
-                model_config=self.trainer.model_config,
-                train_config=self.trainer.config,
+                model_config=self.spec.model_config,
+                train_config=self.spec.train_config,
             )
 
     # ----- for the executor -----------------------------------------------------------------
@@ -129,26 +164,18 @@ class Job:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def work(self) -> None:
-        """Train in the calling thread until finished, stopped or diverged."""
+    def work(self, train: Training) -> None:
+        """Train with `train` in the calling thread until finished, stopped or diverged."""
         try:
             with self._lock:
                 self._status, self._reason, self._queue_position = RunStatus.RUNNING, "", None
-            self.run.mark(RunStatus.RUNNING)
-            # The trainer changes the weights only while holding self._lock, so checkpoint()
-            # never copies a model halfway through an optimizer step.
-            record = self.run.record(self.trainer, self._on_event)
-            self._train(lambda event: record(self._with_stop_reason(event)))
+            self._publish(self.run.mark(RunStatus.RUNNING, history=self._history))
+            train(self.spec, self._on_report, self._stop)
         except Exception as err:  # reported on the page instead of dying silently in a thread
             log.exception("training of run %s failed", self.run_id)
             self._fail(f"training failed: {type(err).__name__}: {err}")
         finally:
             self.done.set()
-
-    def _train(self, on_event: Callable[[Event], None]) -> None:
-        """The training itself, here in this thread; another executor's job trains elsewhere
-        and feeds the same events to `on_event`."""
-        self.trainer.run(self.epochs, on_event=on_event, stop=self._stop, step_lock=self._lock)
 
     def end_unstarted(self) -> None:
         """The job was stopped before a slot came free: it never trained."""
@@ -159,34 +186,39 @@ class Job:
         with self._lock:
             self._status, self._reason = RunStatus.FAILED, message
         try:
-            self.run.finish(RunStatus.FAILED, message)
+            self._publish(self.run.finish(RunStatus.FAILED, message, self._history))
         except OSError:  # the disk that failed the training may fail this too: the page still knows
             log.exception("run %s: the failure could not be saved", self.run_id)
 
     def _end(self, event: EndEvent) -> None:
         try:
-            self.run.finish(event.status, event.reason)
+            self._publish(self.run.finish(event.status, event.reason, self._history))
         except OSError as err:
             self._fail(f"the run could not be saved: {err}")
             return
         with self._lock:
             self._status, self._reason = event.status, event.reason
 
-    def _with_stop_reason(self, event: Event) -> Event:
+    def _on_report(self, event: Event, state: TrainerState | None) -> None:
         if isinstance(event, EndEvent) and event.status == RunStatus.STOPPED:
-            return dataclasses.replace(event, reason=f"{self._stop_reason} {event.reason}")
-        return event
-
-    def _on_event(self, event: Event) -> None:
+            event = dataclasses.replace(event, reason=f"{self._stop_reason} {event.reason}")
+        if state is not None:
+            history = history_from_rows(state["history"])
+            checkpoint = Checkpoint.of_trainer_state(self.spec.model_config, self.spec.train_config, state)
+            self.run.save_epoch(history, checkpoint)
+            with self._lock:
+                self._state, self._history = state, history
         with self._lock:
             if isinstance(event, BatchEvent):
                 self._progress = event
                 self._keep_batch_loss(event)
                 self._measure_speed(event)
-            elif isinstance(event, EndEvent):
-                if event.status == RunStatus.DIVERGED:
-                    self._keep_blow_up()
-                self._status, self._reason = event.status, event.reason
+            elif isinstance(event, EndEvent) and event.status == RunStatus.DIVERGED:
+                self._keep_blow_up()
+        if isinstance(event, EndEvent):
+            self._end(event)
+        elif state is not None:
+            self._publish(self.run.current_record(self._history))
 
     def _keep_batch_loss(self, event: BatchEvent) -> None:
         # When the points are all used, every other one goes and from then on half as many
@@ -219,8 +251,20 @@ class Job:
     def _seconds_left(self) -> float | None:
         if self._status != RunStatus.RUNNING or not self._progress or not self._images_per_second:
             return None
-        images_left = (self._epochs_target - self._progress.epoch) * self.trainer.train_size
+        images_left = (self._epochs_target - self._progress.epoch) * self.spec.epoch_size
         return max(0.0, images_left / self._images_per_second)
+
+
+def train_here(data: MnistData, spec: JobSpec, report: Report, stop: threading.Event) -> None:
+    """Train the spec in the calling thread, reporting the trainer's state with every scored
+    epoch and with the end. The trainer is built only now, so a job waiting in line holds no
+    copy of the training images."""
+    trainer = Trainer(data, spec.model_config, spec.train_config, spec.state, spec.batch_event_interval)
+
+    def on_event(event: Event) -> None:
+        report(event, trainer.state_dict() if isinstance(event, (EpochRecord, EndEvent)) else None)
+
+    trainer.run(spec.epochs, on_event=on_event, stop=stop)
 
 
 class Executor(Protocol):
@@ -228,49 +272,27 @@ class Executor(Protocol):
 
     slots: int
 
-    def submit(self, spec: JobSpec) -> Job: ...
+    def submit(self, spec: JobSpec, publish: Callable[[RunRecord], None]) -> Job: ...
 
     def waiting(self) -> int: ...
 
     def shutdown(self) -> None: ...
 
 
-def default_slots() -> int:
-    return int(os.environ.get("RNN_MAX_TRAININGS") or os.cpu_count() or 1)
+class SlotPool:
+    """`slots` threads that each run one job at a time; submitted jobs wait in line, numbered
+    (1 = next), and a job stopped while waiting leaves the line at once."""
 
-
-def threads_per_slot(slots: int) -> int:
-    """torch threads for each of `slots` trainings at once: together about one per core."""
-    return max(1, (os.cpu_count() or 1) // slots)
-
-
-class LocalExecutor:
-    """Jobs on a pool of threads in this process, one per slot.
-
-    Each worker thread sizes its own torch thread pool (OpenMP's thread count belongs to the
-    calling thread), so the slots training at once share the cores and the rest of the
-    process, the pages' own scoring included, keeps torch's default.
-    """
-
-    def __init__(self, slots: int | None = None):
-        self.slots = slots or default_slots()
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.slots, thread_name_prefix="rnn-training", initializer=self._size_worker
-        )
+    def __init__(self, slots: int, name: str, initializer: Callable[[], None] | None = None):
+        self.slots = slots
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=name, initializer=initializer)
         self._lock = threading.Lock()
-        self._line: list[tuple[Job, Future]] = []  # submitted, not yet started, in order
+        self._line: list[Job] = []  # submitted, not yet started, in order
 
-    def _size_worker(self) -> None:
-        torch.set_num_threads(threads_per_slot(self.slots))
-
-    def _new_job(self, spec: JobSpec) -> Job:
-        return Job(spec)
-
-    def submit(self, spec: JobSpec) -> Job:
-        job = self._new_job(spec)
+    def submit(self, job: Job, train: Training) -> Job:
         with self._lock:
-            future = self._pool.submit(self._work, job)
-            self._line.append((job, future))
+            future = self._pool.submit(self._work, job, train)
+            self._line.append(job)
             self._number_the_line()
         future.add_done_callback(lambda done: self._cancelled(job, done))
         job.cancel_waiting = future.cancel
@@ -283,38 +305,23 @@ class LocalExecutor:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _work(self, job: Job) -> None:
+    def _leave_line(self, job: Job) -> None:
         with self._lock:
-            self._line = [(queued, future) for queued, future in self._line if queued is not job]
+            self._line = [queued for queued in self._line if queued is not job]
             self._number_the_line()
+
+    def _work(self, job: Job, train: Training) -> None:
+        self._leave_line(job)
         if job.stop_requested:
             job.end_unstarted()
             return
-        job.work()
+        job.work(train)
 
     def _number_the_line(self) -> None:
-        for position, (job, _) in enumerate(self._line, start=1):
+        for position, job in enumerate(self._line, start=1):
             job.set_queue_position(position)
 
     def _cancelled(self, job: Job, future: Future) -> None:
-        if not future.cancelled():
-            return
-        with self._lock:
-            self._line = [(queued, waiting) for queued, waiting in self._line if queued is not job]
-            self._number_the_line()
-        job.end_unstarted()
-
-
-EXECUTORS = ("local", "ray")
-
-
-def executor_named(name: str | None, data: MnistData) -> Executor:
-    """The executor for RNN_EXECUTOR or --executor: "local" (the default) or "ray". Ray is
-    imported only when asked for, so the app stays light without it."""
-    if name in (None, "", "local"):
-        return LocalExecutor()
-    if name == "ray":
-        from .ray_executor import RayExecutor
-
-        return RayExecutor(data)
-    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+        if future.cancelled():
+            self._leave_line(job)
+            job.end_unstarted()

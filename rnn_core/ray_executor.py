@@ -1,12 +1,12 @@
 """Jobs on Ray: each run trains in one Ray task, on the cluster named by RAY_ADDRESS or on a
 local one started in this process when it is unset.
 
-The driver (the app's server, or the sweep CLI) keeps everything the pages read: the `Job`,
-its line of waiting jobs, and a copy of the run's trainer. The task trains and streams its
-events back (a Ray streaming generator); after every scored epoch and at the end it also sends
-the trainer's state, which the driver loads into its copy. So the run folder is written by
-the driver alone, from the same events as with the local executor: one writer per run, and a
-cluster's workers need the code but not the runs folder.
+The driver (the app's server, or the sweep CLI) keeps everything the pages read: the `Job`
+and its line of waiting jobs. The task trains as a local worker would (`train_here`) and
+streams what it reports back (a Ray streaming generator): every event, and the trainer's state
+after every scored epoch and at the end. So the run folder is written by the driver alone,
+from the same reports as with the local executor: one writer per run, and a cluster's workers
+need the code but not the runs folder.
 
 MNIST is put in Ray's object store once per executor, as numpy arrays that every worker on a
 node maps without a copy. Stop goes through a small mailbox actor: a thread in the task waits
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
-import os
 import queue
 import secrets
 import threading
@@ -30,20 +28,18 @@ from typing import Any
 import ray
 import torch
 
-from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .history import EpochRecord
-from .jobs import Job, JobSpec, LocalExecutor
-from .trainer import EndEvent, Event, Trainer
+from .jobs import Job, JobSpec, Report, SlotPool, train_here
+from .runs import RunRecord
 
 DATA_FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
+STOP_POLL_SECONDS = 0.05  # how soon a Stop in this process is passed on to the task
 
 
 def connect(address: str | None = None) -> None:
-    """Join the cluster at `address` (or $RAY_ADDRESS); without one, start a local cluster."""
+    """Join the cluster at `address`; without one, start a local cluster."""
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address)
         return
@@ -84,44 +80,12 @@ def mnist_from_store(stored: dict[str, Any]) -> MnistData:
     return MnistData(**tensors, source=stored["source"], description=stored["description"])
 
 
-# A trainer's attributes that are its data (the task has MNIST from the object store) or
-# belong to the process that runs it; everything else travels.
-NOT_SENT = frozenset({"train_images", "train_labels", "test_images", "test_labels", "_step_lock"})
-
-
-@dataclass(frozen=True)
-class TrainerState:
-    """A trainer without its data: weights, optimizer, shuffling generator, history, a pass a
-    stop cut short, ... everything it needs to go on exactly as it would have. Taken whole
-    rather than field by field, so the copy stays exact whatever the trainer comes to keep."""
-
-    attributes: dict[str, Any]
-
-    @classmethod
-    def of(cls, trainer: Trainer) -> TrainerState:
-        # One deep copy of all of it: the optimizer keeps pointing at the copied model's
-        # parameters, and the training going on in another thread cannot change the copy.
-        return cls(copy.deepcopy({name: value for name, value in vars(trainer).items() if name not in NOT_SENT}))
-
-    def load_into(self, trainer: Trainer) -> None:
-        vars(trainer).update(self.attributes)
-
-
 @dataclass(frozen=True)
 class RemoteTraining:
-    """Everything a task needs, besides MNIST, to train a run as the driver's trainer would."""
+    """Everything a task needs, besides MNIST, to train a run as a local worker would."""
 
-    model_config: ModelConfig
-    train_config: TrainConfig
-    state: TrainerState
-    epochs: int
+    spec: JobSpec
     threads: int
-
-    def trainer(self, data: MnistData) -> Trainer:
-        # built for its training images (the same subset for the same seed), then given the state
-        trainer = Trainer(data, self.model_config, self.train_config)
-        self.state.load_into(trainer)
-        return trainer
 
 
 @ray.remote(num_cpus=0)
@@ -167,31 +131,25 @@ _DONE = object()
 
 @ray.remote
 def train_remotely(stored: dict[str, Any], mailbox, key: str, training: RemoteTraining):
-    """Yields (event, TrainerState or None) as the run trains; the state comes with every
-    scored epoch and with the end."""
+    """Yields (event, trainer state or None) as the run trains, as `train_here` reports them."""
     torch.set_num_threads(training.threads)
-    trainer = training.trainer(mnist_from_store(stored))
     stop = threading.Event()
     threading.Thread(target=_watch_for_stop, args=(mailbox, key, stop), daemon=True, name="rnn-stop-watch").start()
-    events: queue.Queue = queue.Queue()
-
-    def on_event(event: Event) -> None:
-        state = TrainerState.of(trainer) if isinstance(event, (EpochRecord, EndEvent)) else None
-        events.put((event, state))
+    reports: queue.Queue = queue.Queue()
 
     def train() -> None:
         try:
-            trainer.run(training.epochs, on_event=on_event, stop=stop)
+            train_here(mnist_from_store(stored), training.spec, lambda *report: reports.put(report), stop)
         except Exception as err:  # raised again in the generator, so the driver sees it
-            events.put(err)
+            reports.put(err)
         finally:
-            events.put(_DONE)
+            reports.put(_DONE)
 
     # The trainer reports through a callback and a generator cannot yield from one: it trains
     # in a thread of this task and the task yields what it reports.
     threading.Thread(target=train, daemon=True, name="rnn-remote-training").start()
     try:
-        while (item := events.get()) is not _DONE:
+        while (item := reports.get()) is not _DONE:
             if isinstance(item, Exception):
                 raise item
             yield item
@@ -199,52 +157,12 @@ def train_remotely(stored: dict[str, Any], mailbox, key: str, training: RemoteTr
         mailbox.release.remote(key)
 
 
-class RayJob(Job):
-    """A job whose training runs in a Ray task; this side keeps the snapshot and the run folder."""
-
-    def __init__(self, spec: JobSpec, executor: RayExecutor):
-        super().__init__(spec)
-        self._executor = executor
-        self._key: str | None = None  # names this training in the stop mailbox
-
-    def stop(self, reason: str = "stopped by the user") -> None:
-        super().stop(reason)
-        self._forward_stop()
-
-    def _forward_stop(self) -> None:
-        with self._lock:
-            key = self._key
-        if key is not None and self.stop_requested:
-            self._executor.mailbox.stop.remote(key)
-
-    def _train(self, on_event: Callable[[Event], None]) -> None:
-        executor = self._executor
-        with self._lock:
-            state = TrainerState.of(self.trainer)
-            training = RemoteTraining(
-                self.trainer.model_config, self.trainer.config, state, self.epochs, executor.cpus_per_job
-            )
-            self._key = secrets.token_hex(8)
-        self._forward_stop()  # a stop asked for while the key did not exist yet
-        stream = train_remotely.options(num_cpus=executor.cpus_per_job).remote(
-            executor.data_ref, executor.mailbox, self._key, training
-        )
-        for ref in stream:
-            event, state = ray.get(ref)
-            if state is not None:
-                with self._lock:  # snapshot() and checkpoint() read the copy under this lock
-                    state.load_into(self.trainer)
-            on_event(event)
-
-
 def cluster_slots(cpus_per_job: int) -> int:
-    """How many jobs train at once: $RNN_MAX_TRAININGS, else the cluster's CPUs per job."""
-    if os.environ.get("RNN_MAX_TRAININGS"):
-        return int(os.environ["RNN_MAX_TRAININGS"])
+    """How many jobs train at once by default: the cluster's CPUs per job."""
     return max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_job)
 
 
-class RayExecutor(LocalExecutor):
+class RayExecutor:
     """Jobs on Ray, `cpus_per_job` CPUs each, `slots` at once; the rest wait in this process's
     line, in order, as with the local executor (so the pages can say "3rd in line")."""
 
@@ -254,12 +172,38 @@ class RayExecutor(LocalExecutor):
         self.data_ref = ray.put(stored_mnist(data))
         self.mailbox = StopMailbox.remote()
         ray.get(self.mailbox.ready.remote())  # up before any job needs it: a Stop is never late
-        super().__init__(slots or cluster_slots(cpus_per_job))
+        self.slots = slots or cluster_slots(cpus_per_job)
+        self._pool = SlotPool(self.slots, "rnn-ray-driver")
         # One worker per slot imports torch now, while the server starts, not during the first sweep.
         ray.get([warm_up.options(num_cpus=cpus_per_job).remote() for _ in range(self.slots)])
 
-    def _size_worker(self) -> None:
-        pass  # nothing trains in this process: each task sets its own thread count
+    def submit(self, spec: JobSpec, publish: Callable[[RunRecord], None] = lambda record: None) -> Job:
+        return self._pool.submit(Job(spec, publish), self._train)
 
-    def _new_job(self, spec: JobSpec) -> Job:
-        return RayJob(spec, self)
+    def waiting(self) -> int:
+        return self._pool.waiting()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown()
+
+    def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:
+        key = secrets.token_hex(8)  # names this training in the stop mailbox
+        stream = train_remotely.options(num_cpus=self.cpus_per_job).remote(
+            self.data_ref, self.mailbox, key, RemoteTraining(spec, self.cpus_per_job)
+        )
+        ended = threading.Event()
+        forwarder = threading.Thread(
+            target=self._forward_stop, args=(key, stop, ended), daemon=True, name="rnn-ray-stop-forward"
+        )
+        forwarder.start()
+        try:
+            for ref in stream:
+                report(*ray.get(ref))
+        finally:
+            ended.set()
+
+    def _forward_stop(self, key: str, stop: threading.Event, ended: threading.Event) -> None:
+        while not ended.is_set():
+            if stop.wait(STOP_POLL_SECONDS):
+                self.mailbox.stop.remote(key)
+                return

@@ -21,18 +21,27 @@ from dataclasses import dataclass
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .history import RunStatus
-from .jobs import Executor, Job, JobSnapshot, JobSpec, LocalExecutor
-from .runs import RunNotFound, RunRecord, RunStore, SweepTag, check_run_id
-from .trainer import Trainer
+from .history import RunStatus, history_from_rows
+from .jobs import Executor, Job, JobSnapshot, TrainerState, job_spec
+from .local_executor import LocalExecutor
+from .run_index import RunIndex
+from .runs import Run, RunRecord, RunStore, SweepTag, check_run_id, owner_digest
+from .server_settings import Limits
+from .trainer import Trainer, resolve_device
 
-KEEP_ENDED_JOBS = 8
+# Ended jobs kept for their live-only view (the per-batch loss line); they hold no trainer.
+KEEP_ENDED_JOBS = 64
+SHUTDOWN_REASON = "because the server shut down"
 # An own run that ended this way goes on in the same run folder; any other is forked.
 CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
 
 class NotAllowed(PermissionError):
     """Refused because the run belongs to someone else; the message is meant for the user."""
+
+
+class LimitReached(RuntimeError):
+    """Refused by one of the server's limits per person; the message is meant for the user."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +84,12 @@ class JobRegistry:
         executor: Executor | None = None,
         unwatched_minutes: float = 10.0,
         admin_password: str | None = None,
+        limits: Limits | None = None,
     ):
-        self.data, self.store = data, store
-        self.executor = executor or LocalExecutor()
+        self.data, self.store, self.limits = data, store, limits or Limits()
+        self.index = RunIndex(store)
+        self.index.keep_fresh()
+        self.executor = executor or LocalExecutor(data)
         self.unwatched_seconds = unwatched_minutes * 60
         self._admin_password = admin_password or None
         self._lock = threading.Lock()
@@ -97,53 +109,91 @@ class JobRegistry:
         label: str = "",
         sweep: SweepTag | None = None,
     ) -> str:
-        """Queue a new model trained from scratch; returns its run id."""
-        trainer = Trainer(self.data, model_config, train_config)  # validates before anything is saved
+        """Queue a new model trained from scratch; returns its run id. A sweep's runs are
+        bounded by `check_sweep`, every other by the runs this browser has waiting."""
+        resolve_device(train_config.device)  # checked before anything is saved
+        if sweep is None:
+            self._check_waiting(owner)
         run = self.store.create(model_config, train_config, label=label, owner=owner, sweep=sweep)
-        return self._submit(JobSpec(run, trainer, train_config.epochs))
+        return self._submit(run, model_config, train_config, None, train_config.epochs)
 
     def continue_run(self, run_id: str, epochs: int, owner: str | None) -> str:
         """Train `epochs` more. Your own stopped or diverged run goes on in place; any other
-        run (finished, someone else's, uploaded, interrupted) is forked. Returns the run id
-        that trains."""
+        run (finished, someone else's, uploaded, interrupted) is forked. Either goes on from
+        the trainer state saved with the run, exactly as if it had never stopped. Returns the
+        run id that trains."""
         view = self.view(run_id)
         if view.busy:
             raise RuntimeError(f"run {run_id} is training already")
         if not view.has_model:
             raise RuntimeError(f"run {run_id} has no model to continue")
-        job = self._job(run_id)
-        checkpoint = None if job else self.store.checkpoint(run_id)
+        self._check_waiting(owner)
+        checkpoint = self.checkpoint(run_id)
+        state = checkpoint.trainer_state()
+        # a state that does not fit this server's data is refused here, not in a worker
+        trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
         if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
-            # the same trainer when it is still here: shuffling goes on exactly as if never paused
-            trainer = job.trainer if job else self._trainer(checkpoint)
-            return self._submit(JobSpec(job.run if job else self.store.open(run_id), trainer, epochs))
-        checkpoint = checkpoint or job.checkpoint()
-        trainer = self._trainer(checkpoint)
+            return self._submit(
+                self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs
+            )
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
-        label = f"continues {run_id}"
         run = self.store.create(
-            checkpoint.model_config, checkpoint.train_config, label=label, owner=owner, parent=parent
+            checkpoint.model_config, checkpoint.train_config, label=f"continues {run_id}", owner=owner, parent=parent
         )
-        return self._submit(JobSpec(run, trainer, epochs))
-
-    def _trainer(self, checkpoint: Checkpoint) -> Trainer:
-        return Trainer(self.data, checkpoint.model_config, checkpoint.train_config, checkpoint)
+        return self._submit(run, checkpoint.model_config, checkpoint.train_config, state, epochs)
 
     def add_checkpoint(self, checkpoint: Checkpoint, name: str, owner: str | None) -> str:
         """Keep an uploaded model as a run of its own; returns its id."""
-        return self.store.add_checkpoint(checkpoint, label=f"uploaded {name}"[:80], owner=owner).run_id
+        record = self.store.add_checkpoint(checkpoint, label=f"uploaded {name}"[:80], owner=owner)
+        self.index.put(record)
+        return record.run_id
 
-    def _submit(self, spec: JobSpec) -> str:
+    def check_sweep(self, owner: str | None, runs: int) -> None:
+        """LimitReached when a sweep of `runs` runs is more than one person may ask for."""
+        if runs > self.limits.runs_per_sweep:
+            raise LimitReached(
+                f"a sweep of {runs} runs is more than this server allows ({self.limits.runs_per_sweep}): "
+                "take fewer values on an axis"
+            )
+        if owner is not None and any(
+            self._owned(job, owner) and job.run.info.get("sweep") and job.snapshot().busy for job in self._all_jobs()
+        ):
+            raise LimitReached("a sweep of yours is still training: stop it or wait for it before starting another")
+
+    def _check_waiting(self, owner: str | None) -> None:
+        if owner is None:
+            return
+        waiting = sum(
+            1 for job in self._all_jobs() if self._owned(job, owner) and job.snapshot().status == RunStatus.WAITING
+        )
+        if waiting >= self.limits.waiting_per_browser:
+            raise LimitReached(
+                f"you already have {waiting} runs waiting for a training slot, as many as this server allows: "
+                "stop one, or wait until one starts"
+            )
+
+    @staticmethod
+    def _owned(job: Job, owner: str) -> bool:
+        return job.run.info.get("owner") == owner_digest(owner)
+
+    def _all_jobs(self) -> list[Job]:
         with self._lock:
-            job = self.executor.submit(spec)
+            return list(self._jobs.values())
+
+    def _submit(
+        self, run: Run, model_config: ModelConfig, train_config: TrainConfig, state: TrainerState | None, epochs: int
+    ) -> str:
+        spec = job_spec(run, self.data, model_config, train_config, state, epochs)
+        history = history_from_rows(state["history"]) if state else ()
+        self.index.put(run.current_record(history))
+        with self._lock:
+            job = self.executor.submit(spec, self.index.put)
             self._jobs[job.run_id] = job
             self._watched[job.run_id] = time.monotonic()
             self._forget_old_jobs()
         return job.run_id
 
     def _forget_old_jobs(self) -> None:
-        # An ended job keeps its trainer (and a copy of its training images) for an exact
-        # Continue; only the newest few are kept, older runs continue from their checkpoint.
         ended = [run_id for run_id, job in self._jobs.items() if job.done.is_set()]
         for run_id in ended[:-KEEP_ENDED_JOBS]:
             del self._jobs[run_id]
@@ -156,8 +206,8 @@ class JobRegistry:
         if self.is_admin(password):
             return True
         try:
-            return self.store.read(run_id).owned_by(owner)
-        except (RunNotFound, ValueError, OSError):
+            return self.index.get(run_id).owned_by(owner)
+        except (LookupError, ValueError, OSError):
             return False
 
     def is_admin(self, password: str | None) -> bool:
@@ -180,18 +230,24 @@ class JobRegistry:
         if job is not None and not job.done.is_set():
             raise RuntimeError("the run is training: stop it first")
         self.store.delete(run_id)
+        self.index.forget(run_id)
         with self._lock:
             self._jobs.pop(run_id, None)
             self._watched.pop(run_id, None)
 
-    def close(self) -> None:
-        """Stop every job (the server is going down); each run is saved as stopped."""
+    def close(self, wait_seconds: float = 0.0) -> None:
+        """The server is going down: every job stops within a batch and is saved as stopped
+        "because the server shut down", to be continued exactly after the restart. Waits up
+        to `wait_seconds` for the trainings to save."""
         self._closed.set()
-        with self._lock:
-            jobs = list(self._jobs.values())
+        self.index.close()
+        jobs = self._all_jobs()
         for job in jobs:
-            job.stop("stopped because the server shut down")
+            job.stop(f"stopped {SHUTDOWN_REASON}")
         self.executor.shutdown()
+        deadline = time.monotonic() + wait_seconds
+        for job in jobs:
+            job.done.wait(max(0.0, deadline - time.monotonic()))
 
     # ----- reading ----------------------------------------------------------------------------
 
@@ -201,14 +257,14 @@ class JobRegistry:
 
     def view(self, run_id: str) -> RunView:
         """The run as it is now; RunNotFound, or ValueError/OSError for a damaged folder."""
-        job = self._job(check_run_id(run_id))
-        snapshot = job.snapshot() if job else None
-        return RunView(self.store.read(run_id), snapshot)
+        record = self.index.get(run_id)
+        job = self._job(run_id)
+        return RunView(record, job.snapshot() if job else None)
 
     def runs(self) -> tuple[list[RunView], list[str]]:
         """Every readable run, newest first, with live state where it trains here, and one
         message per skipped folder."""
-        records, problems = self.store.scan()
+        records, problems = self.index.records()
         with self._lock:
             jobs = dict(self._jobs)
         return [
@@ -216,13 +272,19 @@ class JobRegistry:
         ], problems
 
     def newest_finished(self) -> str | None:
-        views, _ = self.runs()
-        return next((view.run_id for view in views if view.status == RunStatus.FINISHED), None)
+        records, _ = self.index.records()
+        return next((record.run_id for record in records if record.status == RunStatus.FINISHED), None)
 
     def checkpoint(self, run_id: str) -> Checkpoint:
-        """The run's model: a live copy while it trains here, else its saved checkpoint."""
+        """The run's model after its latest scored epoch: from memory while its job is here,
+        else from its folder."""
         job = self._job(check_run_id(run_id))
-        return job.checkpoint() if job else self.store.checkpoint(run_id)
+        if job is not None:
+            try:
+                return job.checkpoint()
+            except LookupError:  # a job still in line: the run's folder has what it goes on from
+                pass
+        return self.store.checkpoint(run_id)
 
     def waiting(self) -> int:
         return self.executor.waiting()

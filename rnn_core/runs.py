@@ -200,9 +200,12 @@ class Run:
         self.info.update(changes, updated=time.time())
         _write_json(self.folder / RUN_FILE, self.info)
 
-    def save_epoch(self, trainer: Trainer) -> None:
-        _write_json(self.folder / METRICS_FILE, history_rows(trainer.history))
-        checkpoint = trainer.checkpoint()
+    def current_record(self, history: tuple[EpochRecord, ...]) -> RunRecord:
+        """The record as this run's writer knows it, without reading the folder."""
+        return _record_from_info(self.run_id, self.info, history)
+
+    def save_epoch(self, history: tuple[EpochRecord, ...], checkpoint: Checkpoint) -> None:
+        _write_json(self.folder / METRICS_FILE, history_rows(history))
         checkpoint.save(self.folder / CHECKPOINT_FILE)
         save_epoch_weights(self.folder, checkpoint)  # the model after this epoch, kept for good
 
@@ -210,27 +213,32 @@ class Run:
         """An event callback that saves metrics, checkpoint and status, then forwards."""
 
         def on_event(event: Event) -> None:
-            if isinstance(event, EpochRecord):
-                self.save_epoch(trainer)
-            elif isinstance(event, EndEvent):
-                self.save_epoch(trainer)  # a divergence may have dropped epochs
+            if isinstance(event, (EpochRecord, EndEvent)):  # a divergence may have dropped epochs
+                self.save_epoch(tuple(trainer.history), trainer.checkpoint())
+            if isinstance(event, EndEvent):
                 self.finish(event.status, event.reason)
             if forward is not None:
                 forward(event)
 
         return on_event
 
-    def mark(self, status: RunStatus, reason: str = "") -> None:
+    def mark(self, status: RunStatus, reason: str = "", history: tuple[EpochRecord, ...] = ()) -> RunRecord:
         """A live status (waiting, running), with this process as its keeper."""
         self._write_info(status=status.value, reason=reason, **_this_process())
+        return self.current_record(history)
 
-    def finish(self, status: RunStatus, reason: str) -> None:
+    def finish(self, status: RunStatus, reason: str, history: tuple[EpochRecord, ...] = ()) -> RunRecord:
         self._write_info(status=RunStatus(status).value, reason=reason)
+        return self.current_record(history)
 
 
 class RunStore:
+    """The run folders under one root. `folder_reads` counts the folders read, so a caller
+    can check that it reads none it does not need."""
+
     def __init__(self, root: str | Path = "runs"):
         self.root = Path(root).resolve()
+        self.folder_reads = 0
 
     def folder(self, run_id: str) -> Path:
         return self.root / check_run_id(run_id)
@@ -309,27 +317,34 @@ class RunStore:
         folder = self.folder(run_id)
         if not (folder / RUN_FILE).is_file():
             raise RunNotFound(f"there is no run {run_id}")
+        self.folder_reads += 1
         info = _read_json(folder / RUN_FILE)
         metrics = folder / METRICS_FILE
         history = history_from_rows(_read_json(metrics)) if metrics.exists() else ()
         return _record_from_info(run_id, info, history)
 
+    def folder_names(self) -> list[str]:
+        """The names of the folders under the root that may be runs, newest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            (entry.name for entry in os.scandir(self.root) if not entry.name.startswith(".") and entry.is_dir()),
+            reverse=True,
+        )
+
+    def read_or_note(self, name: str) -> RunRecord | str:
+        """The run in folder `name`, or the note that says why it is skipped."""
+        if not RUN_ID_PATTERN.fullmatch(name):
+            return f"{name}: skipped, the folder's name is not a run id (a copied folder?)"
+        try:
+            return self.read(name)
+        except (OSError, ValueError, TypeError, RunNotFound) as err:
+            return f"{name}: skipped, cannot be read ({type(err).__name__}: {err})"
+
     def scan(self) -> tuple[list[RunRecord], list[str]]:
         """All readable runs (newest first) and one message per folder that was skipped."""
-        runs, problems = [], []
-        if not self.root.is_dir():
-            return runs, problems
-        for folder in sorted(self.root.iterdir(), reverse=True):
-            if folder.name.startswith(".") or not folder.is_dir():
-                continue
-            if not RUN_ID_PATTERN.fullmatch(folder.name):
-                problems.append(f"{folder.name}: skipped, the folder's name is not a run id (a copied folder?)")
-                continue
-            try:
-                runs.append(self.read(folder.name))
-            except (OSError, ValueError, TypeError, RunNotFound) as err:
-                problems.append(f"{folder.name}: skipped, cannot be read ({type(err).__name__}: {err})")
-        return runs, problems
+        read = [self.read_or_note(name) for name in self.folder_names()]
+        return [item for item in read if isinstance(item, RunRecord)], [item for item in read if isinstance(item, str)]
 
     def list_runs(self) -> pd.DataFrame:
         """One row per readable run: settings, status and results. Damaged folders are skipped

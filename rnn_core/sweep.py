@@ -15,6 +15,7 @@ prints one JSON object per finished run, then one naming the sweep and its runs 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -28,9 +29,8 @@ from typing import Any
 import pandas as pd
 
 from .config import SETTING, SETTINGS, ModelConfig, TrainConfig, flat
-from .data import MnistData
+from .executors import EXECUTORS, make_executor
 from .history import RunStatus
-from .jobs import EXECUTORS, Executor, LocalExecutor
 from .registry import JobRegistry, RunView
 from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
 from .train import (
@@ -41,6 +41,7 @@ from .train import (
     configs_from_args,
     describe,
     load_data,
+    parse_with_server_settings,
 )
 from .trainer import resolve_device
 
@@ -89,6 +90,7 @@ def start(registry: JobRegistry, cells: Sequence[Cell], axes: Sequence[str], own
     """Queue one run per cell through the registry, tagged as one sweep; returns its id. The
     configs were checked when they were made; the devices are checked here before any run is
     queued, so a grid that cannot run queues nothing."""
+    registry.check_sweep(owner, len(cells))
     for _, train in cells:
         resolve_device(train.device)
     tag = SweepTag(new_sweep_id(), tuple(axes))
@@ -174,16 +176,21 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--executor",
         choices=EXECUTORS,
-        default="local",
-        help="local: a pool of threads here; ray: Ray tasks on $RAY_ADDRESS or a local Ray",
+        help="local: a pool of threads here; ray: Ray tasks on $RAY_ADDRESS or a local Ray "
+        "(default: $RNN_EXECUTOR, else local)",
     )
     parser.add_argument(
         "--workers",
         type=int,
-        default=None,
-        help="runs that train at once (default: one per core here, or per --cpus-per-job on Ray)",
+        help="runs that train at once (default: $RNN_MAX_TRAININGS, else one per core here, "
+        "or per --cpus-per-job on Ray)",
     )
     parser.add_argument("--cpus-per-job", type=int, default=1, help="CPUs each run gets on Ray (default: 1)")
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        help="refuse a grid of more runs than this (default: $RNN_MAX_RUNS_PER_SWEEP, else 25)",
+    )
     return parser
 
 
@@ -197,14 +204,6 @@ def cells_from_args(args: argparse.Namespace) -> list[Cell]:
     return cells
 
 
-def make_executor(name: str, data: MnistData, workers: int | None, cpus_per_job: int) -> Executor:
-    if name == "ray":
-        from .ray_executor import RayExecutor  # only when asked for: ray is a dev requirement
-
-        return RayExecutor(data, cpus_per_job=cpus_per_job, slots=workers)
-    return LocalExecutor(workers)
-
-
 def _report(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(row), flush=True)
@@ -216,19 +215,25 @@ def _report(row: dict[str, Any], as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_sweep_parser()
-    args = parser.parse_args(argv)
+    args, settings = parse_with_server_settings(parser, argv)
     try:
         cells = cells_from_args(args)
     except ValueError as err:
         parser.error(str(err))
+    max_runs = args.max_runs or settings.limits.runs_per_sweep
+    if len(cells) > max_runs:
+        parser.error(f"the grid has {len(cells)} runs, more than {max_runs}: give --max-runs {len(cells)} to run it")
+    executor_name = args.executor or settings.executor
     data = load_data(args)
     if data is None:
         return EXIT_ERROR
-    print(f"data: {data.description}; {len(cells)} runs on the {args.executor} executor", file=sys.stderr)
+    print(f"data: {data.description}; {len(cells)} runs on the {executor_name} executor", file=sys.stderr)
     try:
-        executor = make_executor(args.executor, data, args.workers, args.cpus_per_job)
+        workers = args.workers or settings.max_trainings
+        executor = make_executor(executor_name, data, workers, args.cpus_per_job, settings.ray_address)
         # nobody watches a terminal's runs from a page: they must never count as unwatched
-        registry = JobRegistry(data, RunStore(args.runs_dir), executor, unwatched_minutes=math.inf)
+        limits = dataclasses.replace(settings.limits, runs_per_sweep=max_runs)
+        registry = JobRegistry(data, RunStore(args.runs_dir), executor, unwatched_minutes=math.inf, limits=limits)
         try:
             return run_sweep(registry, cells, args)
         finally:

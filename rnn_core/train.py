@@ -23,6 +23,7 @@ from .config import PRESETS, SETTINGS, ModelConfig, Setting, TrainConfig, config
 from .data import MnistData, MnistFileError, MnistUnavailable, load_mnist
 from .history import EpochRecord, RunStatus
 from .runs import Run, RunStore
+from .server_settings import ServerSettings, SettingsError
 from .trainer import BatchEvent, EndEvent, Event, Trainer
 
 EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
@@ -75,10 +76,10 @@ def build_parser(
             metavar=declared.name.upper() + ("[,...]" if lists else ""),
             help=flag_help(declared).replace("%", "%%"),  # argparse reads % as a format
         )
-    parser.add_argument("--data-dir", default="data", help="data root, torchvision layout (default: ./data)")
-    parser.add_argument("--mnist-dir", default=None, help="folder with the four IDX files (default: $MNIST_DIR)")
+    parser.add_argument("--data-dir", help="data root, torchvision layout (default: $RNN_DATA_DIR, else ./data)")
+    parser.add_argument("--mnist-dir", help="folder with the four IDX files (default: $MNIST_DIR)")
     parser.add_argument("--no-download", action="store_true", help="never try torchvision's download")
-    parser.add_argument("--runs-dir", default="runs", help="where runs are saved (default: ./runs)")
+    parser.add_argument("--runs-dir", help="where runs are saved (default: $RNN_RUNS_DIR, else ./runs)")
     parser.add_argument("--label", default="", help="a name to remember this run by")
     parser.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
     return parser
@@ -155,9 +156,22 @@ def describe(err: OSError) -> str:
     return f"cannot use {err.filename}: {err.strerror}" if err.filename else err.strerror or str(err)
 
 
+def parse_with_server_settings(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, ServerSettings]:
+    """The flags, with the folders the flags leave out taken from the server's settings (the
+    environment); a setting that cannot be used ends the command with the line naming it."""
+    try:
+        settings = ServerSettings.from_environment()
+    except SettingsError as err:
+        parser.error(str(err))
+    parser.set_defaults(data_dir=settings.data_dir, mnist_dir=settings.mnist_dir, runs_dir=settings.runs_dir)
+    return parser.parse_args(argv), settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, _ = parse_with_server_settings(parser, argv)
     try:
         return train(parser, args)
     except OSError as err:  # a runs folder that cannot be made or written, a full disk

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.nn import functional as F
@@ -25,7 +26,7 @@ from .checkpoint import Checkpoint, build_optimizer
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .evaluate import evaluate
-from .history import EpochRecord, RunStatus
+from .history import EpochRecord, RunStatus, history_from_rows, history_rows
 from .model import RowClassifier
 
 # A batch loss this many times the untrained model's test loss counts as blown up: a
@@ -86,13 +87,26 @@ def _whole(epoch: float) -> float:
     return int(epoch) if float(epoch).is_integer() else epoch
 
 
+def epoch_size(data: MnistData, train_config: TrainConfig) -> int:
+    """How many images one epoch of this training goes through."""
+    available = len(data.train_labels)
+    return min(available, train_config.train_limit or available)
+
+
 class Trainer:
+    """One run's training: model, optimizer, shuffling generator and history.
+
+    `state_dict()` holds all of it (and where a stop cut an epoch short), the way a model's
+    state_dict holds its weights: a trainer built with that state goes on exactly as the one
+    that made it would have, in this process or another, before or after a restart.
+    """
+
     def __init__(
         self,
         data: MnistData,
         model_config: ModelConfig,
         train_config: TrainConfig,
-        checkpoint: Checkpoint | None = None,
+        state: dict[str, Any] | None = None,
         batch_event_interval: float = 0.1,
     ):
         self.model_config, self.config = model_config, train_config
@@ -114,13 +128,63 @@ class Trainer:
         # (shuffled order, next batch) of the pass a stop cut short, to be finished first
         self._cut_pass: tuple[torch.Tensor, int] | None = None
         self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
-        if checkpoint is not None:
-            self.model.load_state_dict(checkpoint.state_dict)
-            if checkpoint.optimizer_state is not None:
-                self.optimizer.load_state_dict(checkpoint.optimizer_state)
-            self.history = list(checkpoint.history)
-            self.images_trained = round(self.epochs_done * len(self.train_labels))
+        if state is not None:
+            self.load_state_dict(state)
         self._last_good = self._snapshot()
+
+    @classmethod
+    def from_checkpoint(cls, data: MnistData, checkpoint: Checkpoint, **kwargs: Any) -> Trainer:
+        return cls(data, checkpoint.model_config, checkpoint.train_config, checkpoint.trainer_state(), **kwargs)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Copies, on the CPU, of everything the training needs to go on: weights, optimizer,
+        history, the shuffling generator and the place in an epoch a stop cut short."""
+        cut_order, cut_batch = self._cut_pass or (None, 0)
+        return {
+            "model": {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()},
+            "optimizer": _to_cpu(copy.deepcopy(self.optimizer.state_dict())),
+            "history": history_rows(self.history),
+            "generator": self.generator.get_state(),
+            "images_trained": self.images_trained,
+            "cut_order": None if cut_order is None else cut_order.cpu().clone(),
+            "cut_batch": cut_batch,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from `state_dict()`'s output. A state saved before the generator and the
+        place in the epoch were kept (no "generator") goes on from the history's last epoch
+        with freshly shuffled images. ValueError when the state does not fit this training."""
+        self.model.load_state_dict(state["model"])
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.history = list(history_from_rows(state["history"]))
+        if state.get("generator") is None:
+            self.images_trained = round(self.epochs_done * self.train_size)
+            self._cut_pass = None
+            return
+        images_trained = state["images_trained"]
+        if not isinstance(images_trained, int) or abs(images_trained / self.train_size - self.epochs_done) > 1e-3:
+            raise ValueError("the training state's count of images trained does not match its history")
+        self.generator.set_state(state["generator"])
+        self.images_trained = images_trained
+        self._cut_pass = self._checked_cut_pass(state.get("cut_order"), state.get("cut_batch", 0))
+
+    def _checked_cut_pass(self, order: torch.Tensor | None, batch: int) -> tuple[torch.Tensor, int] | None:
+        if order is None:  # no epoch was cut short, or a divergence went back to an epoch's end
+            return None
+        batches = math.ceil(len(order) / self.config.batch_size)
+        fits = (
+            order.dtype == torch.int64
+            and order.dim() == 1
+            and 0 < len(order) <= self.train_size
+            and int(order.min()) >= 0
+            and int(order.max()) < self.train_size
+            and isinstance(batch, int)
+            and 0 <= batch <= batches
+        )
+        if not fits:
+            raise ValueError("the training state's cut epoch does not fit this training set")
+        return order.to(self.device), batch
 
     @property
     def epochs_done(self) -> float:
@@ -143,13 +207,7 @@ class Trainer:
         self.optimizer.load_state_dict(optimizer_state)
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(
-            model_config=self.model_config,
-            train_config=self.config,
-            state_dict={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            history=tuple(self.history),
-            optimizer_state=copy.deepcopy(self.optimizer.state_dict()),
-        )
+        return Checkpoint.of_trainer_state(self.model_config, self.config, self.state_dict())
 
     def _record(self, train_loss: float | None, seconds: float, images: int, partial: bool) -> EpochRecord:
         result = evaluate(self.model, self.test_images, self.test_labels)
@@ -199,7 +257,7 @@ class Trainer:
         same orders as an unbroken one."""
         done_in_cut = self.images_trained % self.train_size
         if done_in_cut:
-            # the cut pass itself; a trainer rebuilt from a checkpoint no longer has it, and
+            # the cut pass itself; a trainer rebuilt from an older checkpoint does not have it, and
             # trains as many freshly shuffled images as the cut epoch still lacked
             yield self._cut_pass or (self._shuffle()[: self.train_size - done_in_cut], 0)
         for _ in range(epochs):
@@ -324,6 +382,16 @@ class Trainer:
         )
         emit(end)
         return end
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(item) for item in value]
+    return value
 
 
 def warm_up(data: MnistData) -> None:

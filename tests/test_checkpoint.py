@@ -34,9 +34,7 @@ def test_round_trip_rebuilds_the_same_model_with_its_configs_and_history(trained
 
 
 def test_a_checkpoint_resumes_training_where_it_left_off(trained, tiny_data):
-    resumed = Trainer(
-        tiny_data, trained.model_config, trained.config, checkpoint=load_checkpoint(trained.checkpoint().to_bytes())
-    )
+    resumed = Trainer.from_checkpoint(tiny_data, load_checkpoint(trained.checkpoint().to_bytes()))
     resumed.run(epochs=1)
     assert [row.epoch for row in resumed.history] == [0, 1, 2]
 
@@ -293,3 +291,27 @@ def test_no_message_ever_passes_on_torchs_advice_to_turn_weights_only_off(traine
         message = str(refused.value).lower()
         assert "weights_only" not in message and "weights only" not in message, (name, message)
         assert "trusted" not in message and "\n" not in message, (name, message)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"generator": torch.zeros(3, dtype=torch.uint8)}, "generator"),
+        ({"images_trained": -5}, "images trained"),
+        ({"cut_order": torch.zeros(4)}, "cut epoch"),
+        ({"cut_batch": "two"}, "batch"),
+    ],
+)
+def test_a_training_position_this_app_would_not_save_is_refused(trained, change, message):
+    checkpoint = trained.checkpoint()
+    checkpoint.position = {**checkpoint.position, **change}
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+def test_a_version_1_checkpoint_without_a_training_position_still_loads(trained):
+    checkpoint = trained.checkpoint()
+    checkpoint.position = None
+    raw = checkpoint.to_bytes()
+    loaded = load_checkpoint(raw)
+    assert loaded.position is None and loaded.history == tuple(trained.history)

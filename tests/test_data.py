@@ -113,12 +113,6 @@ def test_an_interrupted_extraction_leaves_no_file_a_later_start_takes_for_good(t
     assert load_mnist(tmp_path / "root", tmp_path / "idx", allow_download=False).source == "local"
 
 
-def test_mnist_dir_environment_variable_is_used(tmp_path, monkeypatch):
-    write_fake_mnist(tmp_path / "idx")
-    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "idx"))
-    assert load_mnist(tmp_path / "root", allow_download=False).source == "local"
-
-
 def test_without_any_source_the_bundled_sample_is_used_and_flagged(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_DIR", raising=False)
     sample = load_mnist(tmp_path, allow_download=False)

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from rnn_core import jobs as jobs_module
+from rnn_core import local_executor
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
-from rnn_core.jobs import JobSpec, LocalExecutor
+from rnn_core.jobs import job_spec
+from rnn_core.local_executor import LocalExecutor
 from rnn_core.runs import RunStore
 from rnn_core.trainer import Trainer
 from tests.conftest import synthetic_mnist
@@ -17,9 +19,8 @@ MODEL = ModelConfig(hidden_size=6)
 QUICK = TrainConfig(epochs=2, batch_size=40, device="cpu")
 
 
-def submit(executor, store, data, model=MODEL, train=QUICK):
-    run = store.create(model, train)
-    return executor.submit(JobSpec(run, Trainer(data, model, train), train.epochs))
+def submit(executor, store, model=MODEL, train=QUICK):
+    return executor.submit(job_spec(store.create(model, train), executor.data, model, train))
 
 
 def done(job, timeout=60.0):
@@ -28,14 +29,47 @@ def done(job, timeout=60.0):
 
 
 @pytest.fixture
-def executor():
-    executor = LocalExecutor(slots=2)
-    yield executor
-    executor.shutdown()
+def executor_on():
+    """An executor of two slots on the data given."""
+    made = []
+
+    def make(data):
+        made.append(LocalExecutor(data, slots=2))
+        return made[-1]
+
+    yield make
+    for executor in made:
+        executor.shutdown()
 
 
-def test_a_snapshot_is_a_frozen_copy_the_training_cannot_change(executor, tmp_path):
-    job = submit(executor, RunStore(tmp_path), synthetic_mnist())
+def test_a_waiting_job_holds_no_trainer_and_so_no_copy_of_the_training_images(tmp_path, monkeypatch):
+    built = []
+
+    class CountedTrainer(Trainer):
+        def __init__(self, *args, **kwargs):
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module, "Trainer", CountedTrainer)
+    executor = LocalExecutor(synthetic_mnist(), slots=1)
+    store, endless = RunStore(tmp_path), TrainConfig(epochs=200, batch_size=10, device="cpu")
+    try:
+        training = submit(executor, store, train=endless)
+        waiting = [submit(executor, store, train=endless) for _ in range(3)]
+        while training.snapshot().status != RunStatus.RUNNING:
+            training.done.wait(0.01)
+        assert [job.snapshot().queue_position for job in waiting] == [1, 2, 3]
+        assert len(built) == 1  # only the training job has built its trainer
+        for job in [*waiting, training]:
+            job.stop()
+        assert all(done(job).status == RunStatus.STOPPED for job in waiting)
+    finally:
+        executor.shutdown()
+    assert len(built) == 1
+
+
+def test_a_snapshot_is_a_frozen_copy_the_training_cannot_change(executor_on, tmp_path):
+    job = submit(executor_on(synthetic_mnist()), RunStore(tmp_path))
     first = done(job)
     assert first.status == RunStatus.FINISHED and isinstance(first.history, tuple)
     with pytest.raises(AttributeError):
@@ -43,9 +77,9 @@ def test_a_snapshot_is_a_frozen_copy_the_training_cannot_change(executor, tmp_pa
     assert job.snapshot() == first
 
 
-def test_speed_and_time_left_are_reported_while_training(executor, tmp_path):
+def test_speed_and_time_left_are_reported_while_training(executor_on, tmp_path):
     job = submit(
-        executor, RunStore(tmp_path), synthetic_mnist(n_train=2000), train=TrainConfig(epochs=200, device="cpu")
+        executor_on(synthetic_mnist(n_train=2000)), RunStore(tmp_path), train=TrainConfig(epochs=200, device="cpu")
     )
     deadline = time.monotonic() + 60
     while job.snapshot().seconds_left is None:
@@ -59,31 +93,30 @@ def test_speed_and_time_left_are_reported_while_training(executor, tmp_path):
     assert done(job).seconds_left is None
 
 
-def test_the_batch_losses_cover_the_whole_training_in_bounded_points(executor, tmp_path, monkeypatch):
+def test_the_batch_losses_cover_the_whole_training_in_bounded_points(executor_on, tmp_path, monkeypatch):
     monkeypatch.setattr(jobs_module, "MAX_BATCH_POINTS", 20)
-    job = submit(
-        executor, RunStore(tmp_path), synthetic_mnist(), train=TrainConfig(epochs=60, batch_size=10, device="cpu")
-    )
+    executor = executor_on(synthetic_mnist())
+    job = submit(executor, RunStore(tmp_path), train=TrainConfig(epochs=60, batch_size=10, device="cpu"))
     points = done(job).batch_losses
     epochs = [epoch for epoch, _ in points]
     assert 10 <= len(points) <= 20
     assert epochs == sorted(epochs) and epochs[0] < 6 and epochs[-1] > 54
 
 
-def test_two_jobs_train_at_once_and_each_ends_as_it_would_alone(executor, tmp_path):
-    data, store = synthetic_mnist(n_train=1000), RunStore(tmp_path)
+def test_two_jobs_train_at_once_and_each_ends_as_it_would_alone(executor_on, tmp_path):
+    executor, store = executor_on(synthetic_mnist(n_train=1000)), RunStore(tmp_path)
     small, large = ModelConfig(hidden_size=4), ModelConfig(hidden_size=12)
-    together = [submit(executor, store, data, model) for model in (small, large)]
+    together = [submit(executor, store, model) for model in (small, large)]
     for job, model in zip(together, (small, large)):
         assert done(job).status == RunStatus.FINISHED
-        alone = submit(executor, store, data, model)
+        alone = submit(executor, store, model)
         done(alone)
         for name, value in alone.checkpoint().state_dict.items():
             assert torch.allclose(job.checkpoint().state_dict[name], value, atol=1e-5), name
 
 
 def test_each_worker_sizes_its_own_torch_threads_and_the_process_keeps_its_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs_module.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(local_executor.os, "cpu_count", lambda: 4)
     threads_in_training = []
 
     class ThreadCountingTrainer(Trainer):
@@ -91,11 +124,11 @@ def test_each_worker_sizes_its_own_torch_threads_and_the_process_keeps_its_own(t
             threads_in_training.append(torch.get_num_threads())
             return super().run(*args, **kwargs)
 
+    monkeypatch.setattr(jobs_module, "Trainer", ThreadCountingTrainer)
     before = torch.get_num_threads()
-    executor = LocalExecutor(slots=4)
+    executor = LocalExecutor(synthetic_mnist(), slots=4)
     try:
-        run = RunStore(tmp_path).create(MODEL, QUICK)
-        done(executor.submit(JobSpec(run, ThreadCountingTrainer(synthetic_mnist(), MODEL, QUICK), QUICK.epochs)))
+        done(submit(executor, RunStore(tmp_path)))
     finally:
         executor.shutdown()
     assert threads_in_training == [1]  # 4 cores shared by 4 slots

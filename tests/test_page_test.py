@@ -383,7 +383,7 @@ def test_a_run_that_continues_another_shows_the_epochs_it_took_over(two_epoch_ru
     store = RunStore(runs_dir)
     parent = store.checkpoint(two_epoch_run)
     child = store.create(parent.model_config, parent.train_config, parent={"run_id": two_epoch_run, "epoch": 2})
-    trainer = Trainer(tiny_data, parent.model_config, parent.train_config, parent)
+    trainer = Trainer.from_checkpoint(tiny_data, parent)
     trainer.run(epochs=1, on_event=child.record(trainer))
     assert [epoch.name for epoch in saved_epochs(child.folder)] == ["3"]
     at = open_test_page(run=child.run_id)

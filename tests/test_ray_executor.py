@@ -8,12 +8,15 @@ import pytest
 import torch
 
 from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.executors import make_executor
 from rnn_core.history import RunStatus
-from rnn_core.jobs import JobSpec, LocalExecutor, executor_named
+from rnn_core.jobs import job_spec
+from rnn_core.local_executor import LocalExecutor
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunStore
 from rnn_core.trainer import BatchEvent, Trainer
 from tests.conftest import synthetic_mnist
+from tests.test_registry import assert_continued_run_equals_straight_run
 
 ray = pytest.importorskip("ray")
 from rnn_core.ray_executor import RayExecutor  # noqa: E402  (needs ray)
@@ -31,9 +34,7 @@ def local_ray():
 
 def submit(executor, store, data, model=MODEL, train=QUICK, batch_event_interval=0.1):
     run = store.create(model, train)
-    return executor.submit(
-        JobSpec(run, Trainer(data, model, train, batch_event_interval=batch_event_interval), train.epochs)
-    )
+    return executor.submit(job_spec(run, data, model, train, batch_event_interval=batch_event_interval))
 
 
 def done(job, timeout=120.0):
@@ -48,7 +49,7 @@ def without_times(history):
 def test_same_seed_and_config_give_the_same_history_on_either_executor(local_ray, tmp_path):
     data = synthetic_mnist(n_train=600)
     # one torch thread per job on both sides: the same arithmetic, to the last bit
-    local, remote = LocalExecutor(slots=os.cpu_count()), RayExecutor(data, cpus_per_job=1, slots=2)
+    local, remote = LocalExecutor(data, slots=os.cpu_count()), RayExecutor(data, cpus_per_job=1, slots=2)
     try:
         here = done(submit(local, RunStore(tmp_path / "local"), data))
         store = RunStore(tmp_path / "ray")
@@ -103,10 +104,11 @@ def stopped_at_batch(data, batch: int) -> Trainer:
 
 def test_a_stopped_training_continues_on_ray_exactly_as_it_would_here(local_ray, tmp_path):
     data, store = synthetic_mnist(n_train=600), RunStore(tmp_path)
-    local, remote = LocalExecutor(slots=os.cpu_count()), RayExecutor(data, slots=1)
+    local, remote = LocalExecutor(data, slots=os.cpu_count()), RayExecutor(data, slots=1)
     try:
-        here = local.submit(JobSpec(store.create(MODEL, QUICK), stopped_at_batch(data, 3), 1))
-        there = remote.submit(JobSpec(store.create(MODEL, QUICK), stopped_at_batch(data, 3), 1))
+        state = stopped_at_batch(data, 3).state_dict()
+        here = local.submit(job_spec(store.create(MODEL, QUICK), data, MODEL, QUICK, state, epochs=1))
+        there = remote.submit(job_spec(store.create(MODEL, QUICK), data, MODEL, QUICK, state, epochs=1))
         here, there = done(here), done(there)
     finally:
         local.shutdown(), remote.shutdown()
@@ -116,7 +118,7 @@ def test_a_stopped_training_continues_on_ray_exactly_as_it_would_here(local_ray,
 
 def test_the_registry_runs_on_ray_and_stops_a_run_that_is_saved_as_stopped(local_ray, tmp_path):
     data = synthetic_mnist(n_train=400)
-    registry = JobRegistry(data, RunStore(tmp_path), executor_named("ray", data))
+    registry = JobRegistry(data, RunStore(tmp_path), make_executor("ray", data))
     try:
         assert isinstance(registry.executor, RayExecutor)
         run_id = registry.start(MODEL, TrainConfig(epochs=200, batch_size=10, device="cpu"), owner="alice")
@@ -134,4 +136,13 @@ def test_the_registry_runs_on_ray_and_stops_a_run_that_is_saved_as_stopped(local
 
 def test_an_unknown_executor_name_is_refused():
     with pytest.raises(ValueError, match="local, ray"):
-        executor_named("dask", synthetic_mnist())
+        make_executor("dask", synthetic_mnist())
+
+
+def test_a_run_continued_on_ray_after_a_registry_restart_is_the_run_that_never_stopped(local_ray, tmp_path):
+    data = synthetic_mnist(n_train=600)
+    train = TrainConfig(epochs=2, batch_size=40, device="cpu", optimizer="Adam", learning_rate=0.01)
+    straight, continued = (RunStore(tmp_path / name) for name in ("straight", "continued"))
+    assert_continued_run_equals_straight_run(
+        data, train, straight, continued, lambda: make_executor("ray", data, slots=1)
+    )

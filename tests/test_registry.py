@@ -1,5 +1,6 @@
 """The server's registry of runs: live jobs by run id, ownership, forks, the unwatched stop."""
 
+import dataclasses
 import math
 import time
 
@@ -8,9 +9,11 @@ import torch
 
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
-from rnn_core.jobs import LocalExecutor
-from rnn_core.registry import JobRegistry, NotAllowed
+from rnn_core.local_executor import LocalExecutor
+from rnn_core.registry import JobRegistry, LimitReached, NotAllowed
 from rnn_core.runs import RunNotFound, RunStore
+from rnn_core.server_settings import Limits
+from rnn_core.trainer import Trainer
 from tests.conftest import synthetic_mnist
 
 MODEL = ModelConfig(hidden_size=6)
@@ -26,11 +29,14 @@ def wait_until(condition, timeout=60.0):
         time.sleep(0.02)
 
 
+def new_registry(folder, slots=2, data=None, **options) -> JobRegistry:
+    data = data or synthetic_mnist(n_train=400)
+    return JobRegistry(data, RunStore(folder), LocalExecutor(data, slots=slots), **options)
+
+
 @pytest.fixture
 def registry(tmp_path):
-    registry = JobRegistry(
-        synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), admin_password="sesame"
-    )
+    registry = new_registry(tmp_path, admin_password="sesame")
     yield registry
     registry.close()
 
@@ -128,7 +134,7 @@ def test_an_uploaded_model_is_a_run_that_continues_as_a_fork(registry):
 
 
 def test_runs_beyond_the_slots_wait_in_line_and_can_leave_it(tmp_path):
-    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=1))
+    registry = new_registry(tmp_path, slots=1)
     try:
         first = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
         second = registry.start(MODEL, LONG, owner=BOB)
@@ -145,9 +151,7 @@ def test_runs_beyond_the_slots_wait_in_line_and_can_leave_it(tmp_path):
 
 
 def test_a_run_no_page_watches_is_stopped_with_that_reason(tmp_path):
-    registry = JobRegistry(
-        synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=2), unwatched_minutes=0.5 / 60
-    )
+    registry = new_registry(tmp_path, unwatched_minutes=0.5 / 60)
     try:
         watched = registry.start(MODEL, LONG, owner=ALICE)
         unwatched = registry.start(MODEL, LONG, owner=ALICE)
@@ -189,3 +193,121 @@ def test_unknown_or_malformed_run_ids_are_refused(registry, run_id):
         registry.view(run_id)
     with pytest.raises(RunNotFound):
         registry.continue_run(run_id, 1, owner=ALICE)
+
+
+def without_times(history):
+    return [(row.epoch, row.train_loss, row.test_loss, row.test_accuracy, row.partial) for row in history]
+
+
+def assert_continued_run_equals_straight_run(data, train, straight_store, continued_store, make_executor):
+    """Two epochs straight, against one epoch, a new registry (a server restart), then one more:
+    the same losses, accuracies and weights."""
+    straight = JobRegistry(data, straight_store, make_executor())
+    try:
+        run_id = straight.start(MODEL, train, owner=ALICE)
+        expected = finished(straight, run_id)
+        expected_weights = straight.checkpoint(run_id).state_dict
+    finally:
+        straight.close()
+    before = JobRegistry(data, continued_store, make_executor())
+    try:
+        first_epoch = finished(before, before.start(MODEL, dataclasses.replace(train, epochs=1), owner=ALICE))
+    finally:
+        before.close()
+    after = JobRegistry(data, continued_store, make_executor())
+    try:
+        continued = finished(after, after.continue_run(first_epoch.run_id, 1, owner=ALICE))
+        weights = after.checkpoint(continued.run_id).state_dict
+    finally:
+        after.close()
+    assert continued.status == RunStatus.FINISHED
+    assert without_times(continued.history) == without_times(expected.history)
+    for name, value in expected_weights.items():
+        assert torch.equal(weights[name], value), name
+
+
+def test_a_run_continued_after_a_registry_restart_is_the_run_that_never_stopped(tmp_path):
+    data = synthetic_mnist(n_train=600)
+    train = TrainConfig(epochs=2, batch_size=40, device="cpu", optimizer="Adam", learning_rate=0.01)
+    straight, continued = (RunStore(tmp_path / name) for name in ("straight", "continued"))
+    assert_continued_run_equals_straight_run(data, train, straight, continued, lambda: LocalExecutor(data, slots=1))
+
+
+def test_a_run_stopped_mid_epoch_continues_after_a_restart_as_if_never_stopped(tmp_path):
+    data = synthetic_mnist(n_train=4000)
+    train = TrainConfig(epochs=2, batch_size=10, device="cpu")
+    straight = new_registry(tmp_path / "straight", data=data)
+    try:
+        expected = finished(straight, straight.start(MODEL, train, owner=ALICE))
+        expected_weights = straight.checkpoint(expected.run_id).state_dict
+    finally:
+        straight.close()
+    before = new_registry(tmp_path / "stopped", data=data)
+    try:
+        run_id = before.start(MODEL, train, owner=ALICE)
+        wait_until(lambda: (live := before.view(run_id).live).progress is not None and live.progress.epoch > 1.2)
+        before.stop(run_id, owner=ALICE)
+        stopped = finished(before, run_id)
+    finally:
+        before.close()
+    assert stopped.status == RunStatus.STOPPED and 1 < stopped.history[-1].epoch < 2
+    after = new_registry(tmp_path / "stopped", data=data)
+    try:
+        continued = finished(after, after.continue_run(run_id, 0, owner=ALICE))  # only the cut epoch's rest
+        weights = after.checkpoint(run_id).state_dict
+    finally:
+        after.close()
+    assert continued.run_id == run_id and continued.history[-1].epoch == 2
+    assert continued.history[-1].test_loss == expected.history[-1].test_loss
+    for name, value in expected_weights.items():
+        assert torch.equal(weights[name], value), name
+
+
+def test_the_registry_keeps_no_trainer_of_an_ended_run(registry):
+    run_id = finished(registry, registry.start(MODEL, QUICK, owner=ALICE)).run_id
+    job = registry._job(run_id)
+    assert job is not None and not any(isinstance(value, Trainer) for value in vars(job).values())
+
+
+def test_close_stops_every_training_and_saves_it_continuable(tmp_path):
+    registry = new_registry(tmp_path)
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    registry.close(wait_seconds=30)
+    saved = RunStore(tmp_path).read(run_id)
+    assert saved.status == RunStatus.STOPPED and "because the server shut down" in saved.reason
+    again = new_registry(tmp_path)
+    try:
+        assert again.continue_run(run_id, 1, owner=ALICE) == run_id
+        again.stop(run_id, owner=ALICE)
+    finally:
+        again.close(wait_seconds=30)
+
+
+def test_a_browser_may_have_only_so_many_runs_waiting(tmp_path):
+    registry = new_registry(tmp_path, slots=1, limits=Limits(waiting_per_browser=2))
+    try:
+        training(registry, registry.start(MODEL, LONG, owner=ALICE))
+        registry.start(MODEL, LONG, owner=ALICE)
+        registry.start(MODEL, LONG, owner=ALICE)
+        with pytest.raises(LimitReached, match="2 runs waiting"):
+            registry.start(MODEL, LONG, owner=ALICE)
+        registry.start(MODEL, LONG, owner=BOB)  # another browser has its own allowance
+        assert registry.waiting() == 3
+    finally:
+        registry.close()
+
+
+def test_a_sweep_larger_than_the_limit_or_beside_a_live_one_is_refused(tmp_path):
+    from rnn_core import sweep
+
+    registry = new_registry(tmp_path, slots=1, limits=Limits(runs_per_sweep=2))
+    cells = [(MODEL, LONG)] * 3
+    try:
+        with pytest.raises(LimitReached, match="3 runs"):
+            sweep.start(registry, cells, ["seed"], owner=ALICE)
+        assert registry.runs() == ([], [])
+        sweep.start(registry, cells[:2], ["seed"], owner=ALICE)
+        with pytest.raises(LimitReached, match="still training"):
+            sweep.start(registry, cells[:1], ["seed"], owner=ALICE)
+    finally:
+        registry.close()

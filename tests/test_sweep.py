@@ -8,7 +8,7 @@ import pytest
 from rnn_core import sweep
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
-from rnn_core.jobs import LocalExecutor
+from rnn_core.local_executor import LocalExecutor
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound, RunStore
 from tests.conftest import synthetic_mnist
@@ -65,7 +65,8 @@ def test_a_bad_value_in_a_list_is_a_usage_error(flag, capsys):
 
 @pytest.fixture
 def registry(tmp_path):
-    registry = JobRegistry(synthetic_mnist(n_train=400), RunStore(tmp_path), LocalExecutor(slots=1))
+    data = synthetic_mnist(n_train=400)
+    registry = JobRegistry(data, RunStore(tmp_path), LocalExecutor(data, slots=1))
     yield registry
     registry.close()
 

@@ -111,7 +111,7 @@ def test_a_run_rebuilt_from_a_checkpoint_after_a_stop_also_finishes_the_cut_epoc
     trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
     stop, on_event = stop_at(epoch=1, batch=2)
     trainer.run(on_event=on_event, stop=stop)
-    rebuilt = Trainer(tiny_data, SMALL, FAST, checkpoint=trainer.checkpoint())
+    rebuilt = Trainer(tiny_data, SMALL, FAST, trainer.state_dict())
     assert rebuilt.target_epoch(2) == 3
     assert rebuilt.run(epochs=2).status == FINISHED
     assert [row.epoch for row in rebuilt.history] == [0, pytest.approx(0.333, abs=1e-3), 1, 2, 3]
@@ -216,3 +216,43 @@ def test_the_warm_up_trains_one_step_and_touches_no_global_state(tiny_data):
     state = torch.random.get_rng_state()
     warm_up(tiny_data)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_a_trainer_built_from_another_trainers_saved_state_after_a_stop_goes_on_exactly(tiny_data):
+    from rnn_core.checkpoint import load_checkpoint
+
+    straight = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    straight.run(epochs=2)
+    stopped = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=2, batch=3)
+    stopped.run(on_event=on_event, stop=stop)
+    # through the bytes of a checkpoint file, as after a server restart
+    saved = load_checkpoint(stopped.checkpoint().to_bytes())
+    rebuilt = Trainer.from_checkpoint(tiny_data, saved)
+    rebuilt.run(epochs=0)
+    assert rebuilt.history[-1].epoch == 2 and rebuilt.history[-1].test_loss == straight.history[-1].test_loss
+    for a, b in zip(straight.model.parameters(), rebuilt.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_state_without_the_generator_goes_on_from_its_last_whole_epoch(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST)
+    trainer.run(epochs=1)
+    older = {key: trainer.state_dict()[key] for key in ("model", "optimizer", "history")}  # a version 1 file
+    rebuilt = Trainer(tiny_data, SMALL, FAST, older)
+    assert rebuilt.images_trained == trainer.train_size and rebuilt.target_epoch(1) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"images_trained": 7},  # does not match the history's epoch
+        {"cut_order": torch.arange(500)},  # longer than the training set
+        {"cut_order": torch.arange(120), "cut_batch": 99},  # past the pass's last batch
+    ],
+)
+def test_a_training_state_that_does_not_fit_the_training_set_is_refused(tiny_data, change):
+    trainer = Trainer(tiny_data, SMALL, FAST)
+    trainer.run(epochs=1)
+    with pytest.raises(ValueError, match="training state"):
+        Trainer(tiny_data, SMALL, FAST, {**trainer.state_dict(), **change})

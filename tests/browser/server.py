@@ -22,8 +22,12 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run streamlit_app.py` in a subprocess, with its own runs folder and log."""
 
-    def __init__(self, runs_dir: Path, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, runs_dir: Path, log_path: Path, env: dict[str, str] | None = None, entry: list[str] | None = None
+    ):
+        """`entry`: what Python runs instead of `-m streamlit` (a script that wraps Streamlit's CLI)."""
         self.runs_dir, self.log_path, self.extra_env = runs_dir, log_path, env or {}
+        self.entry = entry or ["-m", "streamlit"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -32,8 +36,7 @@ class AppServer:
         env = {**os.environ, "RNN_RUNS_DIR": str(self.runs_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
         command = [
             sys.executable,
-            "-m",
-            "streamlit",
+            *self.entry,
             "run",
             "streamlit_app.py",
             "--server.port",
