@@ -49,7 +49,7 @@ ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
 RUN_COLUMNS = [
     "created",
     "status",
-    *(declared.name for declared in SETTINGS if declared.name != "device"),
+    *(declared.name for declared in SETTINGS if declared.described),
     *RESULT_COLUMNS[:-3],
     "run_id",
 ]

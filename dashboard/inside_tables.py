@@ -171,7 +171,7 @@ def cell_trios(views: Iterable[_View]) -> list[dict[str, _View]]:
 
 
 def describe_settings(model: ModelConfig, train: TrainConfig) -> str:
-    return describe(model, train, leave_out=("cell_type", "device"))
+    return describe(model, train, leave_out=("cell_type",))
 
 
 def shares_settings(views: Sequence[_View]) -> bool:

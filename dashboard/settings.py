@@ -10,10 +10,9 @@ value that is not allowed is left out and explained.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
-import torch
 
 from rnn_core.config import DEFAULTS, PRESETS, SETTINGS, ModelConfig, Setting, TrainConfig, configs
 
@@ -24,21 +23,29 @@ PRESET_PARAM = "preset"
 TRAIN_PANEL = "train"  # the Train page's panel: its controls are keyed train_<setting>
 
 
-def available_devices() -> tuple[str, ...]:
-    """The device choices that can work on this machine ("auto" picks the best of them)."""
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        devices.append("mps")
-    return tuple(devices)
+Control = Literal["slider", "radio", "number", "select"]
+FEW = 3  # choices or whole numbers few enough to show side by side as buttons
+
+
+def control_kind(declared: Setting) -> Control:
+    """How a person sets it, from what the setting is: a few choices side by side, more in a
+    list; values spread over orders of magnitude on a slider of the offered ones; a small range
+    of whole numbers as buttons; any other number typed."""
+    if declared.choices is not None:
+        return "radio" if len(declared.choices) <= FEW else "select"
+    if declared.log_scale:
+        return "slider"
+    low, high = declared.limits
+    return "radio" if declared.offered is None and high - low < FEW else "number"
 
 
 def preset_values(name: str) -> dict[str, Any]:
-    """What picking a preset sets: how the model is built and learns. The advanced settings
+    """What picking a preset sets: how the model is built and learns. The incidental settings
     (seed, device) stay the user's, and so does an optional one the preset leaves at "all"."""
     values = PRESETS[name].values()
-    return {s.name: values[s.name] for s in SETTINGS if not s.advanced and not (s.optional and values[s.name] is None)}
+    return {
+        s.name: values[s.name] for s in SETTINGS if not s.incidental and not (s.optional and values[s.name] is None)
+    }
 
 
 def matching_preset(values: Mapping[str, Any]) -> str:
@@ -53,7 +60,7 @@ def read(declared: Setting, raw: str) -> Any:
     """A setting's value from a link: what its control can show, since a slider or a radio
     cannot hold a value it does not offer."""
     value = declared.parse(raw)
-    if declared.control in ("slider", "radio") and value not in declared.values:
+    if control_kind(declared) in ("slider", "radio") and value not in declared.values:
         raise ValueError(f"must be one of {', '.join(map(declared.show, declared.values))}")
     return value
 
@@ -134,13 +141,13 @@ def control(declared: Setting, prefix: str, label: str | None = None, **options:
     """The widget for one setting, keyed `<prefix>_<name>`, with its label and help."""
     key, label = widget_key(prefix, declared.name), label or declared.label
     shared = {"key": key, "help": declared.help, "persist_state": "session", **options}
-    if declared.control == "number":
+    kind = control_kind(declared)
+    if kind == "number":
         st.number_input(label, int(declared.limits[0]), int(declared.limits[1]), step=1, **shared)
-    elif declared.control == "radio":
-        st.radio(label, declared.values, horizontal=True, format_func=declared.show, **shared)
-    elif declared.control == "select":
-        choices = available_devices() if declared.name == "device" else declared.values
-        st.selectbox(label, choices, format_func=declared.show, **shared)
+    elif kind == "radio":
+        st.radio(label, declared.values_here(), horizontal=True, format_func=declared.show, **shared)
+    elif kind == "select":
+        st.selectbox(label, declared.values_here(), format_func=declared.show, **shared)
     else:
         st.select_slider(label, declared.values, format_func=declared.show, **shared)
 
@@ -159,10 +166,10 @@ def panel(prefix: str) -> tuple[ModelConfig, TrainConfig]:
         help=f"{presets} Picking one fills the controls below; changing a control makes it custom.",
     )
     for declared in SETTINGS:
-        if not declared.advanced:
+        if not declared.incidental:
             control(declared, prefix, on_change=_name_preset, args=(prefix,))
-    advanced = [declared for declared in SETTINGS if declared.advanced]
-    with st.expander(" and ".join(declared.label for declared in advanced)):
-        for declared in advanced:
+    incidental = [declared for declared in SETTINGS if declared.incidental]
+    with st.expander(" and ".join(declared.label for declared in incidental)):
+        for declared in incidental:
             control(declared, prefix, on_change=_name_preset, args=(prefix,))
     return configs(current_values(prefix))

@@ -109,7 +109,8 @@ def _registry(settings: ServerSettings, _data: MnistData) -> JobRegistry:
         admin_password=settings.admin_password,
         limits=settings.limits,
     )
-    close_on_exit(registry)
+    # Under AppTest there is no served runtime, and the test process must end as it would.
+    close_on_exit(registry, end_at_once=st.runtime.exists())
     return registry
 
 

@@ -11,19 +11,31 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+import torch
 
 CELL_TYPES = ("LSTM", "GRU", "RNN")
 ALL = "all"  # how an optional setting's None is written (every training image)
 
-Control = Literal["slider", "radio", "number", "select"]
+
+def devices_here() -> tuple[str, ...]:
+    """The devices a training can use on this machine ("auto" picks the best of them)."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devices.append("mps")
+    return tuple(devices)
 
 
 @dataclass(frozen=True)
 class Setting:
     """One hyperparameter. `offered` are the values a slider or a sweep axis offers; `limits`
-    bound a number typed freely. `legend` formats a value for a legend or a description."""
+    bound a number typed freely. `legend` formats a value for a legend or a description.
+    `available`, when given, says which of the choices work on this machine."""
 
     name: str
     kind: type
@@ -35,12 +47,19 @@ class Setting:
     limits: tuple[float, float] | None = None
     choices: tuple[Any, ...] | None = None
     offered: tuple[Any, ...] | None = None
-    control: Control = "slider"
     sweep: tuple[Any, ...] | None = None  # the values a sweep tries first; None: never swept
     log_scale: bool = False  # values spread over orders of magnitude
     optional: bool = False  # None is allowed and means "all"
-    advanced: bool = False  # tucked away in the dashboard: seldom part of the lesson
+    # How this one run is carried out (its random draw, its device), not which model or
+    # training it is: a preset leaves it as it was, and it is seldom part of the lesson.
+    incidental: bool = False
+    described: bool = True  # named when a run is described; where it trained is not what it is
+    available: Callable[[], tuple[Any, ...]] | None = None
     section: str = "train"
+
+    def values_here(self) -> tuple[Any, ...]:
+        """The values that can be used on this machine."""
+        return self.available() if self.available else self.values
 
     @property
     def values(self) -> tuple[Any, ...]:
@@ -138,7 +157,6 @@ class ModelConfig(_Checked):
         label="Cell type",
         key="cell",
         choices=CELL_TYPES,
-        control="radio",
         legend="{value}",
         sweep=("RNN", "GRU", "LSTM"),
         help="LSTM and GRU have gates that keep a memory across the 28 rows; the plain RNN forgets fast.",
@@ -159,7 +177,6 @@ class ModelConfig(_Checked):
         label="Layers",
         key="layers",
         limits=(1, 3),
-        control="radio",
         legend="{value} layer{s}",
         sweep=(1, 2),
         help="Recurrent layers stacked: each reads the sequence of hidden states of the one below.",
@@ -175,7 +192,6 @@ class TrainConfig(_Checked):
         label="Optimizer",
         key="optimizer",
         choices=("SGD", "Adam"),
-        control="radio",
         legend="{value}",
         sweep=("SGD", "Adam"),
         help="SGD takes plain steps down the gradient (the notebook); Adam scales each weight's step.",
@@ -207,7 +223,6 @@ class TrainConfig(_Checked):
         label="Epochs",
         key="epochs",
         limits=(1, 200),
-        control="number",
         legend="{value} epoch{s}",
         sweep=(1, 2, 3),
         offered=(1, 2, 3, 5, 10, 20, 50, 100, 200),
@@ -230,8 +245,7 @@ class TrainConfig(_Checked):
         label="Seed",
         key="seed",
         limits=(0, 2**31 - 1),
-        control="number",
-        advanced=True,
+        incidental=True,
         offered=(0, 1, 2, 3, 4),
         sweep=(0, 1, 2),
         help="Fixes the starting weights and the order of the images, so a run can be repeated.",
@@ -241,8 +255,9 @@ class TrainConfig(_Checked):
         label="Device",
         key="device",
         choices=("auto", "cpu", "cuda", "mps"),
-        control="select",
-        advanced=True,
+        available=devices_here,
+        described=False,
+        incidental=True,
         legend="{value}",
         help="auto picks a GPU when there is one.",
     )
@@ -276,11 +291,15 @@ def config_from_dict(cls: type, values: dict[str, Any]):
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def describe(model: ModelConfig, train: TrainConfig | None = None, leave_out: tuple[str, ...] = ("device",)) -> str:
+def describe(model: ModelConfig, train: TrainConfig | None = None, leave_out: tuple[str, ...] = ()) -> str:
     """A model (and how it was trained) in words, the same way everywhere:
     "LSTM, hidden 20, 1 layer" and "SGD, lr 0.1, batch 100, 10 epochs, all images, seed 0"."""
     shown = flat(model, train) if train else dataclasses.asdict(model)
-    return ", ".join(SETTING[name].describe(value) for name, value in shown.items() if name not in leave_out)
+    return ", ".join(
+        SETTING[name].describe(value)
+        for name, value in shown.items()
+        if SETTING[name].described and name not in leave_out
+    )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+import ray._private.ray_constants as ray_constants
 import torch
 
 from .data import MnistData
@@ -40,6 +41,9 @@ def connect(address: str | None = None) -> None:
     """Join the cluster at `address`; without one, start a local cluster."""
     if ray.is_initialized():
         return
+    # Ray's core would answer SIGTERM with a crash report and an abort, before the server's
+    # own clean shutdown (rnn_core.shutdown) could save the trainings: it is told not to.
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
     if address:
         ray.init(address=address)
         return
@@ -167,6 +171,7 @@ class RayExecutor:
     line, in order, as with the local executor (so the pages can say "3rd in line")."""
 
     def __init__(self, data: MnistData, cpus_per_job: int = 1, slots: int | None = None, address: str | None = None):
+        self._connected_here = not ray.is_initialized()  # else its connection is someone else's to end
         connect(address)
         self.cpus_per_job = cpus_per_job
         self.data_ref = ray.put(stored_mnist(data))
@@ -184,7 +189,11 @@ class RayExecutor:
         return self._pool.waiting()
 
     def shutdown(self) -> None:
+        """Stop taking jobs; leave the cluster when this executor joined it (a local cluster it
+        started ends with it)."""
         self._pool.shutdown()
+        if self._connected_here:
+            ray.shutdown()
 
     def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:
         key = secrets.token_hex(8)  # names this training in the stop mailbox

@@ -244,10 +244,10 @@ class JobRegistry:
         jobs = self._all_jobs()
         for job in jobs:
             job.stop(f"stopped {SHUTDOWN_REASON}")
-        self.executor.shutdown()
         deadline = time.monotonic() + wait_seconds
         for job in jobs:
             job.done.wait(max(0.0, deadline - time.monotonic()))
+        self.executor.shutdown()  # after the waits: a Ray executor leaves the cluster
 
     # ----- reading ----------------------------------------------------------------------------
 

@@ -351,7 +351,8 @@ class Trainer:
         seen: int,
         start: float,
     ) -> EndEvent:
-        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}")
+        # a stop before the pass's first batch cut nothing short: the epochs so far are whole
+        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}" if seen else f"before epoch {epoch_number}")
         if seen:
             record = self._record(train_loss, time.perf_counter() - start, seen, partial=True)
             if math.isfinite(record.test_loss):

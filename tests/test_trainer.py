@@ -256,3 +256,16 @@ def test_a_training_state_that_does_not_fit_the_training_set_is_refused(tiny_dat
     trainer.run(epochs=1)
     with pytest.raises(ValueError, match="training state"):
         Trainer(tiny_data, SMALL, FAST, {**trainer.state_dict(), **change})
+
+
+def test_a_stop_between_two_epochs_says_before_which_epoch(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
+    stop = threading.Event()
+
+    def stop_after_epoch_1(event):
+        if isinstance(event, EpochRecord) and event.epoch == 1:
+            stop.set()
+
+    end = trainer.run(on_event=stop_after_epoch_1, stop=stop)
+    assert end.status == STOPPED and end.reason == "before epoch 2"
+    assert [row.epoch for row in trainer.history] == [0, 1]

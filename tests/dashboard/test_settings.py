@@ -2,8 +2,8 @@
 
 import pytest
 
-from dashboard.settings import CUSTOM, available_devices, from_query, matching_preset, preset_values, to_query
-from rnn_core.config import DEFAULTS, PRESETS, SETTINGS, configs
+from dashboard.settings import CUSTOM, control_kind, from_query, matching_preset, preset_values, to_query
+from rnn_core.config import DEFAULTS, PRESETS, SETTING, SETTINGS, configs
 
 
 def test_the_defaults_are_the_notebook_and_train_on_every_image():
@@ -17,7 +17,7 @@ def test_every_preset_is_one_of_the_offered_choices():
     for name in PRESETS:
         values = {**DEFAULTS, **preset_values(name)}
         for declared in SETTINGS:
-            if declared.control in ("slider", "radio"):
+            if control_kind(declared) in ("slider", "radio"):
                 assert values[declared.name] in declared.values, (name, declared.name)
         assert matching_preset(values) == name
 
@@ -94,7 +94,23 @@ def test_an_unknown_preset_in_a_link_is_reported_and_the_rest_still_applies():
     assert len(problems) == 1 and "huge" in problems[0]
 
 
+def test_each_setting_gets_the_control_its_values_call_for():
+    kinds = {declared.name: control_kind(declared) for declared in SETTINGS}
+    assert kinds == {
+        "cell_type": "radio",
+        "hidden_size": "slider",
+        "num_layers": "radio",
+        "optimizer": "radio",
+        "learning_rate": "slider",
+        "batch_size": "slider",
+        "epochs": "number",
+        "train_limit": "slider",
+        "seed": "number",
+        "device": "select",
+    }
+
+
 def test_only_devices_this_machine_has_are_offered():
-    devices = available_devices()
+    devices = SETTING["device"].values_here()
     assert devices[:2] == ("auto", "cpu")
     assert all(device in ("cuda", "mps") for device in devices[2:])
