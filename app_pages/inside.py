@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, ui
+from dashboard import charts, epoch_views, ui
 from dashboard.inside_tables import (
     CELL,
     CELL_TRIO,
@@ -593,6 +593,8 @@ def main() -> None:
         st.stop()
     chosen = ui.chosen_model()
     if chosen is not None:
+        with st.columns([1, 2])[0]:
+            chosen = epoch_views.pick_epoch(chosen, "inside")
         inside_the_cell(chosen, data)
         rows_needed(chosen, data, ui.run_listing().views)
     memory_through_time(chosen, data)

@@ -12,9 +12,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, ui
+from dashboard import charts, epoch_views, ui
 from dashboard.ui import ChosenModel, escape_markdown
 from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
+from rnn_core.config import describe
+from rnn_core.export import FORMATS, export_bytes, loading_line
 from rnn_core.inspection import (
     SURE_PROBABILITY,
     EvaluationReport,
@@ -23,8 +25,9 @@ from rnn_core.inspection import (
     report_on,
 )
 from rnn_core.model import ROWS
+from rnn_core.notebook_models import SAVE_A_STATE_DICT, scored
 
-TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
+TEST_SET, ONE_BY_ONE, DRAW, LEARNED = "Test set", "One image at a time", "Draw a digit", "How it learned"
 AUTOPLAY_SECONDS = 1.5
 GALLERY_SIZE = 32
 GALLERY_COLUMNS = 8
@@ -56,34 +59,90 @@ def _test_report(fingerprint: str, data_description: str, _model: RowClassifier,
 
 
 def upload_checkpoint() -> None:
-    """An uploaded checkpoint becomes a run of its own, and the run this tab looks at."""
+    """An uploaded checkpoint, or a state_dict saved from the notebook's class, becomes a run
+    of its own and the run this tab looks at. What became of it is said right under the
+    uploader, where the user is looking (and again on the page, once the popover closes)."""
     uploaded = st.file_uploader(
-        "Upload a checkpoint saved by this app (.pt)",
+        "Upload a model (.pt): a checkpoint of this app, or a state_dict saved from the notebook's class",
         type=["pt"],
         key="test_upload",
-        help="Downloaded from this page, or `checkpoint.pt` from a run folder. It is kept as a run.",
+        help="Downloaded from this page, `checkpoint.pt` from a run folder, or the notebook's model saved "
+        f"with `{SAVE_A_STATE_DICT}`. It is kept as a run.",
     )
-    if uploaded is None or uploaded.file_id == state.get("test_upload_seen"):
-        return
-    state["test_upload_seen"] = uploaded.file_id
+    if uploaded is not None and uploaded.file_id != state.get("test_upload_seen"):
+        state["test_upload_seen"] = uploaded.file_id
+        state["test_upload_error"], state["test_upload_done"] = load_upload(uploaded.name, uploaded.getvalue())
+    if error := state.get("test_upload_error"):
+        st.error(error, icon=":material/error:")
+    elif done := state.get("test_upload_done"):
+        st.success(done, icon=":material/check_circle:")
+
+
+def load_upload(name: str, content: bytes) -> tuple[str | None, str | None]:
+    """(error, success) sentences for an uploaded file, kept as a run and chosen when good."""
     try:
-        checkpoint = load_checkpoint(uploaded.getvalue())
-        run_id = ui.registry().add_checkpoint(checkpoint, uploaded.name, ui.browser_token())
+        checkpoint = load_checkpoint(content)
+        from_notebook = not checkpoint.history  # this app's checkpoints carry their history
+        if from_notebook:
+            checkpoint = scored(checkpoint, ui.get_data())
+        label = f"{name} (notebook)" if from_notebook else name
+        run_id = ui.registry().add_checkpoint(checkpoint, label, ui.browser_token())
     except (CheckpointError, OSError) as err:
-        state["test_upload_error"] = (
-            f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is "
-            "unchanged."
+        return (
+            f"**{escape_markdown(name)} was not loaded:** {escape_markdown(err)}. The model in use is unchanged.",
+            None,
         )
-        return
-    state["test_upload_error"] = None
     ui.choose_run(run_id)
+    kind = "a model from the notebook's class" if from_notebook else "a checkpoint"
+    return None, f"{escape_markdown(name)}: {kind}, {describe(checkpoint.model_config)}, kept as run {run_id}."
+
+
+NOTEBOOK_FILES = {
+    "state-dict": ("Weights for the notebook", "Its weights under the notebook's names: `lstm.*`, `hidden2digits.*`"),
+    "script": ("Python script", "A program that rebuilds this run with plain PyTorch and torchvision"),
+    "notebook": ("Jupyter notebook", "The same program as a notebook, one step per cell"),
+}
+
+
+def downloads(chosen: ChosenModel) -> None:
+    """The model as this app saves it; for the notebook's class; and the code that rebuilds the run."""
+    st.download_button(
+        "Checkpoint of this app",
+        data=chosen.checkpoint.to_bytes,
+        file_name=f"{chosen.run_id}.pt",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        key="test_download",
+        help="Configs, weights, optimizer state and history (.pt): uploads here, or continues on the Train page",
+        width="stretch",
+    )
+    line = loading_line(chosen.checkpoint, f"{chosen.run_id}{FORMATS['state-dict']}")
+    st.markdown(
+        f"**Download for the notebook**: load it with `{line}`. **Get the code**: the model class, the "
+        "training and test loops and this run's settings, in plain PyTorch."
+    )
+    for to, (label, help_text) in NOTEBOOK_FILES.items():
+        st.download_button(
+            label,
+            data=lambda to=to: export_bytes(chosen.checkpoint, chosen.run_id, to),
+            file_name=f"{chosen.run_id}{FORMATS[to]}",
+            mime="application/octet-stream",
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"test_export_{to}",
+            help=help_text,
+            width="stretch",
+        )
 
 
 def choose_model() -> ChosenModel | None:
-    """One line: the model on test, its download, and the upload of another; the canvas and
-    its prediction then fit the first screen."""
-    words, download, upload = st.columns([6, 2, 2], vertical_alignment="center")
-    with upload.popover("Upload", icon=":material/upload:", width="stretch", help="Upload a model saved by this app"):
+    """One line: the model on test, the epoch it is taken after, its downloads, and the upload
+    of another; the canvas and its prediction then fit the first screen."""
+    words, epoch, download, upload = st.columns([6, 3, 2.4, 2], vertical_alignment="center")
+    with upload.popover(
+        "Upload", icon=":material/upload:", width="stretch", help="A model of this app or the notebook"
+    ):
         upload_checkpoint()
     if error := state.get("test_upload_error"):
         st.error(error, icon=":material/error:")
@@ -91,20 +150,16 @@ def choose_model() -> ChosenModel | None:
         chosen = ui.chosen_model()
     if chosen is None:
         return None
+    with epoch:
+        chosen = epoch_views.pick_epoch(chosen, "test", label_visibility="collapsed")
     words.markdown(
         f"**Testing {chosen.name}**: {chosen.description}.",
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )
-    download.download_button(
-        "Download",
-        data=chosen.checkpoint.to_bytes,
-        file_name=f"{chosen.run_id}.pt",
-        width="stretch",
-        mime="application/octet-stream",
-        on_click="ignore",
-        icon=":material/download:",
-        help="Download this model (.pt)",
-    )
+    with download.popover(
+        "Download", icon=":material/download:", width="stretch", help="This model, for this app or the notebook"
+    ):
+        downloads(chosen)
     forget_picks_of_another_model(chosen.fingerprint)
     return chosen
 
@@ -507,7 +562,9 @@ def main() -> None:
         st.stop()
     fingerprint, model = chosen.fingerprint, chosen.model
 
-    test_set, one_by_one, draw = st.tabs([TEST_SET, ONE_BY_ONE, DRAW], key="test_view", on_change="rerun")
+    test_set, one_by_one, draw, learned = st.tabs(
+        [TEST_SET, ONE_BY_ONE, DRAW, LEARNED], key="test_view", on_change="rerun"
+    )
     # Only the open tab runs: drawing never waits for the test set to be scored.
     if test_set.open or one_by_one.open:
         report = _test_report(fingerprint, data.description, model, data)
@@ -520,6 +577,9 @@ def main() -> None:
     if draw.open:
         with draw:
             draw_view(model)
+    if learned.open:
+        with learned:
+            epoch_views.how_it_learned(chosen, data)
 
 
 main()

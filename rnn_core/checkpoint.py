@@ -115,18 +115,28 @@ def build_optimizer(model: RowClassifier, train_config: TrainConfig) -> torch.op
 
 
 def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
-    """Read and check a checkpoint from a path, raw bytes or a binary file object."""
+    """Read and check a checkpoint from a path, raw bytes or a binary file object; a
+    state_dict saved from the teaching notebook's class is read too (notebook_models.py)."""
+    from .notebook_models import SAVE_A_STATE_DICT, checkpoint_from_notebook, is_notebook_state_dict
+
     raw = _read_bounded(source)
     _check_unpacked_sizes(raw)
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's own message advises turning weights_only off: never pass that on.
-        raise CheckpointError("refused: the file holds objects a checkpoint never has") from None
+        raise CheckpointError(
+            "refused: the file holds objects a checkpoint never has (a whole model saved with "
+            f"torch.save(model)?). Save its weights instead: {SAVE_A_STATE_DICT}"
+        ) from None
     except Exception as err:  # zip, EOF and format errors all mean "not a torch file"
         raise CheckpointError(f"not a PyTorch checkpoint file ({type(err).__name__})") from None
+    if is_notebook_state_dict(payload):  # the teaching notebook's own class, saved as a state_dict
+        return checkpoint_from_notebook(payload)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError("a PyTorch file, but not a checkpoint saved by this app")
+        raise CheckpointError(
+            "a PyTorch file, but not a checkpoint saved by this app nor a state_dict of the notebook's model"
+        )
     if payload.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
             f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})"

@@ -3,6 +3,7 @@
     runs/<run id>/run.json        configs, status, reason, owner, parent, process, timestamps
     runs/<run id>/metrics.json    the per-epoch history
     runs/<run id>/checkpoint.pt   the latest good model (rewritten after each epoch)
+    runs/<run id>/epochs/<k>.pt   the model after epoch k (see epochs.py)
 
 The folder name is the run id and must match RUN_ID_PATTERN, so no id, from a link or from a
 planted run.json, can name a path outside the root. Every file is written atomically. A run
@@ -29,6 +30,7 @@ import pandas as pd
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .config import SETTINGS, ModelConfig, TrainConfig, config_from_dict, flat
 from .data import atomic_write_bytes
+from .epochs import save_epoch_weights
 from .history import EpochRecord, RunStatus, history_from_rows, history_rows
 from .trainer import EndEvent, Event, EventCallback, Trainer
 
@@ -205,6 +207,7 @@ class Run:
     def save_epoch(self, history: tuple[EpochRecord, ...], checkpoint: Checkpoint) -> None:
         _write_json(self.folder / METRICS_FILE, history_rows(history))
         checkpoint.save(self.folder / CHECKPOINT_FILE)
+        save_epoch_weights(self.folder, checkpoint)  # the model after this epoch, kept for good
 
     def record(self, trainer: Trainer, forward: EventCallback | None = None) -> EventCallback:
         """An event callback that saves metrics, checkpoint and status, then forwards."""

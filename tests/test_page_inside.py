@@ -179,3 +179,23 @@ def test_a_drawn_digit_is_offered_and_the_empty_canvas_asks_for_one(runs_dir, ti
     assert any("Draw a digit" in info.value for info in at.info)
     titles = {chart.title for chart in charts(at)}
     assert not titles & set(GATE_NAMES.values())  # no panels until a digit is drawn
+
+
+def test_the_link_opens_the_cell_of_the_untrained_model_and_the_choice_follows_to_the_test_page(
+    runs_dir, tiny_data, app_test_set
+):
+    from rnn_core.epochs import load_epoch_weights, saved_epochs
+
+    run_id = train_run(runs_dir, tiny_data, "GRU")
+    at = open_inside(run=run_id, epoch="0")
+    assert not at.exception
+    assert any("after epoch 0" in caption.value for caption in at.caption)
+    untrained = load_epoch_weights(saved_epochs(runs_dir / run_id)[0], ModelConfig(hidden_size=6, cell_type="GRU"))
+    index = at.number_input(key="inside_index").value
+    with torch.no_grad():
+        trace = untrained.build_model().eval().trace(app_test_set[0][index][None])
+    shown = as_matrix(chart_titled(at, HIDDEN).tables["values"])
+    torch.testing.assert_close(shown, trace.hidden[0].double(), rtol=0, atol=1e-6)
+    at.switch_page("app_pages/test.py").run()
+    assert at.query_params["epoch"] == "0"
+    assert any("after epoch 0" in m.value for m in at.markdown if m.value.startswith("**Testing"))

@@ -266,3 +266,128 @@ def test_another_model_starts_with_fresh_picks(saved_run, runs_dir):
     at.run()
     assert at.selectbox(key="test_mistakes_pick").value == mistakes_b[0]  # the new model's first
     assert at.session_state["test_cell_true"] != at.session_state["test_cell_predicted"]  # its top confusion
+
+
+# ----- the model after epoch k, How it learned, notebook models in and out ---------------------
+
+
+@pytest.fixture
+def two_epoch_run(runs_dir, tiny_data) -> str:
+    """A run of two epochs whose folder kept the model after each (0, 1, 2)."""
+    store = RunStore(runs_dir)
+    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=2, batch_size=20, device="cpu", seed=1)
+    run = store.create(model_config, train_config, label="two epochs")
+    trainer = Trainer(tiny_data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def test_the_link_picks_the_model_after_an_epoch_and_the_picker_goes_back_to_the_latest(
+    two_epoch_run, runs_dir, app_test_set
+):
+    from rnn_core.epochs import load_epoch_weights, saved_epochs
+
+    at = open_test_page(run=two_epoch_run, epoch="0")
+    assert not at.exception
+    assert "after epoch 0" in model_under_test(at)
+    untrained = load_epoch_weights(saved_epochs(runs_dir / two_epoch_run)[0], ModelConfig(hidden_size=6))
+    expected = evaluate(untrained.build_model(), *app_test_set).accuracy
+    assert at.metric[0].value == f"{expected:.2f}%"
+
+    at.selectbox(key="test_epoch_picker").set_value("latest").run()
+    assert "epoch" not in at.query_params
+    assert "after 2 epochs" in model_under_test(at)
+    at.selectbox(key="test_epoch_picker").set_value("1").run()
+    assert at.query_params["epoch"] == "1" and "after epoch 1" in model_under_test(at)
+
+
+def test_an_epoch_the_run_did_not_keep_says_so_and_shows_the_latest(two_epoch_run):
+    at = open_test_page(run=two_epoch_run, epoch="7")
+    assert not at.exception
+    assert any("kept no model after epoch 7" in warning.value for warning in at.warning)
+    assert "after 2 epochs" in model_under_test(at)
+
+
+def test_how_it_learned_reads_the_same_images_after_every_epoch(two_epoch_run, runs_dir):
+    at = open_test_page(run=two_epoch_run)
+    at.session_state["test_view"] = "How it learned"
+    at.run()
+    assert not at.exception
+    lines = [m.value for m in at.markdown if m.value.startswith("**after epoch")]
+    assert [line.split("**")[1] for line in lines] == ["after epoch 0", "after epoch 1", "after epoch 2"]
+    pictures = [image for image in at.get("image")]
+    assert len(pictures) == 3
+    before = at.session_state["learned_images"]
+    at.button(key="learned_shuffle").click().run()
+    assert at.session_state["learned_images"] != before and len(at.session_state["learned_images"]) == 8
+
+
+def test_a_run_from_before_per_epoch_models_says_so_and_shows_its_latest(saved_run, runs_dir):
+    import shutil
+
+    run_id, _ = saved_run
+    shutil.rmtree(runs_dir / run_id / "epochs")
+    at = open_test_page(run=run_id, epoch="0")
+    assert not at.exception and "after 1 epochs" in model_under_test(at)
+    at.session_state["test_view"] = "How it learned"
+    at.run()
+    assert any("kept no model per epoch" in info.value for info in at.info)
+    assert [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**after epoch")] == ["after epoch 1"]
+    at.session_state["test_view"] = "Test set"
+    at.run()
+    assert any("latest model only" in caption.value for caption in at.caption)
+
+
+def test_a_notebook_state_dict_upload_becomes_a_scored_run(saved_run, runs_dir, app_test_set):
+    from tests.test_notebook_models import NotebookStyle, accuracy_in_class
+
+    torch.manual_seed(0)
+    notebook_model = NotebookStyle("GRU", 12, attribute="gru").eval()
+    buffer = io.BytesIO()
+    torch.save(notebook_model.state_dict(), buffer)
+    at = open_test_page()
+    at.file_uploader(key="test_upload").set_value(("mine.pt", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    assert any("a model from the notebook's class, GRU, hidden 12" in s.value for s in at.success)
+    record = RunStore(runs_dir).read(at.query_params["run"])
+    assert record.status == RunStatus.UPLOADED and record.model_config.cell_type == "GRU"
+    expected = accuracy_in_class(notebook_model, *app_test_set)
+    assert record.history[-1].test_accuracy == pytest.approx(expected)
+    assert at.metric[0].value == f"{record.history[-1].test_accuracy:.2f}%"
+
+
+def test_a_whole_pickled_model_upload_is_refused_with_the_line_that_saves_a_state_dict(saved_run):
+    from dashboard.ui import escape_markdown
+    from rnn_core.notebook_models import SAVE_A_STATE_DICT
+    from tests.test_notebook_models import NotebookStyle
+
+    buffer = io.BytesIO()
+    torch.save(NotebookStyle("LSTM", 20), buffer)
+    at = open_test_page()
+    at.file_uploader(key="test_upload").set_value(("whole.pt", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    errors = [error.value for error in at.error]
+    # once under the uploader, where the user is looking, and once on the page
+    assert len(errors) == 2 and all(escape_markdown(SAVE_A_STATE_DICT) in error for error in errors)
+
+
+def test_the_notebook_downloads_are_offered_for_the_model_on_test(saved_run):
+    at = open_test_page()
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert {"Checkpoint of this app", "Weights for the notebook", "Python script", "Jupyter notebook"} <= set(labels)
+
+
+def test_a_run_that_continues_another_shows_the_epochs_it_took_over(two_epoch_run, runs_dir, tiny_data):
+    from rnn_core.epochs import saved_epochs
+
+    store = RunStore(runs_dir)
+    parent = store.checkpoint(two_epoch_run)
+    child = store.create(parent.model_config, parent.train_config, parent={"run_id": two_epoch_run, "epoch": 2})
+    trainer = Trainer.from_checkpoint(tiny_data, parent)
+    trainer.run(epochs=1, on_event=child.record(trainer))
+    assert [epoch.name for epoch in saved_epochs(child.folder)] == ["3"]
+    at = open_test_page(run=child.run_id)
+    at.session_state["test_view"] = "How it learned"
+    at.run()
+    shown = [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**after epoch")]
+    assert shown == ["after epoch 0", "after epoch 1", "after epoch 2", "after epoch 3"]

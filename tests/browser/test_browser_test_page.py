@@ -42,7 +42,8 @@ def test_a_text_file_named_pt_gets_a_clear_error_and_the_page_keeps_working(page
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("button", name="Upload").click()  # the popover beside the model line
     page.locator('input[type="file"]').set_input_files(str(fake))
-    page.get_by_text("model.pt was not loaded").wait_for(timeout=30_000)
+    # said in the open popover, under the uploader, where the user is looking
+    page.get_by_test_id("stPopoverBody").get_by_text("model.pt was not loaded").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=30_000)  # the model in use stays
     page.get_by_role("tab", name="Test set").click()

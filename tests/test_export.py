@@ -1,0 +1,108 @@
+"""`python -m rnn_core.export`: a run back to the notebook, as weights, a script or a notebook.
+
+One small run is trained with `rnn_core.train` on the real MNIST (3,000 images, one epoch);
+the exported programs rebuild it from its settings with torchvision's MNIST, read from the
+same files extracted into the test's folder, never downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from rnn_core.checkpoint import load_checkpoint
+from rnn_core.data import load_mnist
+from rnn_core.export import loading_line
+from rnn_core.export import main as export_main
+from tests.conftest import REPO
+from tests.test_notebook_models import NotebookStyle, accuracy_in_class
+
+SETTINGS = ["--train-limit", "3000", "--epochs", "1", "--hidden-size", "16", "--optimizer", "Adam"]
+SETTINGS += ["--learning-rate", "0.01", "--batch-size", "64", "--seed", "2"]
+ONE_POINT = 1.0
+
+
+def python(*args, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, real_mnist_dir) -> tuple[Path, Path, float]:
+    """(run folder, torchvision data root, the run's test accuracy after its epoch)."""
+    home = tmp_path_factory.mktemp("export")
+    data_root = home / "data"  # the CLI extracts MNIST here, in torchvision's MNIST/raw layout
+    flags = ["--mnist-dir", str(real_mnist_dir), "--no-download", "--data-dir", str(data_root)]
+    result = python("-m", "rnn_core.train", "--json", *SETTINGS, *flags, "--runs-dir", str(home / "runs"), cwd=home)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return Path(lines[-1]["run_dir"]), data_root, lines[-2]["test_accuracy"]
+
+
+def exported(run_folder: Path, to: str, out: Path) -> Path:
+    assert export_main([str(run_folder), "--to", to, "--out", str(out)]) == 0
+    return out
+
+
+def test_the_exported_script_retraces_the_runs_accuracy(trained_run, tmp_path):
+    run_folder, data_root, accuracy = trained_run
+    script = exported(run_folder, "script", tmp_path / "rebuild.py")
+    result = python(str(script), cwd=tmp_path, env={"MNIST_ROOT": str(data_root)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = [float(value) for value in re.findall(r"test accuracy ([0-9.]+)%", result.stdout)]
+    assert len(scores) == 2 and scores[0] < 20  # epoch 0, untrained, then epoch 1
+    assert abs(scores[1] - accuracy) <= ONE_POINT, (scores, accuracy)
+    kept = load_checkpoint(tmp_path / "model.pt")  # the script's own save comes back in as an upload
+    assert kept.model_config == load_checkpoint(run_folder / "checkpoint.pt").model_config
+
+
+def test_the_exported_notebook_is_valid_and_runs_top_to_bottom(trained_run, tmp_path, monkeypatch):
+    run_folder, data_root, accuracy = trained_run
+    notebook = nbformat.read(exported(run_folder, "notebook", tmp_path / "rebuild.ipynb"), as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.nbformat == 4
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    assert len(code) >= 5 and any(cell.cell_type == "markdown" for cell in notebook.cells)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_ROOT", str(data_root))
+    namespace: dict = {}
+    for number, source in enumerate(code):
+        exec(compile(source, f"cell {number}", "exec"), namespace)  # in order, sharing one namespace, as Jupyter does
+    assert len(namespace["accuracies"]) == 2
+    assert abs(namespace["accuracies"][-1] - accuracy) <= ONE_POINT
+    assert type(namespace["model"]).__name__ == "LSTMnist"
+    weights = exported(run_folder, "state-dict", tmp_path / "weights.pt")
+    checkpoint = load_checkpoint(run_folder / "checkpoint.pt")
+    exec(loading_line(checkpoint, str(weights)), namespace)  # the line the Test page gives, in the notebook
+    assert namespace["test"](namespace["test_loader"], namespace["model"], namespace["loss_function"])[0] == (
+        pytest.approx(accuracy, abs=0.01)
+    )
+
+
+def test_the_exported_state_dict_loads_into_the_notebook_class_and_scores_the_same(trained_run, tmp_path):
+    run_folder, data_root, accuracy = trained_run
+    path = exported(run_folder, "state-dict", tmp_path / "weights.pt")
+    notebook_model = NotebookStyle("LSTM", 16).eval()
+    notebook_model.load_state_dict(torch.load(path, weights_only=True))
+    data = load_mnist(data_root, allow_download=False, allow_sample=False)
+    assert accuracy_in_class(notebook_model, data.test_images, data.test_labels) == pytest.approx(accuracy, abs=0.01)
+
+
+def test_a_run_that_cannot_be_read_is_one_line_on_stderr(tmp_path):
+    result = python("-m", "rnn_core.export", "20260101-000000-abcdef", "--to", "script", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "no such file" in result.stderr
+    assert not list(tmp_path.iterdir())
