@@ -37,10 +37,13 @@ def test_play_is_a_few_tab_presses_from_the_top(page, app_server, saved_run, pat
     assert presses is not None and presses <= MAX_TABS_TO_PLAY
 
 
-ACCESSIBLE_NAMES = """() => ({
-    charts: [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].map(c => c.getAttribute('aria-label') || ''),
-    images: [...document.querySelectorAll('[data-testid=stImage] img, [data-testid=stFullScreenFrame] img')].map(i => i.alt),
-})"""
+# Only what is on show: a tab's charts stay in the page, hidden, when another tab is picked.
+VISIBLE_CHARTS = "[...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.checkVisibility())"
+ACCESSIBLE_NAMES = f"""() => ({{
+    charts: {VISIBLE_CHARTS}.map(c => c.getAttribute('aria-label') || ''),
+    images: [...document.querySelectorAll('[data-testid=stImage] img, [data-testid=stFullScreenFrame] img')]
+        .filter(i => i.checkVisibility()).map(i => i.alt),
+}})"""
 
 
 @pytest.mark.parametrize(
@@ -53,9 +56,10 @@ def test_every_chart_and_picture_has_a_name_of_its_own(page, app_server, saved_r
     if tab:
         page.get_by_role("tab", name=tab).click()
         wait_for_app(page)
+    # drawn, and named: a chart gets its name once it is drawn
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => "
-        f"c.querySelector('canvas, svg')).length >= {charts}",
+        f"() => {VISIBLE_CHARTS}.filter(c => c.querySelector('canvas, svg') && c.getAttribute('aria-label'))"
+        f".length >= {charts}",
         timeout=90_000,
     )
     names = page.evaluate(ACCESSIBLE_NAMES)
