@@ -13,7 +13,8 @@ import streamlit as st
 import torch
 
 from dashboard import charts, ui
-from dashboard.ui import ChosenModel, escape_markdown
+from dashboard.inert import inert
+from dashboard.ui import ChosenModel
 from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
 from rnn_core.inspection import (
     SURE_PROBABILITY,
@@ -23,6 +24,7 @@ from rnn_core.inspection import (
     report_on,
 )
 from rnn_core.model import ROWS
+from rnn_core.safe_files import error_words
 
 TEST_SET, ONE_BY_ONE, DRAW = "Test set", "One image at a time", "Draw a digit"
 AUTOPLAY_SECONDS = 1.5
@@ -71,8 +73,7 @@ def upload_checkpoint() -> None:
         run_id = ui.registry().add_checkpoint(checkpoint, uploaded.name, ui.browser_token())
     except (CheckpointError, OSError) as err:
         state["test_upload_error"] = (
-            f"**{escape_markdown(uploaded.name)} was not loaded:** {escape_markdown(err)}. The model in use is "
-            "unchanged."
+            f"**{inert(uploaded.name)} was not loaded:** {inert(error_words(err))}. The model in use is unchanged."
         )
         return
     state["test_upload_error"] = None
@@ -92,7 +93,7 @@ def choose_model() -> ChosenModel | None:
     if chosen is None:
         return None
     words.markdown(
-        f"**Testing {chosen.name}**: {chosen.description}.",
+        f"**Testing {inert(chosen.name)}**: {chosen.description}.",
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )
     download.download_button(

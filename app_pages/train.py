@@ -22,13 +22,15 @@ import streamlit as st
 import torch
 
 from dashboard import charts, compare_tables, explore_tables, settings, ui
-from dashboard.ui import browser_token, escape_markdown
+from dashboard.inert import inert
+from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
 from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RESULT_COLUMNS, summary_table
+from rnn_core.safe_files import error_words
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -107,7 +109,7 @@ def run_command(command, *args) -> None:
     try:
         command(*args)
     except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = str(err)
+        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_training(runs: JobRegistry, configs: tuple) -> None:
@@ -177,7 +179,7 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         run_command(continue_training, runs, view.run_id)
         st.rerun()
     if error := st.session_state.pop(ACTION_ERROR, None):
-        st.error(escape_markdown(error), icon=":material/error:")
+        st.error(inert(error), icon=":material/error:")
 
 
 def describe_model(view: RunView | None) -> str:
@@ -185,9 +187,9 @@ def describe_model(view: RunView | None) -> str:
         return "**Current model:** none yet: **Train** trains one with the training settings."
     text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
     if view.record.label:
-        text += f" ({escape_markdown(view.record.label)})"
+        text += f" ({inert(view.record.label)})"
     if parent := view.record.parent:
-        text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
+        text += f" · continues run {inert(parent['run_id'])} from epoch {parent['epoch']:g}"
     return text
 
 
@@ -251,7 +253,7 @@ def status_message(view: RunView | None) -> None:
             icon=":material/tune:",
         )
         return
-    reason = escape_markdown(view.reason)
+    reason = inert(view.reason)
     if view.status == RunStatus.DIVERGED:
         st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
     elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
@@ -647,7 +649,7 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     st.header("Compare runs", divider="gray")
     views, problems = runs.runs()
     for problem in problems:
-        st.warning(f"A run folder was skipped: {escape_markdown(problem)}", icon=":material/folder_off:")
+        st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")
     if not views:
         st.caption("Every training is saved here as a run. None yet.")
         return
@@ -692,9 +694,7 @@ def main() -> None:
     current = ui.current_run()
     configs = settings_sidebar()
     for problem in problems:
-        st.warning(
-            f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:"
-        )
+        st.warning(f"The page link had a setting that cannot be used: {inert(problem)}", icon=":material/link_off:")
     busy = current is not None and current.busy
     st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
     st.markdown(describe_model(current))

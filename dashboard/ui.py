@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
+from dashboard.inert import inert
 from rnn_core import (
     Checkpoint,
     CheckpointError,
@@ -51,12 +52,6 @@ DATA_ERRORS = (MnistFileError, MnistUnavailable, OSError)
 POLL_SECONDS = 1.0
 
 
-def escape_markdown(text: object) -> str:
-    """Any text from a link, a file or a run folder, made inert for st.markdown: no links,
-    images, code spans or HTML can come out of it."""
-    return re.sub(r"([\\`*_\[\]()<>#!|~:$])", r"\\\1", str(text))
-
-
 # ----- the data and the registry ------------------------------------------------------------
 
 
@@ -71,7 +66,7 @@ def get_data() -> MnistData | None:
     try:
         return _load_data()
     except DATA_ERRORS as err:
-        st.error(f"**MNIST could not be loaded.** {escape_markdown(err)}\n\n{FIX_HINT}", icon=":material/error:")
+        st.error(f"**MNIST could not be loaded.** {inert(err)}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
 
@@ -181,7 +176,7 @@ def read_run_link() -> None:
         try:
             runs.view(linked)
         except (RunNotFound, ValueError, OSError) as err:
-            st.warning(f"The link names a run that cannot be shown: {escape_markdown(err)}", icon=":material/link_off:")
+            st.warning(f"The link names a run that cannot be shown: {inert(err)}", icon=":material/link_off:")
             st.query_params.pop(RUN_PARAM, None)
             return
         st.session_state[RUN_KEY] = linked
@@ -215,7 +210,7 @@ def run_label(view: RunView) -> str:
 @dataclass(frozen=True)
 class ChosenModel:
     run_id: str
-    name: str  # for people
+    name: str  # for people, as plain text: `inert(name)` in Markdown
     checkpoint: Checkpoint
     model: RowClassifier  # shared read-only by every tab: eval mode, no gradients
     fingerprint: str
@@ -250,12 +245,12 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     try:
         checkpoint = _saved_checkpoint(runs_root(), view.run_id, float(view.history[-1].epoch))
     except CheckpointError as err:
-        st.error(f"This run's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
+        st.error(f"This run's model cannot be used: {inert(err)}", icon=":material/error:")
         return None
     if view.busy and explain:
         st.caption(f"Run {view.run_id} is training: this is its model as saved after epoch {view.history[-1].epoch:g}.")
     fingerprint = model_fingerprint(checkpoint)
-    name = f"run {view.run_id}" + (f" ({escape_markdown(view.record.label)})" if view.record.label else "")
+    name = f"run {view.run_id}" + (f" ({view.record.label})" if view.record.label else "")
     last = checkpoint.history[-1] if checkpoint.history else None
     trained = f", after {last.epoch:g} epochs ({last.test_accuracy:.1f}% on the test set)" if last else ""
     model = _built_model(fingerprint, checkpoint)
@@ -346,7 +341,7 @@ def _run_status(view: RunView | None, explicit: bool) -> None:
         where = f" (epoch {progress.epoch_index}, batch {progress.batch}/{progress.batches})" if progress else ""
         lines.append(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
     else:
-        lines.append(f":gray[Status: {view.status.value}. {escape_markdown(view.reason)}]")
+        lines.append(f":gray[Status: {view.status.value}. {inert(view.reason)}]")
     st.markdown("  \n".join(lines))
 
 

@@ -23,6 +23,7 @@ from .config import ModelConfig, TrainConfig, config_from_dict
 from .data import atomic_write_bytes
 from .history import EpochRecord, history_from_rows, history_rows
 from .model import RowClassifier
+from .payload_checks import check_floating, check_optimizer_shape, check_plain_values, check_zip_start
 
 FORMAT = "rnn-mnist-row-classifier"
 VERSION = 1
@@ -88,6 +89,10 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
     raw = _read_bounded(source)
     _check_unpacked_sizes(raw)
     try:
+        check_zip_start(raw)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
+    try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's own message advises turning weights_only off: never pass that on.
@@ -101,6 +106,7 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
             f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})"
         )
     try:
+        check_plain_values(payload, MAX_TENSOR_BYTES, MAX_UNPACKED_BYTES)
         return _checkpoint_from_payload(payload)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"damaged checkpoint: {err}") from None
@@ -190,8 +196,7 @@ def _check_weights(weights: dict[str, Any], expected: dict[str, torch.Tensor]) -
         )
     for name, want in expected.items():
         value = weights[name]
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(f"weight {name} is a {type(value).__name__}, not a tensor")
+        check_floating(f"weight {name}", value)
         if value.shape != want.shape:
             raise ValueError(
                 f"weight {name} has shape {_shape(value)}, but the model in its config needs {_shape(want)}"
@@ -206,6 +211,7 @@ def _check_optimizer_state(state: Any, model: RowClassifier, train_config: Train
     turn the weights into NaN, is refused here rather than failing or diverging later."""
     if state is None:
         return
+    check_optimizer_shape(state, _stepped_optimizer_state(model, train_config), train_config.optimizer)
     optimizer = build_optimizer(model, train_config)
     try:
         optimizer.load_state_dict(copy.deepcopy(state))
@@ -219,3 +225,14 @@ def _check_optimizer_state(state: Any, model: RowClassifier, train_config: Train
         ) from None
     if not all(torch.isfinite(parameter).all() for parameter in model.parameters()):
         raise ValueError("the optimizer state holds NaN/Inf values")
+
+
+def _stepped_optimizer_state(model: RowClassifier, train_config: TrainConfig) -> dict[str, Any]:
+    """The state the optimizer of `train_config` holds for this model once it has taken a step
+    (on a copy): what an optimizer state in a checkpoint may hold."""
+    model = copy.deepcopy(model)
+    optimizer = build_optimizer(model, train_config)
+    for parameter in model.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+    return optimizer.state_dict()

@@ -26,6 +26,7 @@ from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .history import EpochRecord, RunStatus
 from .runs import Run
+from .safe_files import error_words
 from .trainer import BatchEvent, EndEvent, Event, Trainer
 
 MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the whole training
@@ -141,7 +142,7 @@ class Job:
             self._train(lambda event: record(self._with_stop_reason(event)))
         except Exception as err:  # reported on the page instead of dying silently in a thread
             log.exception("training of run %s failed", self.run_id)
-            self._fail(f"training failed: {type(err).__name__}: {err}")
+            self._fail(f"training failed: {type(err).__name__}: {error_words(err)}")
         finally:
             self.done.set()
 
@@ -167,7 +168,7 @@ class Job:
         try:
             self.run.finish(event.status, event.reason)
         except OSError as err:
-            self._fail(f"the run could not be saved: {err}")
+            self._fail(f"the run could not be saved: {error_words(err)}")
             return
         with self._lock:
             self._status, self._reason = event.status, event.reason

@@ -168,12 +168,11 @@ def test_the_largest_model_allowed_with_adam_state_fits_the_bounds():
     """LSTM, hidden 512, 3 layers: its checkpoint measured 63.8 MB, under the 100 MB bounds."""
     config = ModelConfig(hidden_size=512, num_layers=3)
     model = RowClassifier(config)
-    optimizer = torch.optim.Adam(model.parameters())
+    train_config = TrainConfig(optimizer="Adam")
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate)
     model(torch.rand(2, 28, 28)).sum().backward()
     optimizer.step()
-    checkpoint = Checkpoint(
-        config, TrainConfig(optimizer="Adam"), model.state_dict(), optimizer_state=optimizer.state_dict()
-    )
+    checkpoint = Checkpoint(config, train_config, model.state_dict(), optimizer_state=optimizer.state_dict())
     raw = checkpoint.to_bytes()
     assert 60 * 2**20 < len(raw) < checkpoint_module.MAX_UNPACKED_BYTES
     assert load_checkpoint(raw).model_config == config
