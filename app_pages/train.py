@@ -29,7 +29,7 @@ from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RESULT_COLUMNS, summary_table
+from rnn_core.runs import RESULT_COLUMNS, owner_digest, summary_table
 from rnn_core.safe_files import error_words
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
@@ -48,6 +48,7 @@ LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN)
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
+ADMIN_ATTEMPT = "train_admin_attempt"  # what the gate said of the last typed password
 # The saved runs' table, in this order: when, the settings, the results.
 RUN_COLUMNS = [
     "created",
@@ -623,8 +624,12 @@ def run_actions(runs: JobRegistry, views: list[RunView], shown: RunView | None) 
         no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
 
 
-def remember_admin_password() -> None:
-    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"]
+def try_admin_password(runs: JobRegistry) -> None:
+    """A typed password counts only once the registry's gate accepts it (a wrong one makes the
+    next try wait, for every tab); the tab keeps it for later checks only then."""
+    attempt = runs.admin_gate.attempt(st.session_state["train_admin_input"], who=owner_digest(browser_token())[:8])
+    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"] if attempt.accepted else None
+    st.session_state[ADMIN_ATTEMPT] = attempt.message
 
 
 def admin_box(runs: JobRegistry) -> None:
@@ -635,14 +640,12 @@ def admin_box(runs: JobRegistry) -> None:
             "Admin password",
             type="password",
             key="train_admin_input",
-            on_change=remember_admin_password,
+            on_change=try_admin_password,
+            args=(runs,),
             help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
         )
-        if ui.admin_password() is not None:
-            if runs.is_admin(ui.admin_password()):
-                st.caption("Admin: this tab may stop and delete every run.")
-            else:
-                st.caption("That is not the admin password.")
+        if message := st.session_state.get(ADMIN_ATTEMPT):
+            st.caption(message)
 
 
 def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:

@@ -36,6 +36,7 @@ from rnn_core.jobs import executor_named
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
+from rnn_core.safe_files import error_words
 from rnn_core.trainer import warm_up
 
 FIX_HINT = (
@@ -45,6 +46,7 @@ FIX_HINT = (
 )
 RUN_KEY, RUN_PARAM, PICKER_KEY = "run_id", "run", "sidebar_run"
 LINK_SEEN_KEY = "run_link_seen"  # the `?run=` value this tab last read or wrote
+RUN_GONE_KEY = "run_gone"  # why the run this tab chose is no longer on show
 TOKEN_KEY, OWNER_COOKIE = "browser_token", "rnn_owner"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 ADMIN_KEY = "admin_password"
@@ -149,6 +151,7 @@ def may_change(run_id: str) -> bool:
 def choose_run(run_id: str | None) -> None:
     """Look at this run from now on, on every page; None: the newest finished one."""
     st.session_state[RUN_KEY] = run_id
+    st.session_state.pop(RUN_GONE_KEY, None)
 
 
 def sync_run_link() -> None:
@@ -179,7 +182,7 @@ def read_run_link() -> None:
             st.warning(f"The link names a run that cannot be shown: {inert(err)}", icon=":material/link_off:")
             st.query_params.pop(RUN_PARAM, None)
             return
-        st.session_state[RUN_KEY] = linked
+        choose_run(linked)
 
 
 def current_run() -> RunView | None:
@@ -193,8 +196,15 @@ def current_run() -> RunView | None:
             view = runs.view(chosen)
             runs.watch(chosen)
             return view
-        except (RunNotFound, ValueError, OSError):
-            st.session_state[RUN_KEY] = None  # deleted, or damaged, since it was chosen
+        except (RunNotFound, ValueError, OSError) as err:
+            # deleted, or damaged, since it was chosen: say so (in the side panel) and draw the
+            # whole page again, since a fragment may be the first to notice
+            st.session_state[RUN_KEY] = None
+            st.session_state[RUN_GONE_KEY] = (
+                f"Run {chosen} can no longer be shown ({error_words(err)}): its folder was deleted or damaged "
+                "since this tab chose it. The tab shows the newest finished run instead."
+            )
+            st.rerun()
     newest = runs.newest_finished()
     return runs.view(newest) if newest else None
 
@@ -324,6 +334,8 @@ def _run_picker(views: list[RunView]) -> None:
 def _run_status(view: RunView | None, explicit: bool) -> None:
     """The run on show, as one block: a run drawn after another replaces all of it at once,
     so no line of the one before (its "finished", say) stays on while the page reruns."""
+    if gone := st.session_state.get(RUN_GONE_KEY):
+        st.warning(inert(gone), icon=":material/folder_off:")
     if view is None:
         st.caption("No model yet: train one on the Train page.")
         return

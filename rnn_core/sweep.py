@@ -38,9 +38,11 @@ from .train import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     build_parser,
+    check_folder_flags,
     configs_from_args,
     describe,
     load_data,
+    write_line,
 )
 from .trainer import resolve_device
 
@@ -179,12 +181,22 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
         help="runs that train at once (default: one per core here, or per --cpus-per-job on Ray)",
     )
-    parser.add_argument("--cpus-per-job", type=int, default=1, help="CPUs each run gets on Ray (default: 1)")
+    parser.add_argument("--cpus-per-job", type=positive_int, default=1, help="CPUs each run gets on Ray (default: 1)")
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
 
 
 def cells_from_args(args: argparse.Namespace) -> list[Cell]:
@@ -207,20 +219,29 @@ def make_executor(name: str, data: MnistData, workers: int | None, cpus_per_job:
 
 def _report(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(row), flush=True)
+        write_line(json.dumps(row))
         return
     accuracy = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.1f}%"
     seconds = "-" if row["seconds"] is None else f"{row['seconds']:.1f} s"
-    print(f"{row['status']:>9} {accuracy:>7} {seconds:>8}  {row['label']}  {row['run_id']}", flush=True)
+    write_line(f"{row['status']:>9} {accuracy:>7} {seconds:>8}  {row['label']}  {row['run_id']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_sweep_parser()
     args = parser.parse_args(argv)
+    check_folder_flags(parser, args)
     try:
         cells = cells_from_args(args)
     except ValueError as err:
         parser.error(str(err))
+    try:
+        return _sweep(args, cells)
+    except KeyboardInterrupt:  # during start-up (data, executor): the sweep catches its own
+        print("\ninterrupted before the sweep started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _sweep(args: argparse.Namespace, cells: list[Cell]) -> int:
     data = load_data(args)
     if data is None:
         return EXIT_ERROR
@@ -267,7 +288,7 @@ def run_sweep(registry: JobRegistry, cells: list[Cell], args: argparse.Namespace
         "finished": statuses.count(RunStatus.FINISHED),
         "axes": list(axes),
     }
-    print(
+    write_line(
         json.dumps(summary)
         if args.json
         else f"sweep {sweep_id}: {summary['finished']} of {len(statuses)} runs finished, saved in {summary['runs_dir']}"
