@@ -54,10 +54,11 @@ def check_tensor(where: str, tensor: torch.Tensor, max_bytes: int) -> int:
 def check_plain_values(payload: Any, max_tensor_bytes: int, max_total_bytes: int) -> None:
     """Only mappings, lists, numbers, text and bounded tensors, nested at most MAX_DEPTH deep,
     at most MAX_ITEMS of them, and at most `max_total_bytes` of tensors in all."""
-    stack: list[tuple[Any, str, int]] = [(payload, "the file", 0)]
+    stack: list[tuple[Any, str, int]] = [(payload, "", 0)]
     items = total = 0
     while stack:
-        value, where, depth = stack.pop()
+        value, path, depth = stack.pop()
+        where = path or "the file"
         items += 1
         if items > MAX_ITEMS:
             raise ValueError(f"it holds more than {MAX_ITEMS:,} values, more than any checkpoint of this app")
@@ -71,10 +72,10 @@ def check_plain_values(payload: Any, max_tensor_bytes: int, max_total_bytes: int
                     "more than any checkpoint of this app"
                 )
         elif isinstance(value, dict):
-            stack.extend((item, f"{where}[{key!r:.30}]", depth + 1) for key, item in value.items())
+            stack.extend((item, f"{path}/{str(key)[:40]}".lstrip("/"), depth + 1) for key, item in value.items())
             stack.extend((key, f"a key in {where}", depth + 1) for key in value)
         elif isinstance(value, (list, tuple)):
-            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+            stack.extend((item, f"{path}/{index}".lstrip("/"), depth + 1) for index, item in enumerate(value))
         elif not isinstance(value, PLAIN_TYPES):
             raise ValueError(f"{where} is a {type(value).__name__}, which a checkpoint never holds")
 

@@ -7,11 +7,13 @@ the page until the run has ended, as the page's own polling would.
 import json
 import math
 import re
+import shutil
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import ui
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.runs import RunStore
@@ -463,3 +465,28 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     message = (at.success or at.warning or at.error)[0].value
     assert status.value in message or "trained to epoch 1" in message
     assert at.selectbox(key="sidebar_run").value == run_id
+
+
+def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir):
+    """Issue 25, item 12: not a silent switch to another run."""
+    run = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
+    run.finish(RunStatus.STOPPED, "stopped by hand")
+    at = open_train_page(run=run.run_id)
+    assert run.run_id in current_model(at)
+    shutil.rmtree(run.folder)
+    at.run()
+    assert not at.exception
+    gone = [plain(w.value) for w in at.sidebar.warning if "can no longer be shown" in plain(w.value)]
+    assert len(gone) == 1 and run.run_id in gone[0] and "deleted" in gone[0]
+
+
+def test_a_wrong_admin_password_makes_even_the_right_one_wait(runs_dir, monkeypatch):
+    """Issue 25, item 5: no run of quick guesses from one tab."""
+    monkeypatch.setenv("RNN_ADMIN_PASSWORD", "sesame")
+    RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1)).finish(RunStatus.STOPPED, "")
+    at = open_train_page()
+    at.text_input(key="train_admin_input").set_value("guess").run()
+    assert any("try again in 1 s" in c.value for c in at.caption)
+    at.text_input(key="train_admin_input").set_value("sesame").run()
+    assert not any("may stop and delete every run" in c.value for c in at.caption)
+    assert at.session_state[ui.ADMIN_KEY] is None
