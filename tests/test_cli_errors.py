@@ -138,7 +138,11 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, main, module, monk
         raise KeyboardInterrupt
 
     monkeypatch.setattr(module, "load_data", interrupted)
-    assert main([*TINY, "--runs-dir", str(tmp_path / "runs")]) == cli.EXIT_INTERRUPTED
+    try:
+        status = main([*TINY, "--runs-dir", str(tmp_path / "runs")])
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped: a traceback")
+    assert status == cli.EXIT_INTERRUPTED
     assert (
         capsys.readouterr().err.strip()
         == "interrupted before " + ("training" if module is cli else "the sweep") + " started"
