@@ -20,7 +20,8 @@ import torch
 # payload -> optimizer_state -> param_groups -> group -> betas -> number is 5 levels deep; the
 # margin leaves room for new parts of the format, not for anything recursive.
 MAX_DEPTH = 8
-# A 25,000-epoch history is 200,000 items; everything else in a checkpoint is a few hundred.
+# A 25,000-epoch history is 200,000 values (keys not counted); everything else in a checkpoint
+# is a few hundred.
 MAX_ITEMS = 400_000
 PLAIN_TYPES = (str, int, float, bool, type(None))
 # Adam's step counter: 2^31 steps is 35,000 epochs of all of MNIST at batch size 1.
@@ -73,7 +74,8 @@ def check_plain_values(payload: Any, max_tensor_bytes: int, max_total_bytes: int
                 )
         elif isinstance(value, dict):
             stack.extend((item, f"{path}/{str(key)[:40]}".lstrip("/"), depth + 1) for key, item in value.items())
-            stack.extend((key, f"a key in {where}", depth + 1) for key in value)
+            if not all(isinstance(key, (str, int)) for key in value):
+                raise ValueError(f"{where} has a key that is neither text nor a number")
         elif isinstance(value, (list, tuple)):
             stack.extend((item, f"{path}/{index}".lstrip("/"), depth + 1) for index, item in enumerate(value))
         elif not isinstance(value, PLAIN_TYPES):

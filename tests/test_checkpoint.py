@@ -402,3 +402,9 @@ def test_a_learning_rate_other_than_the_train_configs_is_refused(trained_adam, l
 def test_random_bytes_before_the_zip_get_their_own_message(trained):
     with pytest.raises(CheckpointError, match="other data before the zip archive"):
         load_checkpoint(os.urandom(512) + trained.checkpoint().to_bytes())
+
+
+def test_the_longest_history_allowed_passes_the_bounded_walk(trained):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload["history"] = [dict(payload["history"][-1], epoch=n) for n in range(25_000)]
+    assert len(load_checkpoint(saved(payload)).history) == 25_000
