@@ -228,11 +228,16 @@ def _check_optimizer_state(state: Any, model: RowClassifier, train_config: Train
 
 
 def _stepped_optimizer_state(model: RowClassifier, train_config: TrainConfig) -> dict[str, Any]:
-    """The state the optimizer of `train_config` holds for this model once it has taken a step
-    (on a copy): what an optimizer state in a checkpoint may hold."""
-    model = copy.deepcopy(model)
-    optimizer = build_optimizer(model, train_config)
-    for parameter in model.parameters():
-        parameter.grad = torch.zeros_like(parameter)
+    """What the optimizer of `train_config` holds for this model once it has taken a step, worked
+    out on a one-weight probe: the keys and hyperparameters are the same for any model, and each
+    tensor in the state has its weight's shape (so the model's own weights stand for them)."""
+    probe = torch.nn.Linear(1, 1, bias=False)
+    optimizer = build_optimizer(probe, train_config)
+    probe.weight.grad = torch.zeros_like(probe.weight)
     optimizer.step()
-    return optimizer.state_dict()
+    probed = optimizer.state_dict()
+    weights = list(model.parameters())
+    return {
+        "state": {index: dict.fromkeys(probed["state"].get(0, {}), weight) for index, weight in enumerate(weights)},
+        "param_groups": [{**probed["param_groups"][0], "params": list(range(len(weights)))}],
+    }

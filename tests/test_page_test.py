@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import time
 
 import pytest
@@ -266,3 +267,15 @@ def test_another_model_starts_with_fresh_picks(saved_run, runs_dir):
     at.run()
     assert at.selectbox(key="test_mistakes_pick").value == mistakes_b[0]  # the new model's first
     assert at.session_state["test_cell_true"] != at.session_state["test_cell_predicted"]  # its top confusion
+
+
+def test_a_tab_whose_run_is_deleted_elsewhere_says_so_in_the_side_panel(saved_run, runs_dir):
+    """Issue 25, item 12: the Test page does not switch to another model without a word."""
+    run_id, _ = saved_run
+    at = open_test_page(run=run_id)
+    assert run_id in model_under_test(at)
+    shutil.rmtree(runs_dir / run_id)
+    at.run()
+    assert not at.exception
+    gone = [w.value.replace("\\", "") for w in at.sidebar.warning if "can no longer be shown" in w.value]
+    assert len(gone) == 1 and run_id in gone[0] and "deleted" in gone[0]
