@@ -190,7 +190,8 @@ def describe_model(view: RunView | None) -> str:
     if view.record.label:
         text += f" ({inert(view.record.label)})"
     if parent := view.record.parent:
-        text += f" · continues run {inert(parent['run_id'])} from epoch {parent['epoch']:g}"
+        # a run id: RunStore.read refuses a parent whose id is not one, so the code span is safe
+        text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
     return text
 
 

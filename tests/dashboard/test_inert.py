@@ -1,4 +1,5 @@
 import pytest
+from markdown_it import MarkdownIt
 
 from dashboard.inert import WORD_JOINER, inert
 from tests.gfm import live_constructs
@@ -15,6 +16,11 @@ HOSTILE = {
     "streamlit colour, icon and emoji": ":red[alarm] :material/home: :smile:",
     "table": "| a | b |\n|---|---|\n| 1 | 2 |",
     "math and strikethrough": "$x^2$ ~~gone~~",
+    "list at the start": "- item",
+    "numbered list at the start": "1. one",
+    "quote at the start": "> said",
+    "rule at the start": "---",
+    "heading at the start": "## big",
 }
 
 
@@ -28,4 +34,9 @@ def test_hostile_text_draws_nothing_but_itself(text):
 
 
 def test_bidi_overrides_and_invisible_characters_are_dropped():
-    assert inert("abc\u202eexe.txt\u200b") == "abcexe\\.txt"
+    assert inert("abc\u202eexe.txt\u200b") == "abcexe.txt"
+
+
+def test_an_entity_shows_as_typed_not_as_the_character_it_names():
+    rendered = MarkdownIt("commonmark").renderInline(inert("&lt;b&gt; &#x41;"))
+    assert rendered == "&amp;lt;b&amp;gt; &amp;#x41;"  # the browser shows "&lt;b&gt; &#x41;"
