@@ -12,6 +12,7 @@ import torch
 
 from dashboard import charts, explore_tables, ui
 from dashboard.explore_tables import TO_COME
+from dashboard.inert import inert
 from dashboard.player import Player
 from rnn_core.data import MnistData
 from rnn_core.model import ROWS
@@ -223,8 +224,8 @@ def row_by_row(data: MnistData) -> None:
     if chosen is not None:
         probabilities = explore_tables.running_guess(chosen.model, image)
         st.caption(
-            f"Running guess of {chosen.name}: {chosen.description}. Another run can be picked under **Run** in the "
-            "side panel."
+            f"Running guess of {inert(chosen.name)}: {chosen.description}. Another run can be picked under "
+            "**Run** in the side panel."
         )
     PLAYER.run(row_view, image, label, probabilities)
 

@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from dashboard import charts, epoch_views, ui
+from dashboard.inert import inert
 from dashboard.inside_tables import (
     CELL,
     CELL_TRIO,
@@ -33,10 +34,10 @@ from dashboard.inside_tables import (
     untrained_model,
 )
 from dashboard.player import Player
-from dashboard.ui import escape_markdown
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 from rnn_core.model import ROWS
+from rnn_core.safe_files import error_words
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
@@ -249,7 +250,7 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     st.header("Inside the cell", divider="gray")
     cell_type = chosen.checkpoint.model_config.cell_type
     st.caption(
-        f"{chosen.name}: {chosen.description}. The panels show its recurrent layer (the top one, where layers "
+        f"{inert(chosen.name)}: {chosen.description}. The panels show its recurrent layer (the top one, where layers "
         "are stacked), one line per row read."
     )
     explain_cell(cell_type)
@@ -440,7 +441,7 @@ def start_trio() -> None:
         for _cell, model_config, train_config, label in trio_configs():
             started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
     except (ValueError, OSError, RuntimeError) as err:
-        state["inside_trio_error"] = f"Could not start the three runs: {err}"
+        state["inside_trio_error"] = f"Could not start the three runs: {error_words(err)}"
         return
     state["inside_trio_error"] = None
     state["inside_trio_started"] = started
@@ -537,7 +538,7 @@ def trio_section(polling: bool) -> None:
         "About 40 s on two cores; they show up in the side panel's run list as 'cells: ...'.",
     )
     if error := state.get("inside_trio_error"):
-        st.error(escape_markdown(error), icon=":material/error:")
+        st.error(inert(error), icon=":material/error:")
     if newest is None:
         st.caption(
             "No comparison yet. The button trains three runs alike but for the cell: "
@@ -555,7 +556,7 @@ def trio_section(polling: bool) -> None:
     first = finished[CELL_TRIO[0]].record
     st.markdown(
         f"**Compared:** runs {', '.join(finished[cell].run_id for cell in CELL_TRIO)}: "
-        f"{escape_markdown(describe_settings(first.model_config, first.train_config))}."
+        f"{inert(describe_settings(first.model_config, first.train_config))}."
     )
     trio_comparison(finished, ui.get_data())
 

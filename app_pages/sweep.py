@@ -14,12 +14,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, settings, ui
+from dashboard.inert import inert
 from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
-from dashboard.ui import browser_token, escape_markdown
+from dashboard.ui import browser_token
 from rnn_core import sweep
 from rnn_core.config import EXERCISE, SETTING
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
+from rnn_core.safe_files import error_words
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
@@ -137,7 +139,7 @@ def sweep_form(runs: JobRegistry) -> None:
         for name, value in base.items()
         if name not in chosen_axes() and name not in {declared.name for declared in per_run}
     ]
-    st.caption(f"The other settings, from the Train page: {escape_markdown(', '.join(fixed))}.")
+    st.caption(f"The other settings, from the Train page: {inert(', '.join(fixed))}.")
     count = len(sweep.grid(base, chosen_axes()))
     st.button(
         f"Start sweep ({count} runs)",
@@ -158,7 +160,7 @@ def run_command(command, *args) -> None:
     try:
         command(*args)
     except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = str(err)
+        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_sweep(runs: JobRegistry) -> None:
@@ -187,7 +189,7 @@ def shown_sweep(runs: JobRegistry) -> sweep.Sweep | None:
     try:
         return sweep.find(runs, sweep_id)
     except RunNotFound as err:
-        st.warning(f"The link names a sweep that cannot be shown: {escape_markdown(err)}", icon=":material/link_off:")
+        st.warning(f"The link names a sweep that cannot be shown: {inert(err)}", icon=":material/link_off:")
         st.session_state[SWEEP_KEY] = None
         st.query_params.pop(SWEEP_PARAM, None)
         return None
@@ -309,7 +311,7 @@ def main() -> None:
     read_link_once()
     read_sweep_link()
     if message := st.session_state.pop(ACTION_ERROR, None):
-        st.error(escape_markdown(message), icon=":material/error:")
+        st.error(inert(message), icon=":material/error:")
 
     with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
         sweep_form(registry)

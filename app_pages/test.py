@@ -13,8 +13,10 @@ import streamlit as st
 import torch
 
 from dashboard import charts, epoch_views, ui
-from dashboard.ui import ChosenModel, escape_markdown
-from rnn_core import CheckpointError, MnistData, RowClassifier, load_checkpoint
+from dashboard.inert import inert
+from dashboard.ui import ChosenModel
+from rnn_core import CheckpointError, MnistData, RowClassifier
+from rnn_core.checkpoint import SAVE_A_STATE_DICT
 from rnn_core.config import describe
 from rnn_core.export import FORMATS, export_bytes, loading_line
 from rnn_core.inspection import (
@@ -25,7 +27,8 @@ from rnn_core.inspection import (
     report_on,
 )
 from rnn_core.model import ROWS
-from rnn_core.notebook_models import SAVE_A_STATE_DICT, scored
+from rnn_core.notebook_models import load_model_file, scored
+from rnn_core.safe_files import error_words
 
 TEST_SET, ONE_BY_ONE, DRAW, LEARNED = "Test set", "One image at a time", "Draw a digit", "How it learned"
 AUTOPLAY_SECONDS = 1.5
@@ -81,7 +84,7 @@ def upload_checkpoint() -> None:
 def load_upload(name: str, content: bytes) -> tuple[str | None, str | None]:
     """(error, success) sentences for an uploaded file, kept as a run and chosen when good."""
     try:
-        checkpoint = load_checkpoint(content)
+        checkpoint = load_model_file(content)
         from_notebook = not checkpoint.history  # this app's checkpoints carry their history
         if from_notebook:
             checkpoint = scored(checkpoint, ui.get_data())
@@ -89,12 +92,12 @@ def load_upload(name: str, content: bytes) -> tuple[str | None, str | None]:
         run_id = ui.registry().add_checkpoint(checkpoint, label, ui.browser_token())
     except (CheckpointError, OSError) as err:
         return (
-            f"**{escape_markdown(name)} was not loaded:** {escape_markdown(err)}. The model in use is unchanged.",
+            f"**{inert(name)} was not loaded:** {inert(error_words(err))}. The model in use is unchanged.",
             None,
         )
     ui.choose_run(run_id)
     kind = "a model from the notebook's class" if from_notebook else "a checkpoint"
-    return None, f"{escape_markdown(name)}: {kind}, {describe(checkpoint.model_config)}, kept as run {run_id}."
+    return None, f"{inert(name)}: {kind}, {describe(checkpoint.model_config)}, kept as run {run_id}."
 
 
 NOTEBOOK_FILES = {
@@ -153,7 +156,7 @@ def choose_model() -> ChosenModel | None:
     with epoch:
         chosen = epoch_views.pick_epoch(chosen, "test", label_visibility="collapsed")
     words.markdown(
-        f"**Testing {chosen.name}**: {chosen.description}.",
+        f"**Testing {inert(chosen.name)}**: {chosen.description}.",
         help="Another run can be picked under **Run** in the side panel, or a model uploaded here.",
     )
     with download.popover(

@@ -21,13 +21,15 @@ import streamlit as st
 import torch
 
 from dashboard import charts, compare_tables, explore_tables, settings, ui
-from dashboard.ui import browser_token, escape_markdown
+from dashboard.inert import inert
+from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
 from rnn_core.config import SETTINGS, describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RESULT_COLUMNS
+from rnn_core.runs import RESULT_COLUMNS, owner_digest
+from rnn_core.safe_files import error_words
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -45,6 +47,7 @@ LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN)
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
 ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
+ADMIN_ATTEMPT = "train_admin_attempt"  # what the gate said of the last typed password
 # The saved runs' table, in this order: when, the settings, the results.
 RUN_COLUMNS = [
     "created",
@@ -106,7 +109,7 @@ def run_command(command, *args) -> None:
     try:
         command(*args)
     except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = str(err)
+        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_training(runs: JobRegistry, configs: tuple) -> None:
@@ -176,7 +179,7 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         run_command(continue_training, runs, view.run_id)
         st.rerun()
     if error := st.session_state.pop(ACTION_ERROR, None):
-        st.error(escape_markdown(error), icon=":material/error:")
+        st.error(inert(error), icon=":material/error:")
 
 
 def describe_model(view: RunView | None) -> str:
@@ -184,8 +187,9 @@ def describe_model(view: RunView | None) -> str:
         return "**Current model:** none yet: **Train** trains one with the training settings."
     text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
     if view.record.label:
-        text += f" ({escape_markdown(view.record.label)})"
+        text += f" ({inert(view.record.label)})"
     if parent := view.record.parent:
+        # a run id: RunStore.read refuses a parent whose id is not one, so the code span is safe
         text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
     return text
 
@@ -250,7 +254,7 @@ def status_message(view: RunView | None) -> None:
             icon=":material/tune:",
         )
         return
-    reason = escape_markdown(view.reason)
+    reason = inert(view.reason)
     if view.status == RunStatus.DIVERGED:
         st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
     elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
@@ -618,8 +622,12 @@ def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None
         no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
 
 
-def remember_admin_password() -> None:
-    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"]
+def try_admin_password(runs: JobRegistry) -> None:
+    """A typed password counts only once the registry's gate accepts it (a wrong one makes the
+    next try wait, for every tab); the tab keeps it for later checks only then."""
+    attempt = runs.admin_gate.attempt(st.session_state["train_admin_input"], who=owner_digest(browser_token())[:8])
+    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"] if attempt.accepted else None
+    st.session_state[ADMIN_ATTEMPT] = attempt.message
 
 
 def admin_box(runs: JobRegistry) -> None:
@@ -630,14 +638,12 @@ def admin_box(runs: JobRegistry) -> None:
             "Admin password",
             type="password",
             key="train_admin_input",
-            on_change=remember_admin_password,
+            on_change=try_admin_password,
+            args=(runs,),
             help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
         )
-        if ui.admin_password() is not None:
-            if runs.is_admin(ui.admin_password()):
-                st.caption("Admin: this tab may stop and delete every run.")
-            else:
-                st.caption("That is not the admin password.")
+        if message := st.session_state.get(ADMIN_ATTEMPT):
+            st.caption(message)
 
 
 def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
@@ -645,7 +651,7 @@ def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
     listing = ui.run_listing()
     views = listing.views
     for problem in listing.problems:
-        st.warning(f"A run folder was skipped: {escape_markdown(problem)}", icon=":material/folder_off:")
+        st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")
     if not views:
         st.caption("Every training is saved here as a run. None yet.")
         return
@@ -687,9 +693,7 @@ def main() -> None:
     current = ui.current_run()
     configs = settings_sidebar()
     for problem in problems:
-        st.warning(
-            f"The page link had a setting that cannot be used: {escape_markdown(problem)}", icon=":material/link_off:"
-        )
+        st.warning(f"The page link had a setting that cannot be used: {inert(problem)}", icon=":material/link_off:")
     busy = current is not None and current.busy
     st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
     st.markdown(describe_model(current))

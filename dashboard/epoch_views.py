@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 
 from dashboard import ui
+from dashboard.inert import inert
 from dashboard.learning_tables import (
     LATEST,
     EpochGuesses,
@@ -27,7 +28,7 @@ from dashboard.learning_tables import (
     parse_epoch,
     shown_epochs,
 )
-from dashboard.ui import ChosenModel, escape_markdown
+from dashboard.ui import ChosenModel
 from rnn_core import Checkpoint, CheckpointError, MnistData, RowClassifier
 from rnn_core.config import ModelConfig, describe
 from rnn_core.epochs import EpochWeights, load_epoch_weights, saved_epochs
@@ -128,7 +129,7 @@ def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible"
         return chosen
     if wanted is not None and wanted not in epochs:
         st.warning(
-            f"Run {chosen.run_id} kept no model after epoch {escape_markdown(wanted)}: this is its latest.",
+            f"Run {chosen.run_id} kept no model after epoch {inert(wanted)}: this is its latest.",
             icon=":material/history:",
         )
         state[CHOSEN_KEY] = wanted = None
@@ -152,7 +153,7 @@ def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible"
     try:
         checkpoint, fingerprint, model = epoch_model(chosen.run_id, epochs[wanted], chosen.checkpoint.model_config)
     except CheckpointError as err:
-        st.error(f"This epoch's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
+        st.error(f"This epoch's model cannot be used: {inert(err)}", icon=":material/error:")
         return chosen
     score = f" ({checkpoint.history[-1].test_accuracy:.1f}% on the test set)"
     return dataclasses.replace(
@@ -181,7 +182,7 @@ def _rows(chosen: ChosenModel, epochs: list[EpochWeights], images, labels) -> li
         try:
             checkpoint, _, model = epoch_model(chosen.run_id, epoch, chosen.checkpoint.model_config)
         except CheckpointError as err:
-            st.warning(escape_markdown(err), icon=":material/warning:")
+            st.warning(inert(err), icon=":material/warning:")
             continue
         rows.append(guesses_of(model, epoch.epoch, checkpoint.history[-1].test_accuracy, images, labels))
     return rows

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from dashboard.inert import inert
 from rnn_core import (
     Checkpoint,
     CheckpointError,
@@ -37,6 +38,7 @@ from rnn_core.inspection import model_fingerprint
 from rnn_core.preprocess import mnist_style
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound, summary_table
+from rnn_core.safe_files import error_words
 from rnn_core.server_settings import ServerSettings, SettingsError
 from rnn_core.shutdown import close_on_exit
 from rnn_core.trainer import warm_up
@@ -48,17 +50,12 @@ FIX_HINT = (
 )
 RUN_KEY, RUN_PARAM, PICKER_KEY = "run_id", "run", "sidebar_run"
 LINK_SEEN_KEY = "run_link_seen"  # the `?run=` value this tab last read or wrote
+RUN_GONE_KEY = "run_gone"  # why the run this tab chose is no longer on show
 TOKEN_KEY, OWNER_COOKIE = "browser_token", "rnn_owner"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 ADMIN_KEY = "admin_password"
 DATA_ERRORS = (MnistFileError, MnistUnavailable, OSError)
 POLL_SECONDS = 1.0
-
-
-def escape_markdown(text: object) -> str:
-    """Any text from a link, a file or a run folder, made inert for st.markdown: no links,
-    images, code spans or HTML can come out of it."""
-    return re.sub(r"([\\`*_\[\]()<>#!|~:$])", r"\\\1", str(text))
 
 
 # ----- the server's settings, data and registry --------------------------------------------
@@ -73,7 +70,7 @@ def server_settings() -> ServerSettings:
         return ServerSettings.from_environment()
     except SettingsError as err:
         log.error("the server's settings cannot be used: %s", err)
-        st.error(f"**The server cannot start.** {escape_markdown(err)}", icon=":material/error:")
+        st.error(f"**The server cannot start.** {inert(err)}", icon=":material/error:")
         st.stop()
         raise  # st.stop() ends the script run; this line only tells type checkers so
 
@@ -93,7 +90,7 @@ def get_data() -> MnistData | None:
     try:
         return _load_data(server_settings())
     except DATA_ERRORS as err:
-        st.error(f"**MNIST could not be loaded.** {escape_markdown(err)}\n\n{FIX_HINT}", icon=":material/error:")
+        st.error(f"**MNIST could not be loaded.** {inert(err)}\n\n{FIX_HINT}", icon=":material/error:")
         return None
 
 
@@ -181,6 +178,7 @@ def may_change(run_id: str) -> bool:
 def choose_run(run_id: str | None) -> None:
     """Look at this run from now on, on every page; None: the newest finished one."""
     st.session_state[RUN_KEY] = run_id
+    st.session_state.pop(RUN_GONE_KEY, None)
 
 
 def sync_run_link() -> None:
@@ -208,10 +206,10 @@ def read_run_link() -> None:
         try:
             runs.view(linked)
         except (RunNotFound, ValueError, OSError) as err:
-            st.warning(f"The link names a run that cannot be shown: {escape_markdown(err)}", icon=":material/link_off:")
+            st.warning(f"The link names a run that cannot be shown: {inert(err)}", icon=":material/link_off:")
             st.query_params.pop(RUN_PARAM, None)
             return
-        st.session_state[RUN_KEY] = linked
+        choose_run(linked)
 
 
 def current_run() -> RunView | None:
@@ -225,8 +223,15 @@ def current_run() -> RunView | None:
             view = runs.view(chosen)
             runs.watch(chosen)
             return view
-        except (RunNotFound, ValueError, OSError):
-            st.session_state[RUN_KEY] = None  # deleted, or damaged, since it was chosen
+        except (RunNotFound, ValueError, OSError) as err:
+            # deleted, or damaged, since it was chosen: say so (in the side panel) and draw the
+            # whole page again, since a fragment may be the first to notice
+            st.session_state[RUN_KEY] = None
+            st.session_state[RUN_GONE_KEY] = (
+                f"Run {chosen} can no longer be shown ({error_words(err)}): its folder was deleted or damaged "
+                "since this tab chose it. The tab shows the newest finished run instead."
+            )
+            st.rerun()
     newest = runs.newest_finished()
     return runs.view(newest) if newest else None
 
@@ -271,7 +276,7 @@ def run_label(view: RunView) -> str:
 @dataclass(frozen=True)
 class ChosenModel:
     run_id: str
-    name: str  # for people
+    name: str  # for people, as plain text: `inert(name)` in Markdown
     checkpoint: Checkpoint
     model: RowClassifier  # shared read-only by every tab: eval mode, no gradients
     fingerprint: str
@@ -306,12 +311,12 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     try:
         checkpoint = _saved_checkpoint(registry(), view.run_id, float(view.history[-1].epoch))
     except CheckpointError as err:
-        st.error(f"This run's model cannot be used: {escape_markdown(err)}", icon=":material/error:")
+        st.error(f"This run's model cannot be used: {inert(err)}", icon=":material/error:")
         return None
     if view.busy and explain:
         st.caption(f"Run {view.run_id} is training: this is its model as saved after epoch {view.history[-1].epoch:g}.")
     fingerprint = model_fingerprint(checkpoint)
-    name = f"run {view.run_id}" + (f" ({escape_markdown(view.record.label)})" if view.record.label else "")
+    name = f"run {view.run_id}" + (f" ({view.record.label})" if view.record.label else "")
     last = checkpoint.history[-1] if checkpoint.history else None
     trained = f", after {last.epoch:g} epochs ({last.test_accuracy:.1f}% on the test set)" if last else ""
     model = _built_model(fingerprint, checkpoint)
@@ -384,6 +389,8 @@ def _run_picker(labels: dict[str, str]) -> None:
 def _run_status(view: RunView | None, explicit: bool) -> None:
     """The run on show, as one block: a run drawn after another replaces all of it at once,
     so no line of the one before (its "finished", say) stays on while the page reruns."""
+    if gone := st.session_state.get(RUN_GONE_KEY):
+        st.warning(inert(gone), icon=":material/folder_off:")
     if view is None:
         st.caption("No model yet: train one on the Train page.")
         return
@@ -401,7 +408,7 @@ def _run_status(view: RunView | None, explicit: bool) -> None:
         where = f" (epoch {progress.epoch_index}, batch {progress.batch}/{progress.batches})" if progress else ""
         lines.append(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
     else:
-        lines.append(f":gray[Status: {view.status.value}. {escape_markdown(view.reason)}]")
+        lines.append(f":gray[Status: {view.status.value}. {inert(view.reason)}]")
     st.markdown("  \n".join(lines))
 
 

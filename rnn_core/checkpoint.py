@@ -23,6 +23,7 @@ from .config import ModelConfig, TrainConfig, config_from_dict
 from .data import atomic_write_bytes
 from .history import EpochRecord, history_from_rows, history_rows
 from .model import RowClassifier
+from .payload_checks import check_floating, check_optimizer_shape, check_plain_values, check_zip_start
 
 FORMAT = "rnn-mnist-row-classifier"
 # 2 adds the trainer's place (shuffling generator, images trained, a cut epoch's order), so a
@@ -114,13 +115,27 @@ def build_optimizer(model: RowClassifier, train_config: TrainConfig) -> torch.op
     return OPTIMIZERS[train_config.optimizer](model.parameters(), lr=train_config.learning_rate)
 
 
-def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
-    """Read and check a checkpoint from a path, raw bytes or a binary file object; a
-    state_dict saved from the teaching notebook's class is read too (notebook_models.py)."""
-    from .notebook_models import SAVE_A_STATE_DICT, checkpoint_from_notebook, is_notebook_state_dict
+# The line a refused whole-model file is answered with: what saves a file that can be read.
+SAVE_A_STATE_DICT = 'torch.save(model.state_dict(), "model.pt")'
 
+
+def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
+    """Read and check a checkpoint from a path, raw bytes or a binary file object."""
+    payload = read_payload(source)
+    if not is_ours(payload):
+        raise CheckpointError("a PyTorch file, but not a checkpoint saved by this app")
+    return checkpoint_from_payload(payload)
+
+
+def read_payload(source: str | Path | bytes | BinaryIO) -> Any:
+    """What a PyTorch file unpacks to, with its size and its every value bounded before use; a
+    pickle that would build objects (code) is refused."""
     raw = _read_bounded(source)
     _check_unpacked_sizes(raw)
+    try:
+        check_zip_start(raw)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -131,12 +146,19 @@ def load_checkpoint(source: str | Path | bytes | BinaryIO) -> Checkpoint:
         ) from None
     except Exception as err:  # zip, EOF and format errors all mean "not a torch file"
         raise CheckpointError(f"not a PyTorch checkpoint file ({type(err).__name__})") from None
-    if is_notebook_state_dict(payload):  # the teaching notebook's own class, saved as a state_dict
-        return checkpoint_from_notebook(payload)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(
-            "a PyTorch file, but not a checkpoint saved by this app nor a state_dict of the notebook's model"
-        )
+    try:
+        check_plain_values(payload, MAX_TENSOR_BYTES, MAX_UNPACKED_BYTES)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"damaged checkpoint: {err}") from None
+    return payload
+
+
+def is_ours(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
+    """This app's checkpoint from what its file unpacked to, every field checked."""
     if payload.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
             f"checkpoint version {payload.get('version')!r:.20} is not supported (expected {VERSION})"
@@ -265,8 +287,7 @@ def _check_weights(weights: dict[str, Any], expected: dict[str, torch.Tensor]) -
         )
     for name, want in expected.items():
         value = weights[name]
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(f"weight {name} is a {type(value).__name__}, not a tensor")
+        check_floating(f"weight {name}", value)
         if value.shape != want.shape:
             raise ValueError(
                 f"weight {name} has shape {_shape(value)}, but the model in its config needs {_shape(want)}"
@@ -281,6 +302,7 @@ def _check_optimizer_state(state: Any, model: RowClassifier, train_config: Train
     turn the weights into NaN, is refused here rather than failing or diverging later."""
     if state is None:
         return
+    check_optimizer_shape(state, _stepped_optimizer_state(model, train_config), train_config.optimizer)
     optimizer = build_optimizer(model, train_config)
     try:
         optimizer.load_state_dict(copy.deepcopy(state))
@@ -294,3 +316,19 @@ def _check_optimizer_state(state: Any, model: RowClassifier, train_config: Train
         ) from None
     if not all(torch.isfinite(parameter).all() for parameter in model.parameters()):
         raise ValueError("the optimizer state holds NaN/Inf values")
+
+
+def _stepped_optimizer_state(model: RowClassifier, train_config: TrainConfig) -> dict[str, Any]:
+    """What the optimizer of `train_config` holds for this model once it has taken a step, worked
+    out on a one-weight probe: the keys and hyperparameters are the same for any model, and each
+    tensor in the state has its weight's shape (so the model's own weights stand for them)."""
+    probe = torch.nn.Linear(1, 1, bias=False)
+    optimizer = build_optimizer(probe, train_config)
+    probe.weight.grad = torch.zeros_like(probe.weight)
+    optimizer.step()
+    probed = optimizer.state_dict()
+    weights = list(model.parameters())
+    return {
+        "state": {index: dict.fromkeys(probed["state"].get(0, {}), weight) for index, weight in enumerate(weights)},
+        "param_groups": [{**probed["param_groups"][0], "params": list(range(len(weights)))}],
+    }

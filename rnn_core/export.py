@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .checkpoint import Checkpoint, CheckpointError
 from .config import describe
-from .notebook_models import NOTEBOOK_LAYER, NOTEBOOK_OUTPUT, notebook_state_dict
+from .notebook_models import NOTEBOOK_LAYER, NOTEBOOK_OUTPUT, load_model_file, notebook_state_dict
 from .runs import CHECKPOINT_FILE, RUN_ID_PATTERN
 
 FORMATS = {"notebook": ".ipynb", "script": ".py", "state-dict": ".notebook.pt"}
@@ -83,7 +83,7 @@ seed = {train.seed}
 
 input_size = 28  # one row of 28 pixels per time step
 output_size = 10  # the digits 0-9
-data_root = os.environ.get("MNIST_ROOT", "data")  # MNIST in torchvision's layout: <data_root>/MNIST/raw"""
+data_root = os.getenv("MNIST_ROOT", "data")  # MNIST in torchvision's layout: <data_root>/MNIST/raw"""
     return Step(
         f"# Rebuilding run {run_id} with plain PyTorch\n\n"
         "An RNN reads each 28x28 MNIST image one row per time step and names the digit after the last "
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = checkpoint_path(args.run, args.runs_dir)
     run_id = source.parent.name if source.name == CHECKPOINT_FILE else source.stem
     try:
-        checkpoint = load_checkpoint(source)
+        checkpoint = load_model_file(source)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ instead of breaking a page later.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
@@ -35,11 +36,18 @@ class RunStatus(str, Enum):
 
 
 def _number(name: str, value: Any, optional: bool = False) -> float | None:
+    """A count, a loss or a time: a finite number, never negative (NaN, infinities and values
+    like -1e308 are what a damaged or planted file holds, never a run)."""
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number, not negative, got {value!r:.20}")
     return value
+
+
+MAX_EPOCH = 1_000_000  # epochs are counted below this; a run that would pass it cannot continue
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,8 @@ class EpochRecord:
         if missing:
             raise ValueError(f"an epoch record lacks {', '.join(missing)}")
         epoch = _number("epoch", row["epoch"])
-        if not 0 <= epoch < 1e6:
-            raise ValueError(f"epoch must be between 0 and 1e6, got {epoch!r}")
+        if not epoch < MAX_EPOCH:
+            raise ValueError(f"epoch must be below {MAX_EPOCH:,}, got {epoch!r}")
         accuracy = _number("test_accuracy", row["test_accuracy"])
         if not 0 <= accuracy <= 100:
             raise ValueError(f"test_accuracy must be a percentage, got {accuracy!r}")

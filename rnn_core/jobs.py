@@ -27,6 +27,7 @@ from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .history import EpochRecord, RunStatus, history_from_rows
 from .runs import Run, RunRecord
+from .safe_files import error_words
 from .trainer import BatchEvent, EndEvent, Event, Trainer, epoch_size
 
 MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the whole training
@@ -174,7 +175,7 @@ class Job:
             train(self.spec, self._on_report, self._stop)
         except Exception as err:  # reported on the page instead of dying silently in a thread
             log.exception("training of run %s failed", self.run_id)
-            self._fail(f"training failed: {type(err).__name__}: {err}")
+            self._fail(f"training failed: {type(err).__name__}: {error_words(err)}")
         finally:
             self.done.set()
 
@@ -213,7 +214,7 @@ class Job:
         try:
             self._publish(self.run.finish(event.status, event.reason, self._history))
         except OSError as err:
-            self._fail(f"the run could not be saved: {err}")
+            self._fail(f"the run could not be saved: {error_words(err)}")
             return
         with self._lock:
             self._status, self._reason = event.status, event.reason

@@ -23,7 +23,14 @@ from typing import Any
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_from_payload,
+    is_ours,
+    load_checkpoint,
+    read_payload,
+)
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
 from .evaluate import evaluate
@@ -36,7 +43,6 @@ NOTEBOOK_LAYER = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 NOTEBOOK_OUTPUT = "hidden2digits"
 OURS_LAYER, OURS_OUTPUT = "recurrent", "classifier"
 LAYER_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l([0-9]+)")
-SAVE_A_STATE_DICT = 'torch.save(model.state_dict(), "model.pt")'
 
 
 def is_notebook_state_dict(payload: Any) -> bool:
@@ -98,6 +104,19 @@ def read_notebook_model(state_dict: dict[str, Any]) -> tuple[ModelConfig, dict[s
     weights[f"{OURS_OUTPUT}.weight"] = _tensor(state_dict, f"{output}.weight")
     weights[f"{OURS_OUTPUT}.bias"] = _tensor(state_dict, f"{output}.bias")
     return model_config, weights
+
+
+def load_model_file(source: Any) -> Checkpoint:
+    """A model file as an upload may bring it: a checkpoint of this app, or a state_dict saved
+    from the teaching notebook's class (LSTM, GRU or RNN, any size and layers)."""
+    payload = read_payload(source)
+    if is_ours(payload):
+        return checkpoint_from_payload(payload)
+    if is_notebook_state_dict(payload):
+        return checkpoint_from_notebook(payload)
+    raise CheckpointError(
+        "a PyTorch file, but neither a checkpoint saved by this app nor a state_dict of the notebook's model"
+    )
 
 
 def checkpoint_from_notebook(state_dict: dict[str, Any]) -> Checkpoint:

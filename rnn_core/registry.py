@@ -13,15 +13,16 @@ records its parent and starts from the parent's checkpoint and optimizer state.
 
 from __future__ import annotations
 
-import hmac
+import math
 import threading
 import time
 from dataclasses import dataclass
 
+from .admin_gate import AdminGate
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .history import RunStatus, history_from_rows
+from .history import MAX_EPOCH, RunStatus, history_from_rows
 from .jobs import Executor, Job, JobSnapshot, TrainerState, job_spec
 from .local_executor import LocalExecutor
 from .run_index import RunIndex
@@ -91,7 +92,7 @@ class JobRegistry:
         self.index.keep_fresh()
         self.executor = executor or LocalExecutor(data)
         self.unwatched_seconds = unwatched_minutes * 60
-        self._admin_password = admin_password or None
+        self.admin_gate = AdminGate(admin_password)  # typed passwords go through its attempt()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._watched: dict[str, float] = {}  # run id -> when a page last showed it
@@ -127,6 +128,12 @@ class JobRegistry:
             raise RuntimeError(f"run {run_id} is training already")
         if not view.has_model:
             raise RuntimeError(f"run {run_id} has no model to continue")
+        trained = view.history[-1].epoch
+        if math.ceil(trained) + epochs >= MAX_EPOCH:
+            raise ValueError(
+                f"run {run_id} has trained {trained:,g} epochs, and runs here count fewer than {MAX_EPOCH:,}: "
+                f"it cannot train {epochs} more"
+            )
         self._check_waiting(owner)
         checkpoint = self.checkpoint(run_id)
         state = checkpoint.trainer_state()
@@ -211,7 +218,7 @@ class JobRegistry:
             return False
 
     def is_admin(self, password: str | None) -> bool:
-        return bool(self._admin_password and password) and hmac.compare_digest(password, self._admin_password)
+        return self.admin_gate.matches(password)
 
     def stop(self, run_id: str, owner: str | None, password: str | None = None) -> None:
         job = self._job(check_run_id(run_id))

@@ -31,7 +31,8 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .config import SETTINGS, ModelConfig, TrainConfig, config_from_dict, flat
 from .data import atomic_write_bytes
 from .epochs import save_epoch_weights
-from .history import EpochRecord, RunStatus, history_from_rows, history_rows
+from .history import MAX_EPOCH, EpochRecord, RunStatus, history_from_rows, history_rows
+from .safe_files import error_words, is_plain_folder, read_plain_file
 from .trainer import EndEvent, Event, EventCallback, Trainer
 
 # The settings a sweep may vary: every config field (the CLI's flags are named after them).
@@ -39,12 +40,18 @@ SWEEPABLE = frozenset(field.name for cls in (ModelConfig, TrainConfig) for field
 RUN_ID_PATTERN = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "metrics.json", "checkpoint.pt"
 MAX_RECORD_BYTES = 16 * 2**20  # run.json and metrics.json are a few KB; refuse planted giants
+# A creation time a run can have (seconds since 1970): before 2100, which pandas can show.
+MAX_CREATED = 4_102_444_800
 # Tells this process apart from an earlier one that had the same pid.
 PROCESS_TOKEN = secrets.token_hex(8)
 
 
 class RunNotFound(LookupError):
     """No run with that id in this store; the message is meant for the user."""
+
+
+class RunFolderGone(FileNotFoundError):
+    """The folder of a run being written was deleted; the message is meant for the user."""
 
 
 def check_run_id(run_id: Any) -> str:
@@ -92,9 +99,8 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _read_json(path: Path) -> Any:
-    if path.stat().st_size > MAX_RECORD_BYTES:
-        raise ValueError(f"{path.name} is larger than {MAX_RECORD_BYTES // 2**20} MB")
-    return json.loads(path.read_text())
+    """A plain file inside its run folder, read up to MAX_RECORD_BYTES (see safe_files)."""
+    return json.loads(read_plain_file(path, MAX_RECORD_BYTES))
 
 
 @dataclass(frozen=True)
@@ -151,15 +157,13 @@ class RunRecord:
 def _record_from_info(run_id: str, info: Any, history: tuple[EpochRecord, ...]) -> RunRecord:
     if not isinstance(info, dict):
         raise ValueError("run.json is not an object")
-    parent = info.get("parent")
-    if parent is not None and not (isinstance(parent, dict) and isinstance(parent.get("run_id"), str)):
-        raise ValueError("run.json has a malformed parent")
+    parent = _parent_from_info(info.get("parent"))
     owner, label, reason = info.get("owner"), info.get("label", ""), info.get("reason", "")
     if not (owner is None or isinstance(owner, str)) or not isinstance(label, str) or not isinstance(reason, str):
         raise ValueError("run.json has a malformed owner, label or reason")
     created = info.get("created", 0)
-    if isinstance(created, bool) or not isinstance(created, (int, float)):
-        raise ValueError("run.json has a malformed creation time")
+    if isinstance(created, bool) or not isinstance(created, (int, float)) or not 0 <= created < MAX_CREATED:
+        raise ValueError("run.json has a malformed creation time (it must be a time between 1970 and 2100)")
     status = RunStatus(info.get("status"))  # ValueError for anything else
     if status.live and not _owner_alive(info):
         status, reason = RunStatus.INTERRUPTED, "the process training it ended before the run did"
@@ -176,6 +180,19 @@ def _record_from_info(run_id: str, info: Any, history: tuple[EpochRecord, ...]) 
         parent=parent,
         sweep=_sweep_from_info(info.get("sweep")),
     )
+
+
+def _parent_from_info(parent: Any) -> dict[str, Any] | None:
+    """{"run_id": <a run id>, "epoch": <a number>}, as `JobRegistry.continue_run` writes it."""
+    if parent is None:
+        return None
+    run_id = parent.get("run_id") if isinstance(parent, dict) else None
+    if not (isinstance(run_id, str) and RUN_ID_PATTERN.fullmatch(run_id)):
+        raise ValueError("run.json has a malformed parent (its run id)")
+    epoch = parent.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not 0 <= epoch < MAX_EPOCH:
+        raise ValueError("run.json has a malformed parent (its epoch)")
+    return parent
 
 
 def _mapping(value: Any, name: str) -> dict:
@@ -196,7 +213,13 @@ class Run:
     def run_id(self) -> str:
         return self.folder.name
 
+    def _check_folder(self) -> None:
+        """Writing a file would make a deleted run's folder again: say it is gone instead."""
+        if not self.folder.is_dir():
+            raise RunFolderGone(f"the folder of run {self.run_id} was deleted while it trained: nothing more is saved")
+
     def _write_info(self, **changes: Any) -> None:
+        self._check_folder()
         self.info.update(changes, updated=time.time())
         _write_json(self.folder / RUN_FILE, self.info)
 
@@ -205,6 +228,7 @@ class Run:
         return _record_from_info(self.run_id, self.info, history)
 
     def save_epoch(self, history: tuple[EpochRecord, ...], checkpoint: Checkpoint) -> None:
+        self._check_folder()
         _write_json(self.folder / METRICS_FILE, history_rows(history))
         checkpoint.save(self.folder / CHECKPOINT_FILE)
         save_epoch_weights(self.folder, checkpoint)  # the model after this epoch, kept for good
@@ -311,16 +335,29 @@ class RunStore:
             raise RunNotFound(f"there is no run {run_id}")
         shutil.rmtree(folder)
 
+    def _readable_folder(self, run_id: str) -> Path:
+        """The run's folder, if it is a real folder inside the root: a link to a folder elsewhere
+        (a planted run) is refused."""
+        folder = self.folder(run_id)
+        if folder.is_symlink():
+            raise ValueError("the run folder is a link to another place; only folders inside the runs folder are read")
+        if not is_plain_folder(folder):
+            raise RunNotFound(f"there is no run {run_id}")
+        return folder
+
     def read(self, run_id: str) -> RunRecord:
         """One run; its status reads interrupted if the process keeping it is gone.
         RunNotFound for an unknown id, ValueError or OSError for a damaged folder."""
-        folder = self.folder(run_id)
-        if not (folder / RUN_FILE).is_file():
-            raise RunNotFound(f"there is no run {run_id}")
+        folder = self._readable_folder(run_id)
         self.folder_reads += 1
-        info = _read_json(folder / RUN_FILE)
-        metrics = folder / METRICS_FILE
-        history = history_from_rows(_read_json(metrics)) if metrics.exists() else ()
+        try:
+            info = _read_json(folder / RUN_FILE)
+        except FileNotFoundError:
+            raise RunNotFound(f"there is no run {run_id}") from None
+        try:
+            history = history_from_rows(_read_json(folder / METRICS_FILE))
+        except FileNotFoundError:
+            history = ()
         return _record_from_info(run_id, info, history)
 
     def folder_names(self) -> list[str]:
@@ -334,12 +371,14 @@ class RunStore:
 
     def read_or_note(self, name: str) -> RunRecord | str:
         """The run in folder `name`, or the note that says why it is skipped."""
+        if (self.root / name).is_symlink():
+            return f"{name}: skipped, a link to a folder outside the runs folder"
         if not RUN_ID_PATTERN.fullmatch(name):
             return f"{name}: skipped, the folder's name is not a run id (a copied folder?)"
         try:
             return self.read(name)
         except (OSError, ValueError, TypeError, RunNotFound) as err:
-            return f"{name}: skipped, cannot be read ({type(err).__name__}: {err})"
+            return f"{name}: skipped, cannot be read ({type(err).__name__}: {error_words(err)})"
 
     def scan(self) -> tuple[list[RunRecord], list[str]]:
         """All readable runs (newest first) and one message per folder that was skipped."""
@@ -353,7 +392,7 @@ class RunStore:
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         try:
-            return load_checkpoint(self.folder(run_id) / CHECKPOINT_FILE)
+            return load_checkpoint(self._readable_folder(run_id) / CHECKPOINT_FILE)
         except CheckpointError as err:
             raise CheckpointError(f"run {run_id}: {err}") from None
 

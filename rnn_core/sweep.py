@@ -33,15 +33,18 @@ from .executors import EXECUTORS, make_executor
 from .history import RunStatus
 from .registry import JobRegistry, RunView
 from .runs import RUN_ID_PATTERN, RunNotFound, RunStore, SweepTag
+from .server_settings import ServerSettings
 from .train import (
     EXIT_DIVERGED,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     build_parser,
+    check_folder_flags,
     configs_from_args,
     describe,
     load_data,
     parse_with_server_settings,
+    write_line,
 )
 from .trainer import resolve_device
 
@@ -181,17 +184,27 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         help="runs that train at once (default: $RNN_MAX_TRAININGS, else one per core here, "
         "or per --cpus-per-job on Ray)",
     )
-    parser.add_argument("--cpus-per-job", type=int, default=1, help="CPUs each run gets on Ray (default: 1)")
+    parser.add_argument("--cpus-per-job", type=positive_int, default=1, help="CPUs each run gets on Ray (default: 1)")
     parser.add_argument(
         "--max-runs",
-        type=int,
+        type=positive_int,
         help="refuse a grid of more runs than this (default: $RNN_MAX_RUNS_PER_SWEEP, else 25)",
     )
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
 
 
 def cells_from_args(args: argparse.Namespace) -> list[Cell]:
@@ -206,16 +219,17 @@ def cells_from_args(args: argparse.Namespace) -> list[Cell]:
 
 def _report(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(row), flush=True)
+        write_line(json.dumps(row))
         return
     accuracy = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.1f}%"
     seconds = "-" if row["seconds"] is None else f"{row['seconds']:.1f} s"
-    print(f"{row['status']:>9} {accuracy:>7} {seconds:>8}  {row['label']}  {row['run_id']}", flush=True)
+    write_line(f"{row['status']:>9} {accuracy:>7} {seconds:>8}  {row['label']}  {row['run_id']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_sweep_parser()
     args, settings = parse_with_server_settings(parser, argv)
+    check_folder_flags(parser, args)
     try:
         cells = cells_from_args(args)
     except ValueError as err:
@@ -223,6 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_runs = args.max_runs or settings.limits.runs_per_sweep
     if len(cells) > max_runs:
         parser.error(f"the grid has {len(cells)} runs, more than {max_runs}: give --max-runs {len(cells)} to run it")
+    try:
+        return _sweep(args, cells, settings, max_runs)
+    except KeyboardInterrupt:  # during start-up (data, executor): the sweep catches its own
+        print("\ninterrupted before the sweep started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _sweep(args: argparse.Namespace, cells: list[Cell], settings: ServerSettings, max_runs: int) -> int:
     executor_name = args.executor or settings.executor
     data = load_data(args)
     if data is None:
@@ -272,7 +294,7 @@ def run_sweep(registry: JobRegistry, cells: list[Cell], args: argparse.Namespace
         "finished": statuses.count(RunStatus.FINISHED),
         "axes": list(axes),
     }
-    print(
+    write_line(
         json.dumps(summary)
         if args.json
         else f"sweep {sweep_id}: {summary['finished']} of {len(statuses)} runs finished, saved in {summary['runs_dir']}"

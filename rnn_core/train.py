@@ -5,16 +5,19 @@ set before training and after every epoch, and saves the run. `--json` prints on
 object per scored epoch, then one with the run folder.
 
 Exit status: 0 trained to the end, 1 an error (bad data, a disk that cannot be written),
-2 a usage error, 3 the run diverged, 130 interrupted. Errors are one line on stderr, and a
-run that fails after its folder was made is marked failed.
+2 a usage error, 3 the run diverged, 130 interrupted (also during start-up). Errors are one
+line on stderr, and a run that fails after its folder was made is marked failed. A closed
+stdout (`| head -1`) is not a failure: training goes on and the run is saved.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -124,7 +127,7 @@ class ConsoleReporter:
         self.as_json, self.out, self.err = as_json, out or sys.stdout, err or sys.stderr
         self.bar: tqdm | None = None
         if not as_json:
-            print(TABLE_HEADER, file=self.out)
+            write_line(TABLE_HEADER, self.out)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BatchEvent):
@@ -134,9 +137,9 @@ class ConsoleReporter:
         self._close_bar()
         if isinstance(event, EpochRecord):
             row = event.as_dict()
-            print(json.dumps(row) if self.as_json else _format_row(row), file=self.out, flush=True)
+            write_line(json.dumps(row) if self.as_json else _format_row(row), self.out)
         elif isinstance(event, EndEvent) and not self.as_json:
-            print(f"{event.status}: {event.reason}", file=self.out)
+            write_line(f"{event.status}: {event.reason}", self.out)
 
     def _show_progress(self, event: BatchEvent) -> None:
         description = f"epoch {event.epoch_index}"
@@ -150,6 +153,34 @@ class ConsoleReporter:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def write_line(text: str, out: TextIO | None = None) -> None:
+    """Print a line of results. If the reader has gone (`| head -1` closed the pipe), the rest
+    of the output is dropped, not the run: stdout is pointed at /dev/null, once, with a note."""
+    out = out or sys.stdout
+    try:
+        print(text, file=out, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        print("note: stdout was closed; training goes on and the run is saved", file=sys.stderr)
+
+
+def check_folder_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A folder flag naming a file, or a link that leads back to itself, is a usage error:
+    otherwise MNIST would silently come from the bundled sample, or Python would raise deep
+    inside."""
+    for flag in ("data_dir", "mnist_dir", "runs_dir"):
+        value = getattr(args, flag)
+        if not value:
+            continue
+        name = "--" + flag.replace("_", "-")
+        try:
+            Path(value).resolve()
+        except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
+            parser.error(f"{name} {value}: a link that leads back to itself")
+        if Path(value).exists() and not Path(value).is_dir():
+            parser.error(f"{name} {value}: a file, not a folder")
 
 
 def describe(err: OSError) -> str:
@@ -172,11 +203,15 @@ def parse_with_server_settings(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, _ = parse_with_server_settings(parser, argv)
+    check_folder_flags(parser, args)
     try:
         return train(parser, args)
     except OSError as err:  # a runs folder that cannot be made or written, a full disk
         print(f"error: {describe(err)}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:  # during start-up (data, model): training catches its own
+        print("\ninterrupted before training started", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def load_data(args: argparse.Namespace) -> MnistData | None:
@@ -217,9 +252,9 @@ def train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         mark_failed(run, err)
         raise
     if args.json:
-        print(json.dumps({"run_dir": str(run.folder), "status": end.status.value, "reason": end.reason}))
+        write_line(json.dumps({"run_dir": str(run.folder), "status": end.status.value, "reason": end.reason}))
     else:
-        print(f"run saved in {run.folder}")
+        write_line(f"run saved in {run.folder}")
     return EXIT_DIVERGED if end.status == RunStatus.DIVERGED else 0
 
 

@@ -1,7 +1,10 @@
 import io
 import os
 import pickle
+import re
+import time
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -166,12 +169,11 @@ def test_the_largest_model_allowed_with_adam_state_fits_the_bounds():
     """LSTM, hidden 512, 3 layers: its checkpoint measured 63.8 MB, under the 100 MB bounds."""
     config = ModelConfig(hidden_size=512, num_layers=3)
     model = RowClassifier(config)
-    optimizer = torch.optim.Adam(model.parameters())
+    train_config = TrainConfig(optimizer="Adam")
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate)
     model(torch.rand(2, 28, 28)).sum().backward()
     optimizer.step()
-    checkpoint = Checkpoint(
-        config, TrainConfig(optimizer="Adam"), model.state_dict(), optimizer_state=optimizer.state_dict()
-    )
+    checkpoint = Checkpoint(config, train_config, model.state_dict(), optimizer_state=optimizer.state_dict())
     raw = checkpoint.to_bytes()
     assert 60 * 2**20 < len(raw) < checkpoint_module.MAX_UNPACKED_BYTES
     assert load_checkpoint(raw).model_config == config
@@ -315,3 +317,122 @@ def test_a_version_1_checkpoint_without_a_training_position_still_loads(trained)
     raw = checkpoint.to_bytes()
     loaded = load_checkpoint(raw)
     assert loaded.position is None and loaded.history == tuple(trained.history)
+
+
+# ----- issue 25: files that cost more than they weigh, and values a run cannot have ----------
+
+
+def process_memory(field: str) -> int:
+    return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
+
+
+def cost_of_refusing(raw: bytes, message: str) -> tuple[float, int]:
+    """Seconds, and how far this process's resident memory peaked above where it was (Linux:
+    writing 5 to clear_refs resets the peak), to refuse `raw` with `message`."""
+    Path("/proc/self/clear_refs").write_text("5")
+    before, started = process_memory("VmRSS"), time.perf_counter()
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(raw)
+    return time.perf_counter() - started, process_memory("VmHWM") - before
+
+
+def self_referencing_list(depth: int) -> list:
+    nested = [0]
+    for _ in range(depth):
+        nested = [nested, nested]  # 2^depth items when walked as a tree, a few bytes pickled
+    return nested
+
+
+@pytest.mark.parametrize("depth", [21, 30])
+def test_self_referencing_lists_in_the_optimizer_state_are_refused_fast_and_small(trained_adam, depth):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["state"][0]["junk"] = self_referencing_list(depth)
+    raw = saved(payload)
+    assert len(raw) < 30_000
+    seconds, grown = cost_of_refusing(raw, "nested deeper than anything in a checkpoint")
+    assert seconds < 1.0 and grown < 5 * 2**20, (seconds, grown)
+
+
+def expanded_byte(elements: int) -> torch.Tensor:
+    """One stored byte seen as a tensor of `elements` bytes (stride 0): tiny on disk, huge once copied."""
+    return torch.zeros(1, dtype=torch.uint8).expand(elements)
+
+
+@pytest.mark.parametrize("where", ["optimizer junk", "history"])
+def test_a_one_byte_tensor_expanded_to_a_gib_is_refused_by_its_element_count(trained_adam, where):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    if where == "optimizer junk":
+        payload["optimizer_state"]["state"][0]["junk"] = expanded_byte(2**28)
+    else:
+        payload["history"][0]["test_loss"] = expanded_byte(2**28)
+    raw = saved(payload)
+    assert len(raw) < 30_000
+    seconds, grown = cost_of_refusing(raw, r"would take 256.0 MB, more than any tensor of this app")
+    assert seconds < 1.0 and grown < 5 * 2**20, (seconds, grown)
+
+
+def test_views_of_one_storage_are_bounded_together(trained_adam, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "MAX_UNPACKED_BYTES", 2**20)
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    shared = torch.zeros(2**16)  # 256 KiB, seen five times
+    payload["optimizer_state"]["state"][0]["junk"] = [shared[:] for _ in range(5)]
+    with pytest.raises(CheckpointError, match="its tensors would take more than 1 MB"):
+        load_checkpoint(saved(payload))
+
+
+def test_an_optimizer_state_holding_what_that_optimizer_never_holds_is_refused(trained_adam):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["state"][0]["junk"] = [1, 2, 3]
+    with pytest.raises(CheckpointError, match="holds 'junk', which Adam never holds"):
+        load_checkpoint(saved(payload))
+
+
+def test_a_sparse_weight_is_refused_as_such(trained):
+    checkpoint = trained.checkpoint()
+    checkpoint.state_dict["classifier.bias"] = checkpoint.state_dict["classifier.bias"].to_sparse()
+    with pytest.raises(CheckpointError, match=r"state_dict/classifier.bias is a sparse_coo tensor"):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+def test_a_complex_weight_is_refused_not_cut_to_its_real_part(trained):
+    checkpoint = trained.checkpoint()
+    checkpoint.state_dict["classifier.bias"] = checkpoint.state_dict["classifier.bias"].to(torch.complex64)
+    with pytest.raises(CheckpointError, match="holds complex numbers"):
+        load_checkpoint(checkpoint.to_bytes())
+
+
+@pytest.mark.parametrize(
+    "field, value", [("test_loss", float("nan")), ("train_seconds", -1e308), ("train_loss", float("inf"))]
+)
+def test_history_values_a_run_cannot_have_are_refused(trained, field, value):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload["history"][-1][field] = value
+    with pytest.raises(CheckpointError, match=f"{field} must be a finite number, not negative"):
+        load_checkpoint(saved(payload))
+
+
+@pytest.mark.parametrize("step", [1e30, -1.0, float("nan"), 2.5])
+def test_an_absurd_adam_step_count_is_refused(trained_adam, step):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["state"][0]["step"] = torch.tensor(step)
+    with pytest.raises(CheckpointError, match="a step count no training here can reach"):
+        load_checkpoint(saved(payload))
+
+
+@pytest.mark.parametrize("lr", [1e30, -0.1])
+def test_a_learning_rate_other_than_the_train_configs_is_refused(trained_adam, lr):
+    payload = payload_of(trained_adam.checkpoint().to_bytes())
+    payload["optimizer_state"]["param_groups"][0]["lr"] = lr
+    with pytest.raises(CheckpointError, match=r"its lr is .* not its train config's 0.1"):
+        load_checkpoint(saved(payload))
+
+
+def test_random_bytes_before_the_zip_get_their_own_message(trained):
+    with pytest.raises(CheckpointError, match="other data before the zip archive"):
+        load_checkpoint(os.urandom(512) + trained.checkpoint().to_bytes())
+
+
+def test_the_longest_history_allowed_passes_the_bounded_walk(trained):
+    payload = payload_of(trained.checkpoint().to_bytes())
+    payload["history"] = [dict(payload["history"][-1], epoch=n) for n in range(25_000)]
+    assert len(load_checkpoint(saved(payload)).history) == 25_000

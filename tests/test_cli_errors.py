@@ -2,15 +2,18 @@
 
 import errno
 import os
+import subprocess
+import sys
 import tempfile
 
 import pytest
 
+from rnn_core import sweep as sweep_cli
 from rnn_core import train as cli
 from rnn_core.history import RunStatus
 from rnn_core.runs import RunStore
 from rnn_core.trainer import Trainer
-from tests.conftest import synthetic_mnist
+from tests.conftest import REPO, synthetic_mnist
 from tests.test_data import write_fake_mnist
 
 TINY = ["--epochs", "1", "--hidden-size", "8", "--batch-size", "30", "--device", "cpu", "--no-download"]
@@ -95,3 +98,68 @@ def test_swapped_data_files_fail_before_any_run_folder_is_made(tmp_path, capsys)
     assert run_main(tmp_path, "--mnist-dir", str(folder)) == cli.EXIT_ERROR
     assert "holds labels where images belong" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+# ----- issue 25, item 14: one line and an exit status, never a traceback --------------------
+
+
+@pytest.mark.parametrize("flags", [["--workers", "-1"], ["--cpus-per-job", "0"], ["--workers", "two"]])
+def test_sweep_counts_below_one_are_usage_errors(flags, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        sweep_cli.main([*flags, "--epochs", "1"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("usage:") or "error:" in error and ("1 or more" in error or "whole number" in error)
+
+
+@pytest.mark.parametrize("main", [cli.main, sweep_cli.main], ids=["train", "sweep"])
+def test_a_runs_folder_that_is_a_link_loop_is_one_line(tmp_path, main, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(SystemExit) as stopped:
+        main([*TINY, "--runs-dir", str(loop)])
+    assert stopped.value.code == 2
+    assert "a link that leads back to itself" in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("main", [cli.main, sweep_cli.main], ids=["train", "sweep"])
+def test_a_data_dir_that_is_a_file_is_refused_not_replaced_by_the_sample(tmp_path, main, capsys):
+    afile = tmp_path / "mnist.txt"
+    afile.write_text("not a folder")
+    with pytest.raises(SystemExit) as stopped:
+        main([*TINY, "--data-dir", str(afile), "--runs-dir", str(tmp_path / "runs")])
+    assert stopped.value.code == 2 and "a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("main, module", [(cli.main, cli), (sweep_cli.main, sweep_cli)], ids=["train", "sweep"])
+def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, main, module, monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "load_data", interrupted)
+    try:
+        status = main([*TINY, "--runs-dir", str(tmp_path / "runs")])
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped: a traceback")
+    assert status == cli.EXIT_INTERRUPTED
+    assert (
+        capsys.readouterr().err.strip()
+        == "interrupted before " + ("training" if module is cli else "the sweep") + " started"
+    )
+
+
+def test_a_closed_stdout_does_not_fail_the_run(tmp_path):
+    """`... | head -0`: the reader is gone before the first line; the run still finishes."""
+    command = [sys.executable, "-m", "rnn_core.train", *TINY, "--train-limit", "200", "--data-dir", str(tmp_path / "d")]
+    command += ["--runs-dir", str(tmp_path / "runs")]
+    bundled_sample = {name: value for name, value in os.environ.items() if name != "MNIST_DIR"}
+    read, write = os.pipe()
+    os.close(read)  # nobody will read what it prints
+    done = subprocess.run(
+        command, stdout=write, stderr=subprocess.PIPE, text=True, timeout=300, cwd=REPO, env=bundled_sample
+    )
+    os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "stdout was closed" in done.stderr
+    assert only_run(tmp_path).status == RunStatus.FINISHED

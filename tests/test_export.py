@@ -21,6 +21,7 @@ from rnn_core.checkpoint import load_checkpoint
 from rnn_core.data import load_mnist
 from rnn_core.export import loading_line
 from rnn_core.export import main as export_main
+from rnn_core.notebook_models import load_model_file
 from tests.conftest import REPO
 from tests.test_notebook_models import NotebookStyle, accuracy_in_class
 
@@ -65,7 +66,7 @@ def test_the_exported_script_retraces_the_runs_accuracy(trained_run, tmp_path):
     scores = [float(value) for value in re.findall(r"test accuracy ([0-9.]+)%", result.stdout)]
     assert len(scores) == 2 and scores[0] < 20  # epoch 0, untrained, then epoch 1
     assert abs(scores[1] - accuracy) <= ONE_POINT, (scores, accuracy)
-    kept = load_checkpoint(tmp_path / "model.pt")  # the script's own save comes back in as an upload
+    kept = load_model_file(tmp_path / "model.pt")  # the script's own save comes back in as an upload
     assert kept.model_config == load_checkpoint(run_folder / "checkpoint.pt").model_config
 
 

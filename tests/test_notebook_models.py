@@ -7,10 +7,10 @@ import io
 import pytest
 import torch
 
-from rnn_core.checkpoint import CheckpointError, load_checkpoint
+from rnn_core.checkpoint import SAVE_A_STATE_DICT, CheckpointError
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
-from rnn_core.notebook_models import SAVE_A_STATE_DICT, notebook_state_dict, scored
+from rnn_core.notebook_models import load_model_file, notebook_state_dict, scored
 from rnn_core.trainer import Trainer
 
 
@@ -52,7 +52,7 @@ def test_a_notebook_state_dict_uploads_with_its_shape_and_scores_as_in_its_class
 ):
     torch.manual_seed(3)
     notebook_model = NotebookStyle(cell, hidden, layers, attribute).eval()
-    checkpoint = load_checkpoint(saved(notebook_model.state_dict()))
+    checkpoint = load_model_file(saved(notebook_model.state_dict()))
     assert checkpoint.model_config == ModelConfig(cell_type=cell, hidden_size=hidden, num_layers=layers)
     assert checkpoint.optimizer_state is None and checkpoint.history == ()
 
@@ -73,12 +73,12 @@ def test_the_notebooks_own_key_names_are_read(tiny_data):
         "hidden2digits.weight",
         "hidden2digits.bias",
     }
-    assert load_checkpoint(saved(NotebookStyle("LSTM", 20).state_dict())).model_config.hidden_size == 20
+    assert load_model_file(saved(NotebookStyle("LSTM", 20).state_dict())).model_config.hidden_size == 20
 
 
 def test_a_whole_pickled_model_is_refused_with_the_line_that_saves_a_state_dict():
     with pytest.raises(CheckpointError) as refused:
-        load_checkpoint(saved(NotebookStyle("LSTM", 20)))
+        load_model_file(saved(NotebookStyle("LSTM", 20)))
     assert SAVE_A_STATE_DICT in str(refused.value)
     assert "weights_only" not in str(refused.value)
 
@@ -94,25 +94,25 @@ def test_a_whole_pickled_model_is_refused_with_the_line_that_saves_a_state_dict(
 )
 def test_a_notebook_model_of_another_shape_is_refused_saying_why(model, message):
     with pytest.raises(CheckpointError, match=message):
-        load_checkpoint(saved(model.state_dict()))
+        load_model_file(saved(model.state_dict()))
 
 
 def test_weights_for_other_images_or_digits_are_refused():
     model = NotebookStyle("LSTM", 8)
     model.hidden2digits = torch.nn.Linear(8, 26)  # letters, not digits
     with pytest.raises(CheckpointError, match="hidden2digits|classifier"):
-        load_checkpoint(saved(model.state_dict()))
+        load_model_file(saved(model.state_dict()))
     wide = NotebookStyle("LSTM", 8)
     wide.lstm = torch.nn.LSTM(32, 8, batch_first=True)  # rows of 32 pixels
     with pytest.raises(CheckpointError, match="weight_ih_l0"):
-        load_checkpoint(saved(wide.state_dict()))
+        load_model_file(saved(wide.state_dict()))
 
 
 def test_nan_weights_in_a_notebook_model_are_refused():
     state = NotebookStyle("RNN", 8, attribute="rnn").state_dict()
     state["rnn.weight_hh_l0"][0, 0] = float("nan")
     with pytest.raises(CheckpointError, match="NaN"):
-        load_checkpoint(saved(state))
+        load_model_file(saved(state))
 
 
 @pytest.mark.parametrize("cell, attribute", [("LSTM", "lstm"), ("GRU", "gru"), ("RNN", "rnn")])
@@ -131,7 +131,7 @@ def test_an_exported_state_dict_loads_into_the_notebook_class_and_answers_the_sa
 def test_an_exported_state_dict_comes_back_in_as_the_same_model(tiny_data):
     trainer = Trainer(tiny_data, ModelConfig(hidden_size=6, num_layers=2), TrainConfig(epochs=1, batch_size=30))
     trainer.run()
-    back = load_checkpoint(saved(notebook_state_dict(trainer.checkpoint())))
+    back = load_model_file(saved(notebook_state_dict(trainer.checkpoint())))
     assert back.model_config == trainer.model_config
     for name, value in trainer.checkpoint().state_dict.items():
         assert torch.equal(back.state_dict[name], value)

@@ -7,12 +7,14 @@ import io
 import json
 import os
 import re
+import shutil
 import time
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from dashboard import ui
 from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
@@ -357,8 +359,8 @@ def test_a_notebook_state_dict_upload_becomes_a_scored_run(saved_run, runs_dir, 
 
 
 def test_a_whole_pickled_model_upload_is_refused_with_the_line_that_saves_a_state_dict(saved_run):
-    from dashboard.ui import escape_markdown
-    from rnn_core.notebook_models import SAVE_A_STATE_DICT
+    from dashboard.inert import inert
+    from rnn_core.checkpoint import SAVE_A_STATE_DICT
     from tests.test_notebook_models import NotebookStyle
 
     buffer = io.BytesIO()
@@ -368,7 +370,7 @@ def test_a_whole_pickled_model_upload_is_refused_with_the_line_that_saves_a_stat
     assert not at.exception
     errors = [error.value for error in at.error]
     # once under the uploader, where the user is looking, and once on the page
-    assert len(errors) == 2 and all(escape_markdown(SAVE_A_STATE_DICT) in error for error in errors)
+    assert len(errors) == 2 and all(inert(SAVE_A_STATE_DICT) in error for error in errors)
 
 
 def test_the_notebook_downloads_are_offered_for_the_model_on_test(saved_run):
@@ -391,3 +393,16 @@ def test_a_run_that_continues_another_shows_the_epochs_it_took_over(two_epoch_ru
     at.run()
     shown = [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**after epoch")]
     assert shown == ["after epoch 0", "after epoch 1", "after epoch 2", "after epoch 3"]
+
+
+def test_a_tab_whose_run_is_deleted_elsewhere_says_so_in_the_side_panel(saved_run, runs_dir):
+    """Issue 25, item 12: the Test page does not switch to another model without a word."""
+    run_id, _ = saved_run
+    at = open_test_page(run=run_id)
+    assert run_id in model_under_test(at)
+    shutil.rmtree(runs_dir / run_id)
+    ui.registry().index.refresh(force=True)  # the look at the disk the index takes once a second
+    at.run()
+    assert not at.exception
+    gone = [w.value.replace("\\", "") for w in at.sidebar.warning if "can no longer be shown" in w.value]
+    assert len(gone) == 1 and run_id in gone[0] and "deleted" in gone[0]

@@ -1,13 +1,17 @@
 """The server's registry of runs: live jobs by run id, ownership, forks, the unwatched stop."""
 
 import dataclasses
+import logging
 import math
+import shutil
 import threading
 import time
 
 import pytest
 import torch
 
+from rnn_core.admin_gate import AdminGate
+from rnn_core.checkpoint import load_checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.local_executor import LocalExecutor
@@ -361,3 +365,54 @@ def test_a_training_still_busy_at_shutdown_is_saved_from_its_last_scored_epoch(t
     assert saved.status == RunStatus.STOPPED and "because the server shut down" in saved.reason
     assert [row.epoch for row in saved.history] == [0] and "goes on from epoch 0" in saved.reason
     assert RunStore(tmp_path).checkpoint(run_id).position["images_trained"] == 0
+
+
+def test_a_checkpoint_at_the_last_countable_epoch_cannot_continue_and_nothing_vanishes(registry):
+    """Issue 25, item 11: epoch 999,999 continued would make a history no page can read."""
+    source = registry.start(MODEL, QUICK, owner=ALICE)
+    checkpoint = registry.checkpoint(finished(registry, source).run_id)
+    last = checkpoint.history[-1]
+    checkpoint.history = (*checkpoint.history[:-1], dataclasses.replace(last, epoch=999_999))
+    uploaded = registry.add_checkpoint(load_checkpoint(checkpoint.to_bytes()), "old.pt", owner=ALICE)
+    before = {view.run_id for view in registry.runs()[0]}
+    with pytest.raises(ValueError, match="has trained 999,999 epochs.*it cannot train 1 more"):
+        registry.continue_run(uploaded, 1, owner=ALICE)
+    views, problems = registry.runs()
+    assert {view.run_id for view in views} == before and problems == []
+
+
+def test_a_run_whose_folder_is_deleted_while_it_trains_fails_saying_so_and_stays_deleted(registry):
+    """Issue 25, item 12: the folder is not made again by the next save."""
+    run_id = registry.start(MODEL, LONG, owner=ALICE)
+    training(registry, run_id)
+    folder = registry.store.folder(run_id)
+    shutil.rmtree(folder)
+    job = registry._job(run_id)
+    wait_until(job.done.is_set)
+    snapshot = job.snapshot()
+    assert snapshot.status == RunStatus.FAILED and "was deleted while it trained" in snapshot.reason
+    assert not folder.exists()
+
+
+def test_wrong_admin_passwords_make_the_next_try_wait_longer_each_time_and_are_logged(registry, caplog):
+    """Issue 25, item 5: 30 guesses in a row no longer get 30 comparisons."""
+    caplog.set_level(logging.WARNING, logger="rnn_core.admin_gate")
+    results = [registry.admin_gate.attempt(f"guess-{n}", who="tab1") for n in range(30)]
+    assert [result.accepted for result in results] == [False] * 30
+    assert results[0].wait_seconds == pytest.approx(1.0)
+    assert registry.admin_gate.attempt("sesame").accepted is False  # right, but too soon
+    compared = [record for record in caplog.records if "wrong try" in record.getMessage()]
+    assert len(caplog.records) == 31 and len(compared) == 1  # the rest came too soon to be compared
+    assert all("guess" not in record.getMessage() and "sesame" not in record.getMessage() for record in caplog.records)
+
+
+def test_the_admin_wait_doubles_after_each_wrong_try_and_a_right_one_clears_it():
+    now = [0.0]
+    gate = AdminGate("sesame", clock=lambda: now[0])
+    waits = []
+    for _ in range(8):
+        waits.append(gate.attempt("wrong").wait_seconds)
+        now[0] += waits[-1]
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert gate.attempt("sesame").accepted
+    assert gate.attempt("wrong").wait_seconds == 1

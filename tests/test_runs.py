@@ -1,7 +1,9 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pandas as pd
 import pytest
@@ -182,3 +184,96 @@ def test_an_uploaded_checkpoint_becomes_a_run_of_its_own(tmp_path, tiny_data):
     assert record.owned_by("token") and not record.owned_by("other") and not record.owned_by(None)
     assert list(record.history) == trainer.history
     assert store.checkpoint(record.run_id).state_dict.keys() == trainer.model.state_dict().keys()
+
+
+# ----- issue 25: planted files and values in run folders -------------------------------------
+
+
+def planted_run(store, data, change_info=None):
+    run, _ = train_recorded(store, data, epochs=1)
+    info = json.loads((run.folder / "run.json").read_text())
+    if change_info:
+        change_info(info)
+    (run.folder / "run.json").write_text(json.dumps(info))
+    return run
+
+
+def scan_within(store, seconds=10.0):
+    """scan() in a thread, so a read that hangs fails the test instead of stopping it."""
+    result = []
+    worker = threading.Thread(target=lambda: result.append(store.scan()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert result, f"scan() did not return within {seconds} s"
+    return result[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda info: info.update(created=1e20), "malformed creation time"),
+        (lambda info: info.update(created=float("inf")), "malformed creation time"),
+        (lambda info: info.update(parent={"run_id": "20261128-093000-a1b2c3", "epoch": "3"}), "malformed parent"),
+        (lambda info: info.update(parent={"run_id": "20261128-093000-a1b2c3"}), "malformed parent"),
+        (
+            lambda info: info.update(parent={"run_id": "x` ![i](http://evil.example/i.png)", "epoch": 1}),
+            "malformed parent",
+        ),
+    ],
+    ids=["created-1e20", "created-infinity", "parent-epoch-text", "parent-epoch-missing", "parent-id-backtick"],
+)
+def test_impossible_times_and_parents_skip_the_run_with_a_note(tmp_path, tiny_data, change, message):
+    store = RunStore(tmp_path)
+    run = planted_run(store, tiny_data, change)
+    records, problems = store.scan()
+    assert records == [] and len(problems) == 1 and run.run_id in problems[0] and message in problems[0]
+    assert store.list_runs().empty  # the table still builds
+
+
+def test_a_fifo_as_metrics_file_is_skipped_without_waiting(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run = planted_run(store, tiny_data)
+    (run.folder / "metrics.json").unlink()
+    os.mkfifo(run.folder / "metrics.json")
+    records, problems = scan_within(store)
+    assert records == [] and "metrics.json is not a plain file" in problems[0]
+
+
+def test_a_link_to_dev_zero_is_not_read(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run = planted_run(store, tiny_data)
+    (run.folder / "metrics.json").unlink()
+    (run.folder / "metrics.json").symlink_to("/dev/zero")
+    records, problems = scan_within(store)
+    assert records == [] and "metrics.json is a link" in problems[0]
+
+
+def test_a_run_folder_linked_from_outside_the_runs_folder_is_not_read(tmp_path, tiny_data):
+    elsewhere = RunStore(tmp_path / "elsewhere")
+    outside = planted_run(elsewhere, tiny_data)
+    store = RunStore(tmp_path / "runs")
+    store.root.mkdir()
+    (store.root / outside.run_id).symlink_to(outside.folder)
+    records, problems = store.scan()
+    assert records == [] and "a link to a folder outside the runs folder" in problems[0]
+    with pytest.raises(ValueError, match="only folders inside the runs folder are read"):
+        store.read(outside.run_id)
+    with pytest.raises(ValueError, match="only folders inside the runs folder are read"):
+        store.checkpoint(outside.run_id)
+
+
+def test_a_record_file_is_bounded_by_the_bytes_read_not_the_size_it_reports(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(runs_module, "MAX_RECORD_BYTES", 100)
+    store = RunStore(tmp_path)
+    planted_run(store, tiny_data)
+    records, problems = store.scan()
+    assert records == [] and "run.json is larger than" in problems[0]
+
+
+def test_a_run_whose_folder_was_deleted_is_not_made_again(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.create(MODEL, TRAIN)
+    shutil.rmtree(run.folder)
+    with pytest.raises(FileNotFoundError, match="was deleted while it trained"):
+        run.finish(RunStatus.FINISHED, "done")
+    assert not run.folder.exists()
