@@ -246,6 +246,18 @@ class TrainConfig(_Checked):
         legend="{value}",
         help="auto picks a GPU when there is one.",
     )
+    augment: float = setting(
+        0.0,
+        label="Augmentation",
+        key="augment",
+        limits=(0.0, 1.0),
+        advanced=True,
+        offered=(0.0, 0.25, 0.5, 0.75, 1.0),
+        sweep=(0.0, 0.5, 1.0),
+        help="How much each training image is turned, slanted, scaled, moved and its strokes thickened "
+        "or thinned, afresh at every batch, so the model expects digits as people draw them "
+        "(0: MNIST as it is, as in the notebook).",
+    )
 
 
 SETTINGS_BY_SECTION = {
@@ -305,5 +317,11 @@ PRESETS: dict[str, Preset] = {
         "for trying settings fast.",
         ModelConfig(hidden_size=64),
         TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, optimizer="Adam", train_limit=10_000),
+    ),
+    "drawing": Preset(
+        "the strong model trained on digits varied as people draw them (turned, slanted, resized, "
+        "thicker and thinner strokes): for the canvas.",
+        ModelConfig(hidden_size=128, num_layers=2),
+        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0),
     ),
 }
