@@ -7,9 +7,10 @@ usual. `augment` varies a batch of training images in those ways, freshly at eve
 the model never sees the same image twice.
 
 It works on the whole batch at once: one affine resampling (`affine_grid` + `grid_sample`)
-for turn, slant, scale and shift, and one 3x3 max-pool (thicker) or min-pool (thinner) blended
-in by each image's own amount. Every random number comes from the generator it is given
-(the trainer's own), so the same seed gives the same training. At strength 0 it returns the
+for turn, slant, scale and shift; strokes are thickened by blending in a 3x3 max-pool, or
+thinned by cutting away their grey edges, each image by its own amount. Every random number
+comes from the generator it is given (the trainer's own), so the same seed gives the same
+training. At strength 0 it returns the
 batch untouched and draws nothing, so a run without augmentation shuffles exactly as before.
 """
 
@@ -26,10 +27,13 @@ MAX_SLANT = 0.3  # horizontal shear: a pixel moves this many pixels sideways per
 MAX_SCALE = 1.15  # the digit grows or shrinks by up to this factor (log-uniform)
 MAX_STRETCH = 1.1  # and its width against its height by up to this factor
 MAX_SHIFT_PIXELS = 2.0
-# Stroke width is changed by blending in at most this much of the max-pooled (thicker) or
-# min-pooled (thinner) image. At most half, so a background pixel next to a stroke becomes at
-# most half ink: the hole of a 0, 6, 8 or 9 is never filled in, only its edge darkened.
+# Strokes are thickened by blending in at most this much of the max-pooled image: at most
+# half, so a background pixel next to a stroke becomes at most half ink: the hole of a 0, 6,
+# 8 or 9 is never filled in, only its edge darkened.
 MAX_STROKE_BLEND = 0.5
+# and thinned by cutting away the ink of their edges up to this level (MNIST's strokes are
+# anti-aliased: their edges are grey, their middles fully inked).
+MAX_EDGE_CUT = 0.5
 _DRAWS = 7  # random numbers per image: turn, slant, scale, stretch, shift down, shift across, stroke
 
 
@@ -72,13 +76,11 @@ def _reshape(
 
 
 def _restroke(pictures: torch.Tensor, stroke: torch.Tensor) -> torch.Tensor:
-    """Strokes thickened (stroke > 0) or thinned (stroke < 0) by blending in part of the
-    picture's 3x3 max-pool or min-pool, then brought back to the picture's own brightest ink:
-    a thin line faded by the thinning is as dark again as it was, so no stroke breaks."""
+    """Strokes thickened (stroke > 0) by blending in part of the picture's 3x3 max-pool, or
+    thinned (stroke < 0) by cutting away their faint edges: the ink under the cut goes, the
+    rest is stretched back to full. A stroke's fully inked middle stays, so no stroke breaks."""
     thicker = F.max_pool2d(pictures, 3, stride=1, padding=1)
-    thinner = -F.max_pool2d(-pictures, 3, stride=1, padding=1)
-    blend = (stroke * MAX_STROKE_BLEND).view(-1, 1, 1, 1)
-    changed = pictures + blend.clamp(min=0) * (thicker - pictures) + (-blend).clamp(min=0) * (thinner - pictures)
-    brightest = pictures.amax((2, 3), keepdim=True)
-    now = changed.amax((2, 3), keepdim=True).clamp(min=1e-6)
-    return (changed * brightest / now).clamp(0, 1)
+    grow = (stroke.clamp(min=0) * MAX_STROKE_BLEND).view(-1, 1, 1, 1)
+    cut = ((-stroke).clamp(min=0) * MAX_EDGE_CUT).view(-1, 1, 1, 1)
+    grown = pictures + grow * (thicker - pictures)
+    return ((grown - cut) / (1 - cut)).clamp(0, 1)
