@@ -251,7 +251,6 @@ class TrainConfig(_Checked):
         label="Augmentation",
         key="augment",
         limits=(0.0, 1.0),
-        advanced=True,
         offered=(0.0, 0.25, 0.5, 0.75, 1.0),
         sweep=(0.0, 0.5, 1.0),
         help="How much each training image is turned, slanted, scaled, moved and its strokes thickened "
