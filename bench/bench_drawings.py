@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from rnn_core import PRESETS, MnistData, Trainer, load_mnist  # noqa: E402
+from rnn_core import PRESETS, EpochRecord, MnistData, Trainer, load_mnist  # noqa: E402
 from rnn_core.evaluate import predict_log_probs  # noqa: E402
 from rnn_core.font_digits import font_digits, font_files  # noqa: E402
 from rnn_core.guess import UNSURE_BELOW  # noqa: E402
@@ -103,8 +103,17 @@ def train(data: MnistData, name: str, smoke: bool) -> tuple[Trainer, float]:
         config = dataclasses.replace(config, epochs=max(1, config.epochs // 10), train_limit=10_000)
     trainer = Trainer(data, preset.model, config)
     start = time.perf_counter()
-    trainer.run()
+    trainer.run(on_event=lambda event: show_epoch(name, event, start))
     return trainer, time.perf_counter() - start
+
+
+def show_epoch(name: str, event: object, start: float) -> None:
+    if isinstance(event, EpochRecord) and event.epoch:
+        print(
+            f"  {name} epoch {event.epoch}: {event.test_accuracy:.2f}%, {event.train_seconds:.1f} s "
+            f"({time.perf_counter() - start:.0f} s so far)",
+            flush=True,
+        )
 
 
 def score(name: str, data: MnistData, pens: DrawnSet, fonts: DrawnSet, smoke: bool) -> Result:
