@@ -96,9 +96,9 @@ def accuracy(right: torch.Tensor) -> float:
     return right.float().mean().item() * 100
 
 
-def train(data: MnistData, name: str, smoke: bool) -> tuple[Trainer, float]:
+def train(data: MnistData, name: str, smoke: bool, epochs: int | None) -> tuple[Trainer, float]:
     preset = PRESETS[name]
-    config = dataclasses.replace(preset.train, device="cpu")
+    config = dataclasses.replace(preset.train, device="cpu", epochs=epochs or preset.train.epochs)
     if smoke:
         config = dataclasses.replace(config, epochs=max(1, config.epochs // 10), train_limit=10_000)
     trainer = Trainer(data, preset.model, config)
@@ -116,8 +116,8 @@ def show_epoch(name: str, event: object, start: float) -> None:
         )
 
 
-def score(name: str, data: MnistData, pens: DrawnSet, fonts: DrawnSet, smoke: bool) -> Result:
-    trainer, seconds = train(data, name, smoke)
+def score(name: str, data: MnistData, pens: DrawnSet, fonts: DrawnSet, smoke: bool, epochs: int | None) -> Result:
+    trainer, seconds = train(data, name, smoke, epochs)
     model = trainer.model.eval()
     epochs = [record.train_seconds for record in trainer.history[1:] if not record.partial]
     pen_probs = predict_log_probs(model, pens.images).exp()
@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to others)")
     parser.add_argument("--cost-rounds", type=int, default=5, help="timed passes each, with and without; 0: skip")
     parser.add_argument("--cost-images", type=int, default=6400, help="training images per timed pass")
+    parser.add_argument("--epochs", type=int, default=None, help="train every preset this many epochs instead")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few digits, short trainings")
     parser.add_argument("--data-dir", default="data")
     args = parser.parse_args()
@@ -231,7 +232,7 @@ def main() -> None:
     )
     results = []
     for name in names:
-        results.append(score(name, data, pens, fonts, args.quick))
+        results.append(score(name, data, pens, fonts, args.quick, args.epochs))
         print(f"{name}: trained in {results[-1].train_seconds:.0f} s", flush=True)
     print_results(results, pens, fonts)
     print_confidence(results)

@@ -1,8 +1,10 @@
 """The model's answer with its runner-up, and whether it is sure enough to be believed.
 
-On drawn digits (`bench/bench_drawings.py`, the pen set) a model's answers given with a top
-probability under `UNSURE_BELOW` are right far less often than the rest: there the canvas says
-the model is unsure and shows its second guess.
+On drawn digits (`bench/bench_drawings.py`, the pen set of 7,500 redrawn test digits) every
+preset's answers given with a top probability under 80% were right only about half the time
+(46-59%), against 94-98% for the rest; between 80% and 95% they were right 68-87% of the time,
+and above 95%, 89-100%. Under `UNSURE_BELOW` the canvas says the model is unsure and shows its
+second guess.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-UNSURE_BELOW = 0.7
+UNSURE_BELOW = 0.8
 
 
 @dataclass(frozen=True)
