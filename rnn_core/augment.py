@@ -7,7 +7,7 @@ usual. `augment` varies a batch of training images in those ways, freshly at eve
 the model never sees the same image twice.
 
 It works on the whole batch at once: one affine resampling (`affine_grid` + `grid_sample`)
-for turn, slant, scale, shift and a hand's wobble; strokes are thickened by blending in a 3x3 max-pool, or
+for turn, slant, scale and shift; strokes are thickened by blending in a 3x3 max-pool, or
 thinned by cutting away their grey edges, each image by its own amount. Every random number
 comes from the generator it is given (the trainer's own), so the same seed gives the same
 training. At strength 0 it returns the
@@ -27,10 +27,6 @@ MAX_SLANT = 0.3  # horizontal shear: a pixel moves this many pixels sideways per
 MAX_SCALE = 1.15  # the digit grows or shrinks by up to this factor (log-uniform)
 MAX_STRETCH = 1.1  # and its width against its height by up to this factor
 MAX_SHIFT_PIXELS = 2.0
-# A hand wobbles: every part of the digit moves by up to this many pixels on its own, smoothly,
-# the moves drawn on a coarse grid of control points and spread over the picture between them.
-MAX_WOBBLE_PIXELS = 1.5
-WOBBLE_POINTS = 4  # control points across and down
 # Strokes are thickened by blending in at most this much of the max-pooled image: at most
 # half, so a background pixel next to a stroke becomes at most half ink: the hole of a 0, 6,
 # 8 or 9 is never filled in, only its edge darkened.
@@ -48,9 +44,8 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator) -
         return images
     draws = (torch.rand(len(images), _DRAWS, generator=generator) * 2 - 1) * strength
     draws = draws.to(images.device)
-    wobble = (torch.rand(len(images), 2, WOBBLE_POINTS, WOBBLE_POINTS, generator=generator) * 2 - 1) * strength
     turn, slant, scale, stretch, down, across, stroke = draws.unbind(1)
-    pictures = _reshape(images.unsqueeze(1), turn, slant, scale, stretch, down, across, wobble.to(images.device))
+    pictures = _reshape(images.unsqueeze(1), turn, slant, scale, stretch, down, across)
     return _restroke(pictures, stroke).squeeze(1)
 
 
@@ -62,11 +57,9 @@ def _reshape(
     stretch: torch.Tensor,
     down: torch.Tensor,
     across: torch.Tensor,
-    wobble: torch.Tensor,
 ) -> torch.Tensor:
-    """Each picture [N, 1, H, W] resampled through its own affine map and its own wobble
-    [N, 2, points, points]. The amounts are in [-1, 1]; the map says where each output pixel
-    reads from, so a positive scale zooms in."""
+    """Each picture [N, 1, H, W] resampled through its own affine map. The amounts are in
+    [-1, 1]; the map says where each output pixel reads from, so a positive scale zooms in."""
     angle = turn * math.radians(MAX_TURN_DEGREES)
     cos, sin = torch.cos(angle), torch.sin(angle)
     rotation = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
@@ -79,8 +72,6 @@ def _reshape(
     shift = torch.stack([across, down], 1) * MAX_SHIFT_PIXELS * 2 / pictures.shape[-1]
     theta = torch.cat([rotation @ shear @ sizing, shift.unsqueeze(2)], 2)
     grid = F.affine_grid(theta, list(pictures.shape), align_corners=False)
-    moves = F.interpolate(wobble, size=pictures.shape[-2:], mode="bilinear", align_corners=True)
-    grid = grid + moves.permute(0, 2, 3, 1) * MAX_WOBBLE_PIXELS * 2 / pictures.shape[-1]
     return F.grid_sample(pictures, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
