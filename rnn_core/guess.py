@@ -2,7 +2,7 @@
 
 On drawn digits (`bench/bench_drawings.py`, the pen set of 7,500 redrawn test digits) every
 preset's answers given with a top probability under 80% were right only about half the time
-(46-59%), against 94-98% for the rest; between 80% and 95% they were right 68-87% of the time,
+(47-58%), against 95-98% for the rest; between 80% and 95% they were right 68-87% of the time,
 and above 95%, 89-100%. Under `UNSURE_BELOW` the canvas says the model is unsure and shows its
 second guess.
 """
