@@ -1,9 +1,10 @@
 # `make app` starts the dashboard, `make test` runs every test, `make lint` checks the code's
-# style. Each sets up .venv first if needed.
+# style, `make bench` trains the presets and measures them on drawn digits (bench/bench_drawings.py).
+# Each sets up .venv first if needed.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: app test lint
+.PHONY: app test lint bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -19,3 +20,6 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed
+	$(PYTHON) bench/bench_drawings.py

@@ -19,6 +19,7 @@ from rnn_core import CheckpointError, MnistData, RowClassifier
 from rnn_core.checkpoint import SAVE_A_STATE_DICT
 from rnn_core.config import describe
 from rnn_core.export import FORMATS, export_bytes, loading_line
+from rnn_core.guess import UNSURE_BELOW, Guess, best_two
 from rnn_core.inspection import (
     SURE_PROBABILITY,
     EvaluationReport,
@@ -534,8 +535,29 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
     show_one()
 
 
+def suggest_drawing_preset() -> None:
+    words, link = st.columns([3, 1], vertical_alignment="center")
+    words.caption(
+        "This model was trained on MNIST's digits as they are. The **drawing** preset trains on them turned, "
+        "slanted, resized and with thicker and thinner strokes, and reads drawn digits better."
+    )
+    link.page_link("app_pages/train.py", label="Train it", query_params={"preset": "drawing"}, icon=":material/draw:")
+
+
+def prediction_words(guess: Guess) -> str:
+    if not guess.unsure:
+        return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
+    return (
+        f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
+        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
+        f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
+    )
+
+
 @st.fragment
-def draw_view(model: RowClassifier) -> None:
+def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
+    if not trained_for_drawings:
+        suggest_drawing_preset()
     canvas_column, seen_column, answer_column = st.columns([3, 2, 3])
     with canvas_column:
         image = ui.drawn_digit("test_canvas")
@@ -549,9 +571,8 @@ def draw_view(model: RowClassifier) -> None:
             caption="what the model sees: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
         )
-    answer, probabilities = reading.prediction, reading.final
-    answer_column.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%})")
-    charts.show(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, None)})
+    answer_column.markdown(prediction_words(best_two(reading.final)))
+    charts.show(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(reading.final, None)})
     show_reading(image, reading)
 
 
@@ -579,7 +600,7 @@ def main() -> None:
             one_by_one_view(model, report, data)
     if draw.open:
         with draw:
-            draw_view(model)
+            draw_view(model, chosen.checkpoint.train_config.augment > 0)
     if learned.open:
         with learned:
             epoch_views.how_it_learned(chosen, data)

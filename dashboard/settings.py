@@ -29,11 +29,11 @@ FEW = 3  # choices or whole numbers few enough to show side by side as buttons
 
 def control_kind(declared: Setting) -> Control:
     """How a person sets it, from what the setting is: a few choices side by side, more in a
-    list; values spread over orders of magnitude on a slider of the offered ones; a small range
-    of whole numbers as buttons; any other number typed."""
+    list; fractions, and values spread over orders of magnitude, on a slider of the offered ones;
+    a small range of whole numbers as buttons; any other whole number typed."""
     if declared.choices is not None:
         return "radio" if len(declared.choices) <= FEW else "select"
-    if declared.log_scale:
+    if declared.log_scale or declared.kind is float:
         return "slider"
     low, high = declared.limits
     return "radio" if declared.offered is None and high - low < FEW else "number"

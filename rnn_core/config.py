@@ -54,6 +54,7 @@ class Setting:
     # training it is: a preset leaves it as it was, and it is seldom part of the lesson.
     incidental: bool = False
     described: bool = True  # named when a run is described; where it trained is not what it is
+    said_at_default: bool = True  # False: named only when a run departs from the default
     available: Callable[[], tuple[Any, ...]] | None = None
     section: str = "train"
 
@@ -261,6 +262,18 @@ class TrainConfig(_Checked):
         legend="{value}",
         help="auto picks a GPU when there is one.",
     )
+    augment: float = setting(
+        0.0,
+        label="Augmentation",
+        key="augment",
+        limits=(0.0, 1.0),
+        said_at_default=False,
+        offered=(0.0, 0.25, 0.5, 0.75, 1.0),
+        sweep=(0.0, 0.5, 1.0),
+        help="How much each training image is turned, slanted, scaled, moved and its strokes thickened "
+        "or thinned, afresh at every batch, so the model expects digits as people draw them "
+        "(0: MNIST as it is, as in the notebook).",
+    )
 
 
 SETTINGS_BY_SECTION = {
@@ -298,7 +311,9 @@ def describe(model: ModelConfig, train: TrainConfig | None = None, leave_out: tu
     return ", ".join(
         SETTING[name].describe(value)
         for name, value in shown.items()
-        if SETTING[name].described and name not in leave_out
+        if SETTING[name].described
+        and (SETTING[name].said_at_default or value != SETTING[name].default)
+        and name not in leave_out
     )
 
 
@@ -324,5 +339,11 @@ PRESETS: dict[str, Preset] = {
         "for trying settings fast.",
         ModelConfig(hidden_size=64),
         TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, optimizer="Adam", train_limit=10_000),
+    ),
+    "drawing": Preset(
+        "the strong model trained on digits varied as people draw them (turned, slanted, resized, "
+        "thicker and thinner strokes): for the canvas.",
+        ModelConfig(hidden_size=128, num_layers=2),
+        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0),
     ),
 }

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from .augment import augment
 from .checkpoint import Checkpoint, build_optimizer
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
@@ -299,7 +300,8 @@ class Trainer:
                 )
             index = order[batch * batch_size : (batch + 1) * batch_size]
             with self._step_lock:
-                loss = F.nll_loss(self.model(self.train_images[index]), self.train_labels[index])
+                images = augment(self.train_images[index], self.config.augment, self.generator)
+                loss = F.nll_loss(self.model(images), self.train_labels[index])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

@@ -85,6 +85,14 @@ def test_describe_names_a_model_and_its_training_the_same_way_everywhere():
         == "LSTM, hidden 64, 1 layer, Adam, lr 0.01, batch 64, 3 epochs, 10,000 images, seed 0"
     )
     assert "all images" in describe(ModelConfig(), TrainConfig())
+    # an extra most runs leave off is named only when a run uses it
+    assert describe(ModelConfig(), TrainConfig(augment=0.5)).endswith("seed 0, augment 0.5")
+
+
+def test_augmentation_is_off_by_default_and_in_every_preset_but_the_drawing_one():
+    assert TrainConfig().augment == 0
+    assert [name for name, preset in PRESETS.items() if preset.train.augment > 0] == ["drawing"]
+    assert SETTING["augment"].parse("0.5") == 0.5 and SETTING["augment"].problem(1.5)
 
 
 def test_configs_split_one_flat_dict_and_fill_in_defaults():

@@ -15,7 +15,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
-from rnn_core import Checkpoint, RunStore, Trainer, load_mnist
+from rnn_core import Checkpoint, RunStore, Trainer, guess, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
 from rnn_core.history import RunStatus
@@ -147,6 +147,62 @@ def test_the_draw_tab_asks_for_a_digit_while_the_canvas_is_empty(saved_run):
     assert not at.exception
     assert any("Draw a digit" in info.value for info in at.info)
     assert not any(markdown.value.startswith("### Prediction") for markdown in at.markdown)
+
+
+@pytest.fixture
+def augmented_run(runs_dir, tiny_data) -> str:
+    """A small model trained one epoch with augmentation, as the drawing preset is."""
+    store = RunStore(runs_dir)
+    model_config = ModelConfig(hidden_size=6)
+    train_config = TrainConfig(epochs=1, batch_size=20, device="cpu", augment=0.5)
+    run = store.create(model_config, train_config, label="augmented")
+    trainer = Trainer(tiny_data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    return run.run_id
+
+
+def open_draw_tab(run_id: str | None = None) -> AppTest:
+    at = open_test_page(**({"run": run_id} if run_id else {}))
+    at.session_state["test_view"] = "Draw a digit"
+    return at.run()
+
+
+def drawing_preset_links(at: AppTest) -> list:
+    return [link for link in at.get("page_link") if link.proto.query_string == "preset=drawing"]
+
+
+def test_the_draw_tab_suggests_the_drawing_preset_for_a_model_trained_without_augmentation(saved_run, augmented_run):
+    plain = open_draw_tab(saved_run[0])
+    assert not plain.exception
+    (link,) = drawing_preset_links(plain)
+    assert "train" in link.proto.page
+    assert any("**drawing** preset" in caption.value for caption in plain.caption)
+    augmented = open_draw_tab(augmented_run)
+    assert not augmented.exception
+    assert not drawing_preset_links(augmented)
+
+
+def predictions(at: AppTest) -> list[str]:
+    return [markdown.value for markdown in at.markdown if markdown.value.startswith("### Prediction")]
+
+
+def test_an_unsure_prediction_on_a_drawing_says_so_and_gives_the_second_guess(saved_run, monkeypatch):
+    # the canvas is an unknown element under AppTest: the drawing is handed over in its place
+    from dashboard import ui
+
+    drawing = torch.zeros(28, 28)
+    drawing[6:22, 12:15] = 1.0
+    monkeypatch.setattr(ui, "drawn_digit", lambda key: drawing)
+    model = saved_run[1].build_model()
+    top2 = torch.topk(predict_log_probs(model, drawing[None]).exp()[0], 2)
+    # the tiny model is nowhere near sure: its answer is under the threshold
+    assert top2.values[0] < guess.UNSURE_BELOW
+    (unsure,) = predictions(open_draw_tab())
+    first, second = top2.indices.tolist()
+    assert unsure.startswith(f"### Prediction: {first}, unsure ({top2.values[0]:.1%})")
+    assert f"Second guess: **{second}** ({top2.values[1]:.1%})" in unsure
+    monkeypatch.setattr(guess, "UNSURE_BELOW", 0.0)
+    assert predictions(open_draw_tab()) == [f"### Prediction: {first} ({top2.values[0]:.1%})"]
 
 
 class RunsCode:

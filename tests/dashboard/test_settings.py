@@ -107,6 +107,7 @@ def test_each_setting_gets_the_control_its_values_call_for():
         "train_limit": "slider",
         "seed": "number",
         "device": "select",
+        "augment": "slider",
     }
 
 
@@ -114,3 +115,10 @@ def test_only_devices_this_machine_has_are_offered():
     devices = SETTING["device"].values_here()
     assert devices[:2] == ("auto", "cpu")
     assert all(device in ("cuda", "mps") for device in devices[2:])
+
+
+def test_the_drawing_presets_link_sets_its_augmentation_and_leaving_it_off_is_the_strong_preset():
+    drawing, errors = from_query({"preset": "drawing"})
+    assert errors == [] and drawing["augment"] == PRESETS["drawing"].train.augment > 0
+    assert matching_preset(drawing) == "drawing" and to_query(drawing) == {"preset": "drawing"}
+    assert matching_preset({**drawing, **preset_values("strong")}) == "strong"

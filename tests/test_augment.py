@@ -1,0 +1,85 @@
+import dataclasses
+
+import pytest
+import torch
+
+from rnn_core.augment import MAX_STROKE_BLEND, _restroke, augment
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.trainer import Trainer
+
+
+def ring() -> torch.Tensor:
+    """An '0' as MNIST draws one: a ring with a fully inked middle line and grey edges, about
+    2.5 pixels thick, around a hole 6 pixels across."""
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    radius = ((rows - 13.5) ** 2 + (cols - 13.5) ** 2).sqrt()
+    return (1.5 - (radius - 4.5).abs()).clamp(0, 1)
+
+
+def digits(count: int = 8) -> torch.Tensor:
+    return torch.stack([ring().roll(shift, dims=1) for shift in range(-count // 2, count // 2)])
+
+
+def test_a_batch_keeps_its_shape_and_range_and_comes_back_changed():
+    batch = digits()
+    varied = augment(batch, 1.0, torch.Generator().manual_seed(0))
+    assert varied.shape == batch.shape and varied.dtype == batch.dtype
+    assert varied.min() >= 0 and varied.max() <= 1
+    # every image is changed, each its own way
+    assert all((varied[i] - batch[i]).abs().max() > 0.1 for i in range(len(batch)))
+    assert not torch.allclose(varied[0], varied[1].roll(-1, dims=1), atol=0.05)
+
+
+def test_the_same_generator_state_gives_the_same_batch_and_another_seed_another():
+    batch = digits()
+    first = augment(batch, 1.0, torch.Generator().manual_seed(3))
+    assert torch.equal(first, augment(batch, 1.0, torch.Generator().manual_seed(3)))
+    assert not torch.equal(first, augment(batch, 1.0, torch.Generator().manual_seed(4)))
+
+
+def test_strength_zero_gives_the_batch_itself_and_draws_nothing():
+    batch, generator = digits(), torch.Generator().manual_seed(0)
+    assert augment(batch, 0.0, generator) is batch
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(0).get_state())
+
+
+def test_a_weaker_strength_changes_the_images_less():
+    batch = digits()
+    change = {
+        strength: (augment(batch, strength, torch.Generator().manual_seed(0)) - batch).abs().sum()
+        for strength in (0.1, 1.0)
+    }
+    assert 0 < change[0.1] < change[1.0] / 2
+
+
+@pytest.mark.parametrize("stroke", [1.0, -1.0], ids=["thickest", "thinnest"])
+def test_a_ring_stays_a_ring_at_the_thickest_and_thinnest_strokes(stroke):
+    picture = ring()[None, None]
+    changed = _restroke(picture, torch.tensor([stroke]))[0, 0]
+    # the hole stays open: no pixel of it becomes more than half ink
+    assert changed[12:16, 12:16].max() <= MAX_STROKE_BLEND
+    # and the ring stays whole: at every angle, some pixel across it keeps at least half its ink
+    angles, radii = torch.linspace(0, 2 * torch.pi, 72)[:, None], torch.linspace(3, 6, 13)
+    rows = (13.5 + radii * torch.sin(angles)).round().long()
+    cols = (13.5 + radii * torch.cos(angles)).round().long()
+    assert changed[rows, cols].amax(1).min() >= 0.5
+
+
+def test_thickening_adds_ink_and_thinning_takes_it_away():
+    picture = ring()[None, None]
+    thicker, thinner = _restroke(picture.expand(2, -1, -1, -1), torch.tensor([1.0, -1.0]))
+    assert thicker.sum() > 1.3 * picture.sum() and thinner.sum() < 0.8 * picture.sum()
+
+
+def test_training_with_augmentation_repeats_with_the_same_seed_and_differs_from_training_without(tiny_data):
+    model = ModelConfig(hidden_size=8)
+    train = TrainConfig(epochs=1, batch_size=20, optimizer="Adam", learning_rate=0.01, device="cpu", augment=1.0)
+
+    def weights(config: TrainConfig) -> torch.Tensor:
+        trainer = Trainer(tiny_data, model, config)
+        trainer.run()
+        return torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+
+    augmented = weights(train)
+    assert torch.equal(augmented, weights(train))
+    assert not torch.equal(augmented, weights(dataclasses.replace(train, augment=0.0)))
