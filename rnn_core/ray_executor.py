@@ -193,6 +193,8 @@ class RayExecutor:
         started ends with it)."""
         self._pool.shutdown()
         if self._connected_here:
+            # Ray ends the whole process when a handle is freed after its shutdown: these go first.
+            del self.data_ref, self.mailbox
             ray.shutdown()
 
     def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:

@@ -1,5 +1,6 @@
 """The Ray executor: the same runs as the local one, live snapshots, Stop within one batch."""
 
+import gc
 import os
 import threading
 import time
@@ -29,6 +30,9 @@ QUICK = TrainConfig(epochs=2, batch_size=40, device="cpu", train_limit=300)
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False)
     yield
+    # Ray ends the whole process when a handle (an executor's data or mailbox) is freed after
+    # its shutdown, and the executors of these tests may wait in reference cycles: free them now.
+    gc.collect()
     ray.shutdown()
 
 

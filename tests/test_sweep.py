@@ -1,5 +1,6 @@
 """Sweeps: the grid, the sweep tag in run.json, stopping a whole sweep, and the CLI on both executors."""
 
+import gc
 import json
 import time
 
@@ -125,6 +126,7 @@ def test_the_cli_gives_the_same_accuracies_on_both_executors(real_mnist_dir, tmp
     try:
         ray_runs, ray_sweep = run_cli([*common, "--runs-dir", str(tmp_path / "ray"), "--executor", "ray"], capsys)
     finally:
+        gc.collect()  # the sweep's executor, freed while Ray is up (see tests/test_ray_executor.py)
         ray.shutdown()
     assert len(local_runs) == len(ray_runs) == 4
     for row in local_runs:
