@@ -10,7 +10,6 @@ stay whole.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import threading
@@ -128,7 +127,6 @@ class Trainer:
         self.images_trained = 0
         # (shuffled order, next batch) of the pass a stop cut short, to be finished first
         self._cut_pass: tuple[torch.Tensor, int] | None = None
-        self._step_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
         if state is not None:
             self.load_state_dict(state)
         self._last_good = self._snapshot()
@@ -229,19 +227,17 @@ class Trainer:
         epochs: int | None = None,
         on_event: EventCallback | None = None,
         stop: threading.Event | None = None,
-        step_lock: contextlib.AbstractContextManager | None = None,
     ) -> EndEvent:
         """Finish an epoch a stop cut short, then train `epochs` more passes (default: the
         config's), scoring the test set after each.
 
         Returns, and reports, how it ended: finished, stopped (between two batches) or
-        diverged (loss blew up: the weights of the last good epoch are put back).
-        `step_lock`, when given, is held around every change to the weights, so another
-        thread holding it can copy a consistent model.
+        diverged (loss blew up: the weights of the last good epoch are put back). Nothing
+        outside reads the weights while it trains: what others see of a training is the
+        state it reports after each scored epoch.
         """
         emit = on_event or (lambda event: None)
         stop = stop or threading.Event()
-        self._step_lock = step_lock or contextlib.nullcontext()
         if not self.history:
             emit(self._record(None, 0.0, 0, partial=False))
         for order, first_batch in self._passes(self.config.epochs if epochs is None else epochs):
@@ -299,12 +295,11 @@ class Trainer:
                     emit, order, batch, epoch_number, loss_sum.item() / max(1, batch - first_batch), seen, start
                 )
             index = order[batch * batch_size : (batch + 1) * batch_size]
-            with self._step_lock:
-                images = augment(self.train_images[index], self.config.augment, self.generator)
-                loss = F.nll_loss(self.model(images), self.train_labels[index])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+            images = augment(self.train_images[index], self.config.augment, self.generator)
+            loss = F.nll_loss(self.model(images), self.train_labels[index])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
             loss_sum += loss.detach()
             seen += len(index)
             self.images_trained += len(index)
@@ -374,8 +369,7 @@ class Trainer:
 
     def _diverge(self, emit: EventCallback, value: float, batch: int) -> EndEvent:
         last_good = self.epochs_done
-        with self._step_lock:
-            self._restore_last_good()
+        self._restore_last_good()
         self._cut_pass = None  # the next training starts from the last good weights instead
         end = EndEvent(
             RunStatus.DIVERGED,
