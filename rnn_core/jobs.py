@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .history import EpochRecord, RunStatus, history_from_rows
+from .history import EpochRecord, RunStatus
 from .runs import Run, RunRecord
 from .safe_files import error_words
 from .trainer import BatchEvent, EndEvent, Event, Trainer, epoch_size
@@ -102,8 +102,10 @@ class Job:
         self._stop = threading.Event()
         self._stop_reason = ""
         self._status, self._reason = RunStatus.WAITING, "waiting for a free training slot"
-        self._state = spec.state
-        self._history = history_from_rows(spec.state["history"]) if spec.state else ()
+        # the model after the latest scored epoch, and its history: made once per epoch
+        self._checkpoint = (
+            Checkpoint.of_trainer_state(spec.model_config, spec.train_config, spec.state) if spec.state else None
+        )
         self._batch_losses: list[tuple[float, float]] = []
         self._batch_stride, self._batch_events = 1, 0
         self._progress: BatchEvent | None = None
@@ -132,10 +134,14 @@ class Job:
     def checkpoint(self) -> Checkpoint:
         """The model after the latest scored epoch (LookupError before the first)."""
         with self._lock:
-            state = self._state
-        if state is None:
+            checkpoint = self._checkpoint
+        if checkpoint is None:
             raise LookupError(f"run {self.run_id} has no scored epoch yet")
-        return Checkpoint.of_trainer_state(self.spec.model_config, self.spec.train_config, state)
+        return checkpoint
+
+    @property
+    def _history(self) -> tuple[EpochRecord, ...]:
+        return self._checkpoint.history if self._checkpoint else ()
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -225,11 +231,10 @@ class Job:
         if isinstance(event, EndEvent) and event.status == RunStatus.STOPPED:
             event = dataclasses.replace(event, reason=f"{self._stop_reason} {event.reason}")
         if state is not None:
-            history = history_from_rows(state["history"])
             checkpoint = Checkpoint.of_trainer_state(self.spec.model_config, self.spec.train_config, state)
-            self.run.save_epoch(history, checkpoint)
+            self.run.save_epoch(checkpoint.history, checkpoint)
             with self._lock:
-                self._state, self._history = state, history
+                self._checkpoint = checkpoint
         with self._lock:
             if isinstance(event, BatchEvent):
                 self._progress = event
