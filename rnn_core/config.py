@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .reading_order import COLUMNS, ORDERS, ROWS, ROWS_UPWARD, ReadingOrder
+
 CELL_TYPES = ("LSTM", "GRU", "RNN")
 ALL = "all"  # how an optional setting's None is written (every training image)
 
@@ -151,7 +153,8 @@ class _Checked:
 
 @dataclass(frozen=True)
 class ModelConfig(_Checked):
-    """Shape of the network: 28 pixels in per step, 10 classes out after the last row."""
+    """Shape of the network: the pixels of one step in (28, or 1 for the pixel orders), 10
+    classes out after the last step. `reading_order` and `order_seed` make a `ReadingOrder`."""
 
     cell_type: str = setting(
         "LSTM",
@@ -182,6 +185,36 @@ class ModelConfig(_Checked):
         sweep=(1, 2),
         help="Recurrent layers stacked: each reads the sequence of hidden states of the one below.",
     )
+    reading_order: str = setting(
+        ROWS,
+        label="Reading order",
+        key="order",
+        choices=ORDERS,
+        legend="{value} order",
+        said_at_default=False,
+        sweep=(ROWS, ROWS_UPWARD, COLUMNS),  # the 784-step orders are offered, not picked: each is ~30x slower
+        help="How the digit is cut into steps: rows from top to bottom (28 steps of 28 pixels, the notebook's), "
+        "rows from the bottom up, columns from left to right, pixels one by one (784 steps of 1: "
+        "sequential MNIST, a long-memory test, about 30 times slower per epoch), or pixels in a fixed "
+        "random order (784 steps: permuted MNIST).",
+    )
+    order_seed: int = setting(
+        0,
+        label="Permutation seed",
+        key="order_seed",
+        limits=(0, 2**31 - 1),
+        incidental=True,
+        said_at_default=False,
+        legend="permutation {value}",
+        offered=(0, 1, 2, 3, 4),
+        help="Draws the fixed random order of the pixels for the permuted reading order (the other "
+        "orders ignore it); kept with the run, so its model always reads in the same order.",
+    )
+
+    @property
+    def order(self) -> ReadingOrder:
+        """How this model reads a digit."""
+        return ReadingOrder(self.reading_order, self.order_seed)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Three things can be made of any run (or checkpoint file):
 - `notebook`: the same program as a Jupyter notebook (nbformat 4), one step per cell.
 
 The program draws the run's starting weights and its shuffling from the run's seed as this
-app does, so on the same machine it retraces the run's accuracy. It reads MNIST through
+app does, so on the same machine it retraces the run's accuracy. A run that reads the digit in
+another order than by rows (columns, pixel by pixel, permuted) gets a program that puts the
+pixels in that order before the model reads them. It reads MNIST through
 torchvision from `MNIST_ROOT` (default `data`), downloading it only when
 `<root>/MNIST/raw` does not hold the four files yet.
 """
@@ -31,6 +33,7 @@ import torch
 from .checkpoint import Checkpoint, CheckpointError
 from .config import describe
 from .notebook_models import NOTEBOOK_LAYER, NOTEBOOK_OUTPUT, load_model_file, notebook_state_dict
+from .reading_order import COLUMNS, PERMUTED, PIXEL_BY_PIXEL, ROWS_UPWARD, ReadingOrder
 from .runs import CHECKPOINT_FILE, RUN_ID_PATTERN
 
 FORMATS = {"notebook": ".ipynb", "script": ".py", "state-dict": ".notebook.pt"}
@@ -51,7 +54,7 @@ def loading_line(checkpoint: Checkpoint, path: str) -> str:
     model = checkpoint.model_config
     layers = f", num_layers={model.num_layers}" if model.num_layers > 1 else ""
     return (
-        f"model = {CLASS_NAMES[model.cell_type]}(28, {model.hidden_size}, 10{layers}); "
+        f"model = {CLASS_NAMES[model.cell_type]}({model.order.features}, {model.hidden_size}, 10{layers}); "
         f'model.load_state_dict(torch.load("{path}"))'
     )
 
@@ -80,8 +83,7 @@ batch_size = {train.batch_size}
 epochs = {train.epochs}
 train_limit = {limit}
 seed = {train.seed}
-
-input_size = 28  # one row of 28 pixels per time step
+{_order_lines(model.order)}
 output_size = 10  # the digits 0-9
 data_root = os.getenv("MNIST_ROOT", "data")  # MNIST in torchvision's layout: <data_root>/MNIST/raw"""
     return Step(
@@ -90,6 +92,41 @@ data_root = os.getenv("MNIST_ROOT", "data")  # MNIST in torchvision's layout: <d
         "row. These are the settings the run was trained with; change them and run again to see what "
         "they do.",
         code,
+    )
+
+
+# How the exported program puts the pixels in the run's order: positions 0-783 (row * 28 + column).
+ORDER_CODE = {
+    ROWS_UPWARD: "positions.flip(0).reshape(-1)  # rows from the bottom up",
+    COLUMNS: "positions.T.reshape(-1)  # columns from left to right",
+    PIXEL_BY_PIXEL: "positions.reshape(-1)  # pixel by pixel, row after row",
+    PERMUTED: "torch.randperm(784, generator=torch.Generator().manual_seed(order_seed))  # fixed random order",
+}
+
+
+def _order_lines(order: ReadingOrder) -> str:
+    """The settings lines of the reading order: the notebook's one line for rows, else the order
+    of the pixels, drawn as the app draws it."""
+    if order.is_identity:
+        return "\ninput_size = 28  # one row of 28 pixels per time step"
+    what = "one pixel per time step" if order.features == 1 else "28 pixels per time step"
+    lines = [f"\n# The run reads the digit {order.describe()}, not row by row."]
+    if order.name == PERMUTED:
+        lines.append(f"order_seed = {order.seed}")
+    lines.append("positions = torch.arange(784).reshape(28, 28)")
+    lines.append(f"pixel_order = {ORDER_CODE[order.name]}")
+    lines.append(f"input_size = {order.features}  # {what}")
+    return "\n".join(lines)
+
+
+def _reading_lines(order: ReadingOrder) -> str:
+    """The forward pass's first lines: the image cut into the steps it is read in."""
+    if order.is_identity:
+        return "        rows = images.reshape(len(images), 28, 28)  # [batch, 1, 28, 28] -> 28 steps of 28 pixels"
+    return (
+        "        pixels = images.reshape(len(images), 784)[:, pixel_order]  # the pixels in reading order\n"
+        f"        rows = pixels.reshape(len(images), {order.steps}, {order.features})  # {order.steps} steps"
+        f" of {order.features} pixel{'s' if order.features > 1 else ''}"
     )
 
 
@@ -129,7 +166,7 @@ def _model_step(checkpoint: Checkpoint, run_id: str) -> Step:
         self.{NOTEBOOK_OUTPUT} = torch.nn.Linear(hidden_size, output_size)
 
     def forward(self, images):
-        rows = images.reshape(len(images), 28, 28)  # [batch, 1, 28, 28] -> 28 steps of 28 pixels
+{_reading_lines(checkpoint.model_config.order)}
         states, _ = self.{layer}(rows)  # the top layer's hidden state after every row
         scores = self.{NOTEBOOK_OUTPUT}(states[:, -1])  # only the state after the last row answers
         return torch.nn.functional.log_softmax(scores, dim=1)

@@ -5,6 +5,9 @@ confusion matrix and any group of examples (a cell of the matrix, the confident 
 are read. `Reading` holds what the model thinks after each of the 28 rows of one image, to
 show at which row it becomes sure and where it changed its mind, and inside the cell.
 
+A model that reads in another order (`rnn_core.reading_order`) is asked the same after each of
+its steps: 28 columns, or 784 pixels. Every "row" below is then a step of that order.
+
 `accuracy_by_rows` and `gradient_by_row` ask the same of a whole test set: how many rows the
 model needs, and how much each row still moves its final answer (vanishing gradients).
 """
@@ -23,7 +26,8 @@ from torch.nn import functional as F
 
 from .checkpoint import Checkpoint
 from .evaluate import Score, confusion_matrix, per_class_accuracy, predict_log_probs, score
-from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+from .model import NUM_CLASSES
+from .reading_order import SIDE
 
 SURE_PROBABILITY = 0.9
 # Images per batch for the whole-set measures: memory stays bounded on 10,000 images.
@@ -98,8 +102,9 @@ def report_on(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> E
 
 @dataclass(frozen=True)
 class Reading:
-    """The model's view of one image after each row: probabilities [28, 10], hidden [28, H],
-    and for the top layer the cell state [28, H] (LSTM) and gates (name -> [28, H])."""
+    """The model's view of one image after each row (step): probabilities [steps, 10], hidden
+    [steps, H], and for the top layer the cell state [steps, H] (LSTM) and gates (name ->
+    [steps, H])."""
 
     probabilities: torch.Tensor
     hidden: torch.Tensor
@@ -120,7 +125,7 @@ class Reading:
         return self.probabilities.argmax(1)
 
     def sure_row(self, threshold: float = SURE_PROBABILITY) -> int | None:
-        """The first row (1-28) from which the model holds its final answer above `threshold`
+        """The first row (step, from 1) from which the model holds its final answer above `threshold`
         to the end; None if it never gets that sure."""
         held = (self.leaders == self.prediction) & (self.probabilities[:, self.prediction] > threshold)
         if not held[-1]:
@@ -129,7 +134,7 @@ class Reading:
         return 1 if len(unsure) == 0 else int(unsure[-1]) + 2
 
     def mind_changes(self) -> list[tuple[int, int, int]]:
-        """(row 1-28, digit before, digit after) for each row after which the leader changed."""
+        """(row or step from 1, digit before, digit after) for each one after which the leader changed."""
         leaders = self.leaders.tolist()
         return [
             (row + 1, leaders[row - 1], leaders[row])
@@ -140,9 +145,10 @@ class Reading:
 
 @torch.no_grad()
 def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
-    """Run one [28, 28] image through the model row by row; the reading is on the CPU."""
+    """Run one [28, 28] image through the model row by row (in its reading order); the reading
+    is on the CPU."""
     with _evaluating(model) as device:
-        trace = model.trace(image.reshape(1, ROWS, PIXELS_PER_ROW).to(device))
+        trace = model.trace(image.reshape(1, SIDE, SIDE).to(device))
     return Reading(
         probabilities=trace.log_probs[0].exp().cpu(),
         hidden=trace.hidden[0].cpu(),
@@ -153,34 +159,35 @@ def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
 
 @torch.no_grad()
 def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """bool [N, 28]: whether the model's guess after reading rows 1..t of each image is right."""
+    """bool [N, steps]: whether the model's guess after reading rows (steps) 1..t of each image
+    is right."""
     chunks = []
     with _evaluating(model) as device:
         for start in range(0, len(images), ROWS_BATCH):
             guesses = model.row_log_probs(images[start : start + ROWS_BATCH].to(device)).argmax(-1).cpu()
             chunks.append(guesses == labels[start : start + ROWS_BATCH, None])
-    return torch.cat(chunks) if chunks else torch.empty(0, ROWS, dtype=torch.bool)
+    return torch.cat(chunks) if chunks else torch.empty(0, model.order.steps, dtype=torch.bool)
 
 
 def accuracy_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """float [28]: percent of the images guessed right after reading rows 1..t; the last is
-    the model's accuracy."""
+    """float [steps]: percent of the images guessed right after reading rows (steps) 1..t; the
+    last is the model's accuracy."""
     if len(labels) == 0:
         raise ValueError("cannot score an empty set")
     return correct_by_rows(model, images, labels).double().mean(0) * 100
 
 
 def accuracy_by_rows_per_digit(correct: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """float [10, 28] from `correct_by_rows`: accuracy_by_rows for each true digit (NaN for a
+    """float [10, steps] from `correct_by_rows`: accuracy_by_rows for each true digit (NaN for a
     digit with no images)."""
-    right = torch.zeros(NUM_CLASSES, ROWS, dtype=torch.float64).index_add_(0, labels, correct.double())
+    right = torch.zeros(NUM_CLASSES, correct.shape[1], dtype=torch.float64).index_add_(0, labels, correct.double())
     totals = torch.bincount(labels, minlength=NUM_CLASSES).double()
     return right / totals[:, None] * 100
 
 
 def gradient_by_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """float [28]: the mean over images of |d NLL(true label) / d row t|, the norm over the
-    row's 28 pixels: how much each row still moves the final answer."""
+    """float [steps]: the mean over images of |d NLL(true label) / d row t|, the norm over the
+    row's 28 pixels (a step's pixels): how much each row still moves the final answer."""
     if len(labels) == 0:
         raise ValueError("cannot measure an empty set")
     # A private copy in training mode: cuDNN runs the RNN backward pass only in training
@@ -188,14 +195,14 @@ def gradient_by_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     # perhaps in use by another thread, keeps its mode.
     model = copy.deepcopy(model).train().requires_grad_(False)  # no weight gradients needed
     device = next(model.parameters()).device
-    totals = torch.zeros(ROWS, dtype=torch.float64)
+    totals = torch.zeros(model.order.steps, dtype=torch.float64)
     with torch.enable_grad():
         for start in range(0, len(images), GRADIENT_BATCH):
             batch = images[start : start + GRADIENT_BATCH]
-            rows = batch.reshape(-1, ROWS, PIXELS_PER_ROW).to(device).detach().requires_grad_()
+            rows = model.sequences(batch).to(device).detach().requires_grad_()
             # Each image's loss depends on its own rows only, so the gradient of the sum
             # holds every image's own gradient.
-            loss = F.nll_loss(model(rows), labels[start : start + GRADIENT_BATCH].to(device), reduction="sum")
+            loss = F.nll_loss(model.read(rows), labels[start : start + GRADIENT_BATCH].to(device), reduction="sum")
             (row_grads,) = torch.autograd.grad(loss, rows)
             totals += row_grads.norm(dim=2).sum(0).double().cpu()
     return totals / len(labels)

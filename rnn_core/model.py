@@ -1,7 +1,9 @@
 """The row-by-row classifier: each 28x28 image is a sequence of 28 rows of 28 pixels.
 
 The recurrent layer reads one row per time step; after the last row, a linear layer maps the
-final hidden state to 10 digit scores, turned into log-probabilities (many-to-one).
+final hidden state to 10 digit scores, turned into log-probabilities (many-to-one). A model
+configured with another reading order (`rnn_core.reading_order`) cuts the image into its
+steps instead: columns, or 784 single pixels; every "row" below is then a step.
 
 `trace` also opens the top recurrent layer: it recomputes the LSTM's or GRU's gates and the
 LSTM's cell state from the layer's own weights, one step at a time, following PyTorch's
@@ -29,17 +31,17 @@ GRU_GATES = ("reset", "update", "candidate")
 class RowTrace:
     """What the network thinks after every row, for one batch."""
 
-    log_probs: torch.Tensor  # [batch, 28, 10]: the output layer applied to each h_t
-    hidden: torch.Tensor  # [batch, 28, hidden]: h_t of the top layer
-    cell: torch.Tensor | None  # [batch, 28, hidden]: c_t of the top layer (LSTM only)
-    gates: dict[str, torch.Tensor]  # name -> [batch, 28, hidden], top layer; LSTM_GATES, GRU_GATES or none
+    log_probs: torch.Tensor  # [batch, steps, 10]: the output layer applied to each h_t
+    hidden: torch.Tensor  # [batch, steps, hidden]: h_t of the top layer
+    cell: torch.Tensor | None  # [batch, steps, hidden]: c_t of the top layer (LSTM only)
+    gates: dict[str, torch.Tensor]  # name -> [batch, steps, hidden], top layer; LSTM_GATES, GRU_GATES or none
 
 
 @dataclass
 class _LayerSteps:
     """One recurrent layer recomputed step by step."""
 
-    hidden: torch.Tensor  # [batch, 28, hidden]
+    hidden: torch.Tensor  # [batch, steps, hidden]
     cell: torch.Tensor | None
     gates: dict[str, torch.Tensor]
 
@@ -88,37 +90,42 @@ class RowClassifier(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.order = config.order
         self.recurrent = RECURRENT_LAYERS[config.cell_type](
-            input_size=PIXELS_PER_ROW,
+            input_size=self.order.features,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             batch_first=True,
         )
         self.classifier = nn.Linear(config.hidden_size, NUM_CLASSES)
 
-    @staticmethod
-    def _as_rows(images: torch.Tensor) -> torch.Tensor:
-        # Accept [B, 1, 28, 28] (ToTensor's channel) as well as [B, 28, 28].
-        return images.reshape(images.shape[0], ROWS, PIXELS_PER_ROW)
+    def sequences(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [B, 28, 28] (or [B, 1, 28, 28], ToTensor's channel) as the model reads them:
+        [B, steps, pixels per step] in its reading order."""
+        return self.order.sequences(images)
 
     def _scores(self, hidden: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.classifier(hidden), dim=-1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Log-probabilities [batch, 10] after the last row."""
-        outputs, _ = self.recurrent(self._as_rows(images))
+        return self.read(self.sequences(images))
+
+    def read(self, sequences: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [batch, 10] after the last step of sequences already in order."""
+        outputs, _ = self.recurrent(sequences)
         return self._scores(outputs[:, -1])
 
     def row_log_probs(self, images: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities [batch, 28, 10] after each row, from the fused kernel alone: the
-        cheap way to score a whole test set row by row."""
-        outputs, _ = self.recurrent(self._as_rows(images))
+        """Log-probabilities [batch, steps, 10] after each row (step), from the fused kernel
+        alone: the cheap way to score a whole test set row by row."""
+        outputs, _ = self.recurrent(self.sequences(images))
         return self._scores(outputs)
 
     def trace(self, images: torch.Tensor) -> RowTrace:
-        """Log-probabilities and hidden state after each of the 28 rows, and the top layer's
-        cell state and gates (recomputed step by step: several times slower than forward)."""
-        rows = self._as_rows(images)
+        """Log-probabilities and hidden state after each row (step), and the top layer's cell
+        state and gates (recomputed step by step: several times slower than forward)."""
+        rows = self.sequences(images)
         outputs, _ = self.recurrent(rows)  # the fused kernel's h_t is what the model answers with
         top = self._top_layer_steps(rows)
         cell, gates = (None, {}) if top is None else (top.cell, top.gates)
