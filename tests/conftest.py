@@ -117,3 +117,13 @@ def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
     from rnn_core.data import load_mnist
 
     return load_mnist(tmp_path_factory.mktemp("data"), real_mnist_dir, allow_download=False, allow_sample=False)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test: a 784-step model on a busy machine runs many times
+    faster on one thread than on two, whose every step waits for both."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -436,3 +436,24 @@ def test_the_longest_history_allowed_passes_the_bounded_walk(trained):
     payload = payload_of(trained.checkpoint().to_bytes())
     payload["history"] = [dict(payload["history"][-1], epoch=n) for n in range(25_000)]
     assert len(load_checkpoint(saved(payload)).history) == 25_000
+
+
+def test_a_permuted_runs_checkpoint_rebuilds_its_model_and_its_order(tiny_data, tmp_path):
+    permuted = ModelConfig(hidden_size=4, reading_order="permuted", order_seed=11)
+    trainer = Trainer(tiny_data, permuted, TrainConfig(epochs=1, batch_size=40, train_limit=40, device="cpu"))
+    trainer.checkpoint().save(tmp_path / "permuted.pt")
+    loaded = load_checkpoint(tmp_path / "permuted.pt")
+    assert (loaded.model_config.reading_order, loaded.model_config.order_seed) == ("permuted", 11)
+    model = loaded.build_model()
+    assert torch.equal(model.order.pixel_order, trainer.model.order.pixel_order)
+    images = tiny_data.test_images[:3]
+    assert torch.equal(model(images), trainer.model(images))
+
+
+def test_a_checkpoint_saved_before_reading_orders_reads_by_rows(trained):
+    payload = torch.load(io.BytesIO(trained.checkpoint().to_bytes()), weights_only=True)
+    for name in ("reading_order", "order_seed"):
+        del payload["model_config"][name]
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    assert load_checkpoint(buffer.getvalue()).model_config == trained.model_config

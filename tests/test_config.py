@@ -104,3 +104,15 @@ def test_config_from_dict_ignores_unknown_keys_and_still_validates():
     assert config_from_dict(ModelConfig, {"hidden_size": 7, "future_field": 1}).hidden_size == 7
     with pytest.raises(ValueError, match="hidden_size"):
         config_from_dict(ModelConfig, {"hidden_size": -1})
+
+
+def test_the_reading_order_is_read_from_a_link_and_named_only_when_it_is_not_rows():
+    assert SETTING["reading_order"].parse("rows-upward") == "rows-upward"
+    with pytest.raises(ValueError, match="must be one of rows, rows-upward, columns, pixels, permuted"):
+        SETTING["reading_order"].parse("spiral")
+    assert "order" not in describe(ModelConfig())  # the notebook's model is described as before
+    assert describe(ModelConfig(reading_order="permuted", order_seed=7)) == (
+        "LSTM, hidden 20, 1 layer, permuted order, permutation 7"
+    )
+    assert all(preset.model.reading_order == "rows" for preset in PRESETS.values())
+    assert ModelConfig(reading_order="columns").order.steps == 28

@@ -17,11 +17,13 @@ import nbformat
 import pytest
 import torch
 
-from rnn_core.checkpoint import load_checkpoint
+from rnn_core.checkpoint import Checkpoint, load_checkpoint
+from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.data import load_mnist
-from rnn_core.export import loading_line
+from rnn_core.export import loading_line, program
 from rnn_core.export import main as export_main
-from rnn_core.notebook_models import load_model_file
+from rnn_core.model import RowClassifier
+from rnn_core.notebook_models import load_model_file, notebook_state_dict
 from tests.conftest import REPO
 from tests.test_notebook_models import NotebookStyle, accuracy_in_class
 
@@ -107,3 +109,19 @@ def test_a_run_that_cannot_be_read_is_one_line_on_stderr(tmp_path):
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("order", ["columns", "permuted"])
+def test_the_exported_model_reads_in_the_runs_order_and_answers_as_the_app(order):
+    model_config = ModelConfig(hidden_size=5, reading_order=order, order_seed=4)
+    torch.manual_seed(0)
+    checkpoint = Checkpoint(model_config, TrainConfig(), RowClassifier(model_config).state_dict())
+    settings, _, model_step, *_ = program(checkpoint, "r1")
+    namespace: dict = {}
+    for step in (settings, model_step):  # the settings and the class, without the data
+        exec(compile(step.code, "exported", "exec"), namespace)
+    exported_model = namespace["model"]
+    exported_model.load_state_dict(notebook_state_dict(checkpoint))
+    images = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(exported_model(images), checkpoint.build_model()(images), atol=1e-6)
+    assert loading_line(checkpoint, "w.pt").startswith(f"model = LSTMnist({model_config.order.features}, 5, 10)")

@@ -216,3 +216,19 @@ def test_the_whole_set_measures_refuse_an_empty_set():
         accuracy_by_rows(model, empty_images, empty_labels)
     with pytest.raises(ValueError):
         gradient_by_row(model, empty_images, empty_labels)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_pixel_model_is_read_and_measured_step_by_step(tiny_data):
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=4, reading_order="permuted", order_seed=1))
+    images, labels = tiny_data.test_images[:6], tiny_data.test_labels[:6]
+    reading = read_image(model, images[0])
+    assert reading.probabilities.shape == (784, 10) and reading.gates["output"].shape == (784, 4)
+    assert reading.sure_row(threshold=0.0) is not None and 1 <= reading.sure_row(threshold=0.0) <= 784
+    correct = correct_by_rows(model, images, labels)
+    assert correct.shape == (6, 784)
+    assert torch.equal(correct[:, -1], model(images).argmax(1) == labels)
+    assert accuracy_by_rows_per_digit(correct, labels).shape == (10, 784)
+    gradient = gradient_by_row(model, images, labels)
+    assert gradient.shape == (784,) and (gradient >= 0).all() and gradient.sum() > 0

@@ -117,3 +117,39 @@ def test_row_log_probs_are_the_traces_and_end_with_the_answer():
         first_ten_rows, _ = model.recurrent(images[:, :10])
         after_row_ten = F.log_softmax(model.classifier(first_ten_rows[:, -1]), dim=-1)
         assert torch.allclose(row_log_probs[:, 9], after_row_ten, atol=1e-5)
+
+
+def test_the_input_size_follows_the_reading_order():
+    pixels = RowClassifier(ModelConfig(hidden_size=20, reading_order="pixels"))
+    assert pixels.recurrent.input_size == 1
+    # LSTM: 4 gates x (input 1 + hidden 20 + 2 biases) x 20, then Linear 20 -> 10
+    assert sum(p.numel() for p in pixels.parameters()) == 4 * 20 * (1 + 20 + 2) + 20 * 10 + 10
+    assert RowClassifier(ModelConfig(reading_order="columns")).recurrent.input_size == 28
+
+
+def test_the_rows_order_feeds_the_recurrent_layer_the_image_rows_as_the_notebook_does():
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=8))
+    images = torch.rand(4, 1, 28, 28)
+    states, _ = model.recurrent(images.reshape(4, 28, 28))
+    assert torch.equal(model(images), F.log_softmax(model.classifier(states[:, -1]), dim=-1))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_pixel_model_traces_all_784_steps_and_its_last_is_its_answer():
+    torch.manual_seed(0)
+    model = RowClassifier(ModelConfig(hidden_size=6, reading_order="permuted", order_seed=2))
+    images = torch.rand(2, 28, 28)
+    trace = model.trace(images)
+    assert trace.log_probs.shape == (2, 784, 10) and trace.gates["forget"].shape == (2, 784, 6)
+    assert torch.allclose(trace.log_probs[:, -1], model(images), atol=1e-5)
+
+
+def test_the_same_weights_read_in_another_order_give_another_answer():
+    torch.manual_seed(0)
+    columns = RowClassifier(ModelConfig(hidden_size=8, reading_order="columns"))
+    rows = RowClassifier(ModelConfig(hidden_size=8))
+    rows.load_state_dict(columns.state_dict())
+    images = torch.rand(3, 28, 28)
+    assert torch.allclose(columns(images), rows(images.transpose(1, 2)), atol=1e-6)
+    assert not torch.allclose(columns(images), rows(images))

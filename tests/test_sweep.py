@@ -159,3 +159,12 @@ def test_a_planted_sweep_tag_is_refused_with_its_folder(registry):
     (run.folder / "run.json").write_text(json.dumps({**info, "sweep": {"id": "../../etc", "axes": ["hidden_size"]}}))
     records, problems = registry.store.scan()
     assert records == [] and "malformed sweep" in problems[0]
+
+
+def test_the_reading_order_is_an_axis_of_the_grid():
+    args = sweep.build_sweep_parser().parse_args(["--reading-order", "rows,columns,pixels", "--hidden-size", "8"])
+    cells = sweep.cells_from_args(args)
+    assert [model.reading_order for model, _ in cells] == ["rows", "columns", "pixels"]
+    assert [model.order.features for model, _ in cells] == [28, 28, 1]
+    assert sweep.varying(cells) == ("reading_order",)
+    assert sweep.cell_label("s1", cells[2], ("reading_order",)) == "sweep s1: pixels order"

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnn_core.train import build_parser, configs_from_args
 from tests.conftest import REPO
 
 EXPECTED_KEYS = {"epoch", "test_accuracy", "test_loss", "train_loss", "train_seconds", "images_per_second"}
@@ -136,3 +137,11 @@ def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == f"error: cannot use {tmp_path / 'occupied' / 'runs'}: Not a directory"
+
+
+def test_the_reading_order_is_a_flag_and_a_wrong_one_is_a_usage_error_naming_the_orders(tmp_path):
+    model, _ = configs_from_args(build_parser().parse_args(["--reading-order", "permuted", "--order-seed", "3"]))
+    assert (model.reading_order, model.order_seed, model.order.features) == ("permuted", 3, 1)
+    result = run_cli("--reading-order", "diagonal", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--reading-order" in result.stderr and "rows, rows-upward, columns, pixels, permuted" in result.stderr

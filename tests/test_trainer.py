@@ -269,3 +269,32 @@ def test_a_stop_between_two_epochs_says_before_which_epoch(tiny_data):
     end = trainer.run(on_event=stop_after_epoch_1, stop=stop)
     assert end.status == STOPPED and end.reason == "before epoch 2"
     assert [row.epoch for row in trainer.history] == [0, 1]
+
+
+def test_the_rows_order_trains_exactly_as_before_reading_orders_existed(tiny_data):
+    # measured with the same settings on main at e08b38e, before the reading order was a setting
+    trainer = Trainer(tiny_data, SMALL, FAST)
+    trainer.run()
+    assert [float.hex(row.test_loss) for row in trainer.history] == [
+        "0x1.28254a0000000p+1",
+        "0x1.276b4e0000000p+1",
+        "0x1.271b740000000p+1",
+    ]
+    assert [float.hex(row.train_loss) for row in trainer.history[1:]] == [
+        "0x1.2891c00000000p+1",
+        "0x1.2872055555555p+1",
+    ]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_784_step_model_trains_a_tiny_batch(tiny_data):
+    pixels = ModelConfig(hidden_size=8, reading_order="pixels")
+    trainer = Trainer(
+        tiny_data, pixels, TrainConfig(epochs=1, batch_size=20, train_limit=40, optimizer="Adam", learning_rate=0.05)
+    )
+    before = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+    end = trainer.run()
+    assert end.status == FINISHED and [row.epoch for row in trainer.history] == [0, 1]
+    assert all(torch.isfinite(torch.tensor(row.test_loss)) for row in trainer.history)
+    assert not torch.equal(before["recurrent.weight_ih_l0"], trainer.model.recurrent.weight_ih_l0.detach())
+    assert trainer.model.recurrent.weight_ih_l0.shape == (32, 1)
