@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--epochs", type=int, help="override the budget's epochs")
     parser.add_argument("--train-images", type=int, help="override the budget's training images")
+    parser.add_argument("--learning-rate", type=float, help="override the budget's learning rate (Adam)")
     parser.add_argument("--orders", default=",".join(ORDERS), help="comma-separated (default: all five)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on the CPU (default 1)")
     parser.add_argument("--seed", type=int, default=0)
@@ -118,6 +119,7 @@ def main() -> None:
         budget,
         epochs=args.epochs or budget.epochs,
         train_images=args.train_images or budget.train_images,
+        learning_rate=args.learning_rate or budget.learning_rate,
     )
     data = test_subset(
         load_mnist(args.data_dir, args.mnist_dir, allow_download=False, allow_sample=False), budget.test_images

@@ -192,10 +192,10 @@ class ModelConfig(_Checked):
         choices=ORDERS,
         legend="{value} order",
         said_at_default=False,
-        sweep=(ROWS, ROWS_UPWARD, COLUMNS),  # the 784-step orders are offered, not picked: each is ~30x slower
+        sweep=(ROWS, ROWS_UPWARD, COLUMNS),  # the 784-step orders are offered, not picked: dozens of times slower
         help="How the digit is cut into steps: rows from top to bottom (28 steps of 28 pixels, the notebook's), "
         "rows from the bottom up, columns from left to right, pixels one by one (784 steps of 1: "
-        "sequential MNIST, a long-memory test, about 30 times slower per epoch), or pixels in a fixed "
+        "sequential MNIST, a long-memory test, dozens of times slower per epoch), or pixels in a fixed "
         "random order (784 steps: permuted MNIST).",
     )
     order_seed: int = setting(
@@ -203,8 +203,7 @@ class ModelConfig(_Checked):
         label="Permutation seed",
         key="order_seed",
         limits=(0, 2**31 - 1),
-        incidental=True,
-        said_at_default=False,
+        said_at_default=False,  # part of the model (not incidental): another permutation is another task
         legend="permutation {value}",
         offered=(0, 1, 2, 3, 4),
         help="Draws the fixed random order of the pixels for the permuted reading order (the other "

@@ -100,6 +100,8 @@ def test_each_setting_gets_the_control_its_values_call_for():
         "cell_type": "radio",
         "hidden_size": "slider",
         "num_layers": "radio",
+        "reading_order": "select",
+        "order_seed": "number",
         "optimizer": "radio",
         "learning_rate": "slider",
         "batch_size": "slider",
