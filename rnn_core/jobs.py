@@ -162,6 +162,12 @@ class Job:
                 train_config=self.spec.train_config,
             )
 
+    def follow(self, earlier: JobSnapshot) -> None:
+        """This job goes on with the run `earlier` trained in this process: its chart keeps the
+        batch losses trained before, ahead of this job's own."""
+        with self._lock:
+            self._batch_losses[:0] = earlier.batch_losses
+
     # ----- for the executor -----------------------------------------------------------------
 
     def set_queue_position(self, position: int | None) -> None:

@@ -148,9 +148,10 @@ class JobRegistry:
         # a state that does not fit this server's data is refused here, not in a worker
         trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
         if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
-            return self._submit(
-                self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs
-            )
+            self._submit(self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs)
+            if view.live is not None:  # the chart goes on from the batches trained before
+                self._job(run_id).follow(view.live)
+            return run_id
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
         run = self.store.create(
             checkpoint.model_config, checkpoint.train_config, label=f"continues {run_id}", owner=owner, parent=parent

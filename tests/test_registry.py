@@ -77,6 +77,19 @@ def test_stop_is_seen_at_once_and_the_run_is_saved_with_the_reason(registry):
     assert view.history[-1].partial and registry.store.read(run_id).status == RunStatus.STOPPED
 
 
+def test_a_run_continued_in_place_keeps_the_batch_losses_of_its_earlier_training(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    wait_until(lambda: len(registry.view(run_id).history) >= 2)  # a scored epoch to go on from
+    registry.stop(run_id, owner=ALICE)
+    before = finished(registry, run_id).live.batch_losses
+    assert registry.continue_run(run_id, 1, owner=ALICE) == run_id
+    wait_until(lambda: len(registry.view(run_id).live.batch_losses) > len(before))
+    after = registry.view(run_id).live.batch_losses
+    registry.stop(run_id, owner=ALICE)
+    assert after[: len(before)] == before
+    assert after[len(before)][0] >= before[-1][0]  # the new points follow on
+
+
 def test_another_browser_cannot_stop_or_delete_a_run_but_the_admin_can(registry):
     run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
     with pytest.raises(NotAllowed):
