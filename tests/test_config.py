@@ -104,3 +104,10 @@ def test_config_from_dict_ignores_unknown_keys_and_still_validates():
     assert config_from_dict(ModelConfig, {"hidden_size": 7, "future_field": 1}).hidden_size == 7
     with pytest.raises(ValueError, match="hidden_size"):
         config_from_dict(ModelConfig, {"hidden_size": -1})
+
+
+def test_a_value_read_back_from_a_table_column_is_shown_as_a_person_writes_it():
+    train_limit = SETTING["train_limit"]
+    assert train_limit.show(float("nan")) == "all"  # a run on every image, in a column with others
+    assert train_limit.show(10000.0) == "10,000" and train_limit.show(3000.0) == "3000"
+    assert train_limit.show(None) == "all" and train_limit.show(60_000) == "60,000"
