@@ -49,9 +49,9 @@ from .trainer import EndEvent
 
 DATA_FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
 STOP_POLL_SECONDS = 0.05  # how soon a Stop in this process is passed on to the task
-# A training lost with its node or its worker process more often than this is saved as
-# interrupted rather than started again (a node that dies as soon as it gets work).
-MAX_MOVES = 3
+# A training lost with its node or its worker process this often is saved as interrupted
+# rather than started again (a node that dies as soon as it gets work).
+MAX_TRIES = 4
 # What ends a training without being its own error: the training goes on elsewhere.
 LOST = (NodeDiedError, WorkerCrashedError, ObjectLostError)
 
@@ -232,51 +232,49 @@ class RayExecutor:
     def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:
         """Train on a node of the cluster; when the node (or the worker process) is lost, again
         from the latest scored epoch on a node that is left, or saved as interrupted."""
-        latest, moves = spec.state, []
+        latest, node, dead, moves = spec.state, "", set(), []  # moves: those that found a node
         # the whole epochs the training heads for: a cut epoch is finished first
         target = math.ceil(epochs_done(spec.state)) + spec.epochs
 
         def keep(event, state: TrainerState | None) -> None:
-            nonlocal latest
+            nonlocal latest, node
             latest = latest if state is None else state
+            if isinstance(event, Placement):
+                node = event.node
+                moves.extend([event.reason] if event.reason else [])
             if isinstance(event, EndEvent) and moves:
                 event = dataclasses.replace(event, reason=f"{event.reason}; {'; '.join(moves)}")
             report(event, state)
 
-        lost = ""  # how the cluster ended the latest try, when it did
-        while True:
-            if not self._a_node_has_room():
-                why = (
-                    f"{lost} and no node with a CPU for it is left"
-                    if lost
-                    else "no node of the cluster has a CPU for it"
-                )
+        lost, move = "", ""  # how the cluster ended the latest try, and the move it calls for
+        for _ in range(MAX_TRIES):
+            if not self._a_node_has_room(dead):
+                why = f"{lost} and no node with a CPU for it is left" if lost else "no node has a CPU for it"
                 keep(EndEvent(RunStatus.INTERRUPTED, why), None)
                 return
-            attempt = (
-                spec
-                if latest is spec.state
-                else dataclasses.replace(spec, state=latest, epochs=target - round(epochs_done(latest)))
-            )
+            epochs = target - round(epochs_done(latest))
+            attempt = spec if latest is spec.state else dataclasses.replace(spec, state=latest, epochs=epochs)
             try:
-                self._attempt(attempt, keep, stop, moves[-1] if moves else "")
+                self._attempt(attempt, keep, stop, move)
                 return
             except RayTaskError:  # the training's own error, not the cluster's
                 raise
             except LOST as err:
+                if isinstance(err, NodeDiedError):  # for good, though the cluster may not know it yet
+                    dead.add(node)
                 lost = f"{lost_words(err)} at epoch {epochs_done(latest):g}"
                 if stop.is_set():
                     keep(EndEvent(RunStatus.STOPPED, f"when {lost}"), None)
                     return
-                if len(moves) == MAX_MOVES:
-                    keep(EndEvent(RunStatus.INTERRUPTED, f"{lost}, after {MAX_MOVES} moves already"), None)
-                    return
-                where = "moved to another node" if isinstance(err, NodeDiedError) else "started again"
-                moves.append(f"{where} after {lost}")
+                move = f"{'moved to another node' if isinstance(err, NodeDiedError) else 'started again'} after {lost}"
+        keep(EndEvent(RunStatus.INTERRUPTED, f"{lost}, {MAX_TRIES} times"), None)
 
-    def _a_node_has_room(self) -> bool:
-        """Whether a live node has the CPUs a training needs (busy or not)."""
-        return any(node["Alive"] and node["Resources"].get("CPU", 0) >= self.cpus_per_job for node in ray.nodes())
+    def _a_node_has_room(self, dead: set[str]) -> bool:
+        """Whether a live node, none of the `dead`, has the CPUs a training needs (busy or not)."""
+        return any(
+            node["Alive"] and node["NodeID"] not in dead and node["Resources"].get("CPU", 0) >= self.cpus_per_job
+            for node in ray.nodes()
+        )
 
     def _attempt(self, spec: JobSpec, report: Report, stop: threading.Event, moved: str) -> None:
         key = secrets.token_hex(8)  # names this training in the stop mailbox

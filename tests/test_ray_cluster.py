@@ -21,7 +21,7 @@ from rnn_core.executors import make_executor
 from rnn_core.history import RunStatus
 from rnn_core.local_executor import LocalExecutor
 from rnn_core.registry import JobRegistry
-from rnn_core.runs import RunStore
+from rnn_core.runs import RunNotFound, RunStore
 from tests.cluster_app import cells
 from tests.conftest import synthetic_mnist
 
@@ -30,7 +30,7 @@ from ray.cluster_utils import Cluster  # noqa: E402  (needs ray)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = "alice-token"
-N_TRAIN, EPOCHS = 3000, 4  # 300 batches of ten an epoch: time enough to lose a node in one
+N_TRAIN, EPOCHS = 2000, 3  # 200 batches of ten an epoch: time enough to lose a node in one
 HIDDEN = (4, 5, 6, 7, 8, 9)
 GRID = cells(EPOCHS, list(HIDDEN))
 
@@ -69,7 +69,7 @@ def unbroken(data, tmp_path_factory):
     registry = new_registry(data, tmp_path_factory.mktemp("unbroken"), LocalExecutor(data, slots=2))
     try:
         run_ids = [registry.start(*cell, owner=None) for cell in GRID]
-        return {hidden: without_times(ended(registry, run_id).history) for hidden, run_id in zip(HIDDEN, run_ids)}
+        return {hidden: ended(registry, run_id).history for hidden, run_id in zip(HIDDEN, run_ids)}
     finally:
         registry.close()
 
@@ -95,6 +95,12 @@ def without_times(history):
     return [(row.epoch, row.train_loss, row.test_loss, row.test_accuracy) for row in history if not row.partial]
 
 
+def at_whole_epochs(history):
+    """What a run stopped mid-epoch and continued shares with the unbroken run: its scores at
+    every whole epoch (the rest of the cut epoch is a pass of its own, with its own train loss)."""
+    return [(row.epoch, row.test_loss, row.test_accuracy) for row in history if row.epoch == int(row.epoch)]
+
+
 def node_of(registry, run_id) -> str | None:
     return json.loads((registry.store.folder(run_id) / "run.json").read_text()).get("node")
 
@@ -107,9 +113,9 @@ def scored_on_a_node(registry, run_ids, at_least=1):
     """A run that trains on a known node, past `at_least` scored epochs and not near its end."""
     for run_id in run_ids:
         view = registry.view(run_id)
-        if view.status == RunStatus.RUNNING and view.history and at_least <= view.history[-1].epoch < EPOCHS - 1:
-            if node := node_of(registry, run_id):
-                return run_id, node
+        scored = view.history and at_least <= view.history[-1].epoch < EPOCHS - 1
+        if view.status == RunStatus.RUNNING and scored and (node := node_of(registry, run_id)):
+            return run_id, node
     return None
 
 
@@ -138,10 +144,118 @@ def test_a_lost_node_moves_its_runs_to_the_other_and_every_run_ends_as_if_unbrok
     survivor = (workers - {lost}).pop()
     assert all(view.status == RunStatus.FINISHED for view in runs.values())
     for view in runs.values():  # the same losses and accuracies as the unbroken runs, to the bit
-        assert without_times(view.history) == unbroken[view.record.model_config.hidden_size], view.record.label
+        assert without_times(view.history) == without_times(unbroken[view.record.model_config.hidden_size])
     assert runs[moved].reason.startswith(
         f"trained to epoch {EPOCHS}; moved to another node after its node was lost at epoch "
     )
     assert node_of(registry, moved) == survivor
     assert {node_of(registry, run_id) for run_id in run_ids} <= workers
     assert "moved to another node" in table.set_index("run_id").loc[moved, "reason"]
+
+
+def test_with_no_node_left_a_run_is_saved_as_interrupted_and_continues_as_if_unbroken(
+    two_workers, data, unbroken, tmp_path
+):
+    cluster = two_workers
+    registry = new_registry(data, tmp_path, make_executor("ray", data, slots=1))
+    hidden = 6
+    try:
+        run_id = registry.start(*GRID[HIDDEN.index(hidden)], owner=ALICE)
+        _, node = wait_until(lambda: scored_on_a_node(registry, [run_id]))
+        for other in [other for other in cluster.worker_nodes if other.node_id != node]:
+            cluster.remove_node(other)  # the idle worker first, so the run has nowhere to go
+            wait_until(lambda gone=other.node_id: not alive(gone))
+        cluster.remove_node(worker(cluster, node))
+        interrupted = ended(registry, run_id)
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        epochs_left = EPOCHS - math.ceil(interrupted.history[-1].epoch)
+        continued = ended(registry, registry.continue_run(run_id, epochs_left, owner=ALICE))
+    finally:
+        registry.close()
+    assert interrupted.status == RunStatus.INTERRUPTED
+    lost_at = interrupted.history[-1].epoch
+    assert interrupted.reason == f"its node was lost at epoch {lost_at:g} and no node with a CPU for it is left"
+    # continued in place, by its owner, from the epoch the lost node had scored
+    assert continued.run_id == run_id and continued.status == RunStatus.FINISHED
+    assert without_times(continued.history) == without_times(unbroken[hidden])
+
+
+def alive(node_id: str) -> bool:
+    return any(node["Alive"] for node in ray.nodes() if node["NodeID"] == node_id)
+
+
+def scored_once(view) -> bool:
+    return view is not None and bool(view.history) and view.history[-1].epoch >= 1
+
+
+def sweep_runs(registry, sweep_id):
+    """The sweep's runs, or none while its folders are not yet in sight."""
+    try:
+        return sweep.find(registry, sweep_id).runs
+    except RunNotFound:
+        return ()
+
+
+def training_processes(cluster) -> list[str]:
+    """The command lines of this cluster's Ray workers that train or hold a stop mailbox (other
+    Ray clusters on the machine are not counted)."""
+    raylets = {
+        info.process.pid
+        for node in [cluster.head_node, *cluster.worker_nodes]
+        for name, infos in node.all_processes.items()
+        if name == "raylet"
+        for info in infos
+    }
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if parent in raylets and command.startswith(("ray::train_remotely", "ray::StopMailbox")):
+            found.append(command)
+    return found
+
+
+def test_an_app_process_ended_mid_sweep_saves_its_runs_and_leaves_nothing_running(
+    two_workers, data, unbroken, tmp_path
+):
+    cluster = two_workers
+    gc.collect()  # the stop mailboxes of the tests before are freed, so any left are the app's
+    env = {**os.environ, "RNN_EXECUTOR": "ray", "RAY_ADDRESS": cluster.address, "RNN_RUNS_DIR": str(tmp_path)}
+    app = subprocess.Popen(
+        [sys.executable, "-m", "tests.cluster_app", ALICE, str(N_TRAIN), str(EPOCHS), "6,8"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    # this process reads the same runs folder, as a second app server would
+    watcher = new_registry(data, tmp_path, LocalExecutor(data, slots=1))
+    try:
+        sweep_id = app.stdout.readline().strip()
+        wait_until(lambda: all(scored_once(view) for view in sweep_runs(watcher, sweep_id) or [None]))
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 0
+        wait_until(lambda: not training_processes(cluster))  # the driver's end ends its tasks and actor
+        wait_until(lambda: not sweep.find(watcher, sweep_id).busy)
+        saved = sweep.find(watcher, sweep_id).runs
+    finally:
+        watcher.close()
+        if app.poll() is None:
+            app.kill()
+    assert all(view.status == RunStatus.STOPPED and "because the server shut down" in view.reason for view in saved)
+    registry = new_registry(data, tmp_path, make_executor("ray", data))
+    try:
+        continued = [
+            ended(registry, registry.continue_run(view.run_id, EPOCHS - math.ceil(view.history[-1].epoch), ALICE))
+            for view in saved
+        ]
+    finally:
+        registry.close()
+    for view in continued:  # in place, and as if the server had never gone
+        assert view.run_id in {run.run_id for run in saved} and view.status == RunStatus.FINISHED
+        assert at_whole_epochs(view.history) == at_whole_epochs(unbroken[view.record.model_config.hidden_size])
