@@ -185,8 +185,9 @@ def alive(node_id: str) -> bool:
     return any(node["Alive"] for node in ray.nodes() if node["NodeID"] == node_id)
 
 
-def scored_once(view) -> bool:
-    return view is not None and bool(view.history) and view.history[-1].epoch >= 1
+def training(view) -> bool:
+    """Trains, and has its untrained model scored (epoch 0): the trainer is built."""
+    return view is not None and view.status == RunStatus.RUNNING and bool(view.history)
 
 
 def sweep_runs(registry, sweep_id):
@@ -219,25 +220,20 @@ def training_processes(cluster) -> list[str]:
     return found
 
 
-def test_an_app_process_ended_mid_sweep_saves_its_runs_and_leaves_nothing_running(
-    two_workers, data, unbroken, tmp_path
-):
+def test_an_app_process_ended_mid_sweep_saves_its_runs_and_leaves_nothing_running(two_workers, data, tmp_path):
     cluster = two_workers
     gc.collect()  # the stop mailboxes of the tests before are freed, so any left are the app's
-    env = {**os.environ, "RNN_EXECUTOR": "ray", "RAY_ADDRESS": cluster.address, "RNN_RUNS_DIR": str(tmp_path)}
-    app = subprocess.Popen(
-        [sys.executable, "-m", "tests.cluster_app", ALICE, str(N_TRAIN), str(EPOCHS), "6,8"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    runs = tmp_path / "runs"
+    env = {**os.environ, "RNN_EXECUTOR": "ray", "RAY_ADDRESS": cluster.address, "RNN_RUNS_DIR": str(runs)}
+    # runs far longer than the wait for both to train, so the end finds them training
+    command = [sys.executable, "-m", "tests.cluster_app", ALICE, str(N_TRAIN), "30", "6,8"]
+    app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     # this process reads the same runs folder, as a second app server would
-    watcher = new_registry(data, tmp_path, LocalExecutor(data, slots=1))
+    watcher = new_registry(data, runs, LocalExecutor(data, slots=1))
+    watcher.index.recheck_seconds = 0.0  # looks at the disk at every question
     try:
         sweep_id = app.stdout.readline().strip()
-        wait_until(lambda: all(scored_once(view) for view in sweep_runs(watcher, sweep_id) or [None]))
+        wait_until(lambda: all(training(view) for view in sweep_runs(watcher, sweep_id) or [None]))
         app.send_signal(signal.SIGTERM)
         assert app.wait(60) == 0
         wait_until(lambda: not training_processes(cluster))  # the driver's end ends its tasks and actor
@@ -247,15 +243,19 @@ def test_an_app_process_ended_mid_sweep_saves_its_runs_and_leaves_nothing_runnin
         watcher.close()
         if app.poll() is None:
             app.kill()
-    assert all(view.status == RunStatus.STOPPED and "because the server shut down" in view.reason for view in saved)
-    registry = new_registry(data, tmp_path, make_executor("ray", data))
-    try:
-        continued = [
-            ended(registry, registry.continue_run(view.run_id, EPOCHS - math.ceil(view.history[-1].epoch), ALICE))
-            for view in saved
-        ]
+    for view in saved:
+        assert view.status == RunStatus.STOPPED and "because the server shut down" in view.reason, view.reason
+    registry = new_registry(data, runs, make_executor("ray", data))
+    try:  # one epoch more than each had begun, after the restart
+        continued = [ended(registry, registry.continue_run(view.run_id, 1, ALICE)) for view in saved]
     finally:
         registry.close()
-    for view in continued:  # in place, and as if the server had never gone
-        assert view.run_id in {run.run_id for run in saved} and view.status == RunStatus.FINISHED
-        assert at_whole_epochs(view.history) == at_whole_epochs(unbroken[view.record.model_config.hidden_size])
+    straight = new_registry(data, tmp_path / "straight", LocalExecutor(data, slots=2))
+    try:
+        for view in continued:  # in place, and as if the server had never gone
+            assert view.run_id in {run.run_id for run in saved} and view.status == RunStatus.FINISHED
+            cell = cells(round(view.history[-1].epoch), [view.record.model_config.hidden_size])[0]
+            expected = ended(straight, straight.start(*cell, owner=None))
+            assert at_whole_epochs(view.history) == at_whole_epochs(expected.history)
+    finally:
+        straight.close()
