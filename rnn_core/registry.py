@@ -242,6 +242,7 @@ class JobRegistry:
     def stop(self, run_id: str, owner: str | None, password: str | None = None) -> None:
         job = self._job(check_run_id(run_id))
         if job is None:
+            self._refuse_if_trained_elsewhere(run_id, "only that one can stop it")
             return
         if not self.may_change(run_id, owner, password):
             raise NotAllowed("this run was started in another browser: only that browser can stop it")
@@ -255,6 +256,8 @@ class JobRegistry:
         job = self._job(run_id)
         if job is not None and not job.done.is_set():
             raise RuntimeError("the run is training: stop it first")
+        if job is None:
+            self._refuse_if_trained_elsewhere(run_id, "stop it there first")
         self.store.delete(run_id)
         self.index.forget(run_id)
         with self._lock:
@@ -286,6 +289,16 @@ class JobRegistry:
                 if not job.done.wait(max(0.0, deadline - time.monotonic())):
                     job.let_go(f"stopped {SHUTDOWN_REASON}")
         self.executor.shutdown()  # after the waits: a Ray executor leaves the cluster
+
+    def _refuse_if_trained_elsewhere(self, run_id: str, what_then: str) -> None:
+        # Another process (an app server on the same runs folder, a command line) trains it and
+        # is its folder's only writer.
+        try:
+            live = self.index.get(run_id).status.live
+        except (LookupError, ValueError, OSError):  # no such run, or unreadable: nothing trains it
+            return
+        if live:
+            raise RuntimeError(f"run {run_id} trains in another process on this runs folder: {what_then}")
 
     # ----- reading ----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Run records: every model, trained here or uploaded, gets a folder under the runs root.
 
-    runs/<run id>/run.json        configs, status, reason, owner, parent, process, timestamps
+    runs/<run id>/run.json        configs, status, reason, owner, parent, process, node, timestamps
     runs/<run id>/metrics.json    the per-epoch history
     runs/<run id>/checkpoint.pt   the latest good model (rewritten after each epoch)
     runs/<run id>/epochs/<k>.pt   the model after epoch k (see epochs.py)
@@ -248,9 +248,13 @@ class Run:
 
         return on_event
 
-    def mark(self, status: RunStatus, reason: str = "", history: tuple[EpochRecord, ...] = ()) -> RunRecord:
-        """A live status (waiting, running), with this process as its keeper."""
-        self._write_info(status=status.value, reason=reason, **_this_process())
+    def mark(
+        self, status: RunStatus, reason: str = "", history: tuple[EpochRecord, ...] = (), node: str | None = None
+    ) -> RunRecord:
+        """A live status (waiting, running), with this process as its keeper and, where the
+        executor names it, the node that trains the run (a node named before is dropped)."""
+        self.info.pop("node", None)
+        self._write_info(status=status.value, reason=reason, **_this_process(), **({"node": node} if node else {}))
         return self.current_record(history)
 
     def finish(self, status: RunStatus, reason: str, history: tuple[EpochRecord, ...] = ()) -> RunRecord:
