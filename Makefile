@@ -4,6 +4,8 @@
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
+AXE := node_modules/axe-core/axe.min.js
+
 .PHONY: app test lint bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -11,10 +13,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# axe-core, which the browser tests run in each page, from npm (package-lock.json pins it).
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 app: $(VENV)/.installed
 	$(PYTHON) -m streamlit run streamlit_app.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(AXE)
 	$(PYTHON) -m pytest
 
 lint: $(VENV)/.installed

@@ -41,6 +41,7 @@ RESULT_NAMES = {
     "seconds": "Training seconds",
     "seconds_per_epoch": "Seconds per epoch",
     "epochs_trained": "Epochs trained",
+    "reason": "What happened",
     "link": "Run",
 }
 

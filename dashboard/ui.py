@@ -176,7 +176,7 @@ def may_change(run_id: str) -> bool:
 
 
 def choose_run(run_id: str | None) -> None:
-    """Look at this run from now on, on every page; None: the newest finished one."""
+    """Look at this run from now on, on every page; None: the one a tab with no link shows."""
     st.session_state[RUN_KEY] = run_id
     st.session_state.pop(RUN_GONE_KEY, None)
 
@@ -213,7 +213,8 @@ def read_run_link() -> None:
 
 
 def current_run() -> RunView | None:
-    """The run this tab looks at: the one chosen, else the newest finished one, else None."""
+    """The run this tab looks at: the one chosen, else the one the registry shows a tab whose
+    link names none (see `JobRegistry.run_to_show`), else None."""
     runs = registry()
     if runs is None:
         return None
@@ -229,11 +230,11 @@ def current_run() -> RunView | None:
             st.session_state[RUN_KEY] = None
             st.session_state[RUN_GONE_KEY] = (
                 f"Run {chosen} can no longer be shown ({error_words(err)}): its folder was deleted or damaged "
-                "since this tab chose it. The tab shows the newest finished run instead."
+                "since this tab chose it. The tab shows another run instead."
             )
             st.rerun()
-    newest = runs.newest_finished()
-    return runs.view(newest) if newest else None
+    shown = runs.run_to_show(browser_token())
+    return runs.view(shown.run_id) if shown else None
 
 
 @dataclass(frozen=True)
@@ -395,8 +396,8 @@ def _run_status(view: RunView | None, explicit: bool) -> None:
         st.caption("No model yet: train one on the Train page.")
         return
     lines = [f"**Model:** {describe(view.record.model_config)}"]
-    if not explicit:
-        lines.append("*No run chosen: showing the newest finished run.*")
+    if not explicit and (runs := registry()) and (shown := runs.run_to_show(browser_token())):
+        lines.append(f"*No run chosen: showing {shown.why}.*")
     if view.history:
         last = view.history[-1]
         lines.append(f"Epochs trained: **{last.epoch:g}** · test accuracy **{last.test_accuracy:.1f}%**")

@@ -10,6 +10,7 @@ Adding a hyperparameter means adding one field here and using it in the model or
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,7 +120,10 @@ class Setting:
         return value
 
     def show(self, value: Any) -> str:
-        """The value as a person reads it: "0.1", "10,000", "all"."""
+        """The value as a person reads it: "0.1", "10,000", "all". A value from a table column
+        is taken as read there: a missing one (NaN) is "all", a whole float a whole number."""
+        if isinstance(value, float) and self.kind is int:
+            value = None if math.isnan(value) else int(value) if value.is_integer() else value
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
             return f"{value:,}"
         return self.format(value)

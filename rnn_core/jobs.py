@@ -34,9 +34,20 @@ MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the w
 log = logging.getLogger(__name__)
 
 TrainerState = dict[str, Any]  # what `Trainer.state_dict()` gives
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a training runs now, as its executor names the machine (a Ray node's id), and
+    why it runs there when it was moved ("" the first time)."""
+
+    node: str
+    reason: str = ""
+
+
 # How a training reports: every event, with the trainer's state after a scored epoch and at
-# the end (None with a batch event).
-Report = Callable[[Event, TrainerState | None], None]
+# the end (None with a batch event or a placement).
+Report = Callable[[Event | Placement, TrainerState | None], None]
 Training = Callable[["JobSpec", Report, threading.Event], None]
 
 
@@ -162,6 +173,12 @@ class Job:
                 train_config=self.spec.train_config,
             )
 
+    def follow(self, earlier: JobSnapshot) -> None:
+        """This job goes on with the run `earlier` trained in this process: its chart keeps the
+        batch losses trained before, ahead of this job's own."""
+        with self._lock:
+            self._batch_losses[:0] = earlier.batch_losses
+
     # ----- for the executor -----------------------------------------------------------------
 
     def set_queue_position(self, position: int | None) -> None:
@@ -225,8 +242,11 @@ class Job:
         with self._lock:
             self._status, self._reason = event.status, event.reason
 
-    def _on_report(self, event: Event, state: TrainerState | None) -> None:
+    def _on_report(self, event: Event | Placement, state: TrainerState | None) -> None:
         if self._let_go:
+            return
+        if isinstance(event, Placement):
+            self._place(event)
             return
         if isinstance(event, EndEvent) and event.status == RunStatus.STOPPED:
             event = dataclasses.replace(event, reason=f"{self._stop_reason} {event.reason}")
@@ -246,6 +266,12 @@ class Job:
             self._end(event)
         elif state is not None:
             self._publish(self.run.current_record(self._history))
+
+    def _place(self, placement: Placement) -> None:
+        # kept in run.json, so every server reading the folder can tell where the run trains
+        with self._lock:
+            self._reason = placement.reason
+        self._publish(self.run.mark(RunStatus.RUNNING, placement.reason, self._history, node=placement.node))
 
     def _keep_batch_loss(self, event: BatchEvent) -> None:
         # When the points are all used, every other one goes and from then on half as many

@@ -10,13 +10,23 @@ need the code but not the runs folder.
 
 MNIST is put in Ray's object store once per executor, as numpy arrays that every worker on a
 node maps without a copy. Stop goes through a small mailbox actor: a thread in the task waits
-on it and sets the trainer's stop flag, which the trainer checks before every batch.
+on it and sets the trainer's stop flag, which the trainer checks before every batch. Both live
+on the driver's node, so losing any other node loses neither.
+
+A node that dies takes its trainings with it, but not their runs: the driver has each run's
+trainer state after its latest scored epoch, and starts the training again from there on a
+node that is left ("moved to another node after its node was lost at epoch 2"), which is the
+run that never stopped, to the bit. With no node left that has a CPU for it, the run is saved
+as interrupted, to be continued when one is back. Ray itself retries no training: a retry
+would start over from the spec, not from the latest epoch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import math
 import queue
 import secrets
 import threading
@@ -28,13 +38,22 @@ from typing import Any
 import ray
 import ray._private.ray_constants as ray_constants
 import torch
+from ray.exceptions import NodeDiedError, ObjectLostError, RayTaskError, WorkerCrashedError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .data import MnistData
-from .jobs import Job, JobSpec, Report, SlotPool, train_here
+from .history import RunStatus, history_from_rows
+from .jobs import Job, JobSpec, Placement, Report, SlotPool, TrainerState, train_here
 from .runs import RunRecord
+from .trainer import EndEvent
 
 DATA_FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
 STOP_POLL_SECONDS = 0.05  # how soon a Stop in this process is passed on to the task
+# A training lost with its node or its worker process this often is saved as interrupted
+# rather than started again (a node that dies as soon as it gets work).
+MAX_TRIES = 4
+# What ends a training without being its own error: the training goes on elsewhere.
+LOST = (NodeDiedError, WorkerCrashedError, ObjectLostError)
 
 
 def connect(address: str | None = None) -> None:
@@ -133,9 +152,11 @@ def warm_up() -> None:
 _DONE = object()
 
 
-@ray.remote
+@ray.remote(max_retries=0)  # the driver starts a lost training again, from its latest epoch
 def train_remotely(stored: dict[str, Any], mailbox, key: str, training: RemoteTraining):
-    """Yields (event, trainer state or None) as the run trains, as `train_here` reports them."""
+    """Yields the id of the node it runs on, then (event, trainer state or None) as the run
+    trains, as `train_here` reports them."""
+    yield ray.get_runtime_context().get_node_id()
     torch.set_num_threads(training.threads)
     stop = threading.Event()
     threading.Thread(target=_watch_for_stop, args=(mailbox, key, stop), daemon=True, name="rnn-stop-watch").start()
@@ -161,6 +182,16 @@ def train_remotely(stored: dict[str, Any], mailbox, key: str, training: RemoteTr
         mailbox.release.remote(key)
 
 
+def epochs_done(state: TrainerState | None) -> float:
+    """The epochs a trainer state has trained (0 for a new model)."""
+    history = history_from_rows(state["history"]) if state else ()
+    return history[-1].epoch if history else 0
+
+
+def lost_words(err: Exception) -> str:
+    return "its node was lost" if isinstance(err, NodeDiedError) else "its worker process was lost"
+
+
 def cluster_slots(cpus_per_job: int) -> int:
     """How many jobs train at once by default: the cluster's CPUs per job."""
     return max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_job)
@@ -175,7 +206,8 @@ class RayExecutor:
         connect(address)
         self.cpus_per_job = cpus_per_job
         self.data_ref = ray.put(stored_mnist(data))
-        self.mailbox = StopMailbox.remote()
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.mailbox = StopMailbox.options(scheduling_strategy=here).remote()
         ray.get(self.mailbox.ready.remote())  # up before any job needs it: a Stop is never late
         self.slots = slots or cluster_slots(cpus_per_job)
         self._pool = SlotPool(self.slots, "rnn-ray-driver")
@@ -198,6 +230,53 @@ class RayExecutor:
             ray.shutdown()
 
     def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:
+        """Train on a node of the cluster; when the node (or the worker process) is lost, again
+        from the latest scored epoch on a node that is left, or saved as interrupted."""
+        latest, node, dead, moves = spec.state, "", set(), []  # moves: those that found a node
+        # the whole epochs the training heads for: a cut epoch is finished first
+        target = math.ceil(epochs_done(spec.state)) + spec.epochs
+
+        def keep(event, state: TrainerState | None) -> None:
+            nonlocal latest, node
+            latest = latest if state is None else state
+            if isinstance(event, Placement):
+                node = event.node
+                moves.extend([event.reason] if event.reason else [])
+            if isinstance(event, EndEvent) and moves:
+                event = dataclasses.replace(event, reason=f"{event.reason}; {'; '.join(moves)}")
+            report(event, state)
+
+        lost, move = "", ""  # how the cluster ended the latest try, and the move it calls for
+        for _ in range(MAX_TRIES):
+            if not self._a_node_has_room(dead):
+                why = f"{lost} and no node with a CPU for it is left" if lost else "no node has a CPU for it"
+                keep(EndEvent(RunStatus.INTERRUPTED, why), None)
+                return
+            epochs = target - round(epochs_done(latest))
+            attempt = spec if latest is spec.state else dataclasses.replace(spec, state=latest, epochs=epochs)
+            try:
+                self._attempt(attempt, keep, stop, move)
+                return
+            except RayTaskError:  # the training's own error, not the cluster's
+                raise
+            except LOST as err:
+                if isinstance(err, NodeDiedError):  # for good, though the cluster may not know it yet
+                    dead.add(node)
+                lost = f"{lost_words(err)} at epoch {epochs_done(latest):g}"
+                if stop.is_set():
+                    keep(EndEvent(RunStatus.STOPPED, f"when {lost}"), None)
+                    return
+                move = f"{'moved to another node' if isinstance(err, NodeDiedError) else 'started again'} after {lost}"
+        keep(EndEvent(RunStatus.INTERRUPTED, f"{lost}, {MAX_TRIES} times"), None)
+
+    def _a_node_has_room(self, dead: set[str]) -> bool:
+        """Whether a live node, none of the `dead`, has the CPUs a training needs (busy or not)."""
+        return any(
+            node["Alive"] and node["NodeID"] not in dead and node["Resources"].get("CPU", 0) >= self.cpus_per_job
+            for node in ray.nodes()
+        )
+
+    def _attempt(self, spec: JobSpec, report: Report, stop: threading.Event, moved: str) -> None:
         key = secrets.token_hex(8)  # names this training in the stop mailbox
         stream = train_remotely.options(num_cpus=self.cpus_per_job).remote(
             self.data_ref, self.mailbox, key, RemoteTraining(spec, self.cpus_per_job)
@@ -208,6 +287,7 @@ class RayExecutor:
         )
         forwarder.start()
         try:
+            report(Placement(ray.get(next(stream)), moved), None)
             for ref in stream:
                 report(*ray.get(ref))
         finally:

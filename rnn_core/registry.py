@@ -77,6 +77,14 @@ class RunView:
         return bool(self.history)
 
 
+@dataclass(frozen=True)
+class ShownRun:
+    """The run a tab shows when its link names none, and why that one."""
+
+    run_id: str
+    why: str
+
+
 class JobRegistry:
     def __init__(
         self,
@@ -111,10 +119,10 @@ class JobRegistry:
         sweep: SweepTag | None = None,
     ) -> str:
         """Queue a new model trained from scratch; returns its run id. A sweep's runs are
-        bounded by `check_sweep`, every other by the runs this browser has waiting."""
+        bounded by `check_sweep`, every other by the runs this browser has going."""
         resolve_device(train_config.device)  # checked before anything is saved
         if sweep is None:
-            self._check_waiting(owner)
+            self._check_runs_going(owner)
         run = self.store.create(model_config, train_config, label=label, owner=owner, sweep=sweep)
         return self._submit(run, model_config, train_config, None, train_config.epochs)
 
@@ -134,15 +142,16 @@ class JobRegistry:
                 f"run {run_id} has trained {trained:,g} epochs, and runs here count fewer than {MAX_EPOCH:,}: "
                 f"it cannot train {epochs} more"
             )
-        self._check_waiting(owner)
+        self._check_runs_going(owner)
         checkpoint = self.checkpoint(run_id)
         state = checkpoint.trainer_state()
         # a state that does not fit this server's data is refused here, not in a worker
         trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
         if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
-            return self._submit(
-                self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs
-            )
+            self._submit(self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs)
+            if view.live is not None:  # the chart goes on from the batches trained before
+                self._job(run_id).follow(view.live)
+            return run_id
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
         run = self.store.create(
             checkpoint.model_config, checkpoint.train_config, label=f"continues {run_id}", owner=owner, parent=parent
@@ -167,16 +176,26 @@ class JobRegistry:
         ):
             raise LimitReached("a sweep of yours is still training: stop it or wait for it before starting another")
 
-    def _check_waiting(self, owner: str | None) -> None:
+    def runs_going(self, owner: str | None) -> list[str]:
+        """The runs this browser has training or waiting, its sweep's apart, newest first."""
         if owner is None:
-            return
-        waiting = sum(
-            1 for job in self._all_jobs() if self._owned(job, owner) and job.snapshot().status == RunStatus.WAITING
+            return []
+        return sorted(
+            (
+                job.run_id
+                for job in self._all_jobs()
+                if self._owned(job, owner) and not job.run.info.get("sweep") and job.snapshot().busy
+            ),
+            reverse=True,
         )
-        if waiting >= self.limits.waiting_per_browser:
+
+    def _check_runs_going(self, owner: str | None) -> None:
+        going = len(self.runs_going(owner))
+        if going >= self.limits.runs_per_browser:
+            runs = "a run" if going == 1 else f"{going} runs"
             raise LimitReached(
-                f"you already have {waiting} runs waiting for a training slot, as many as this server allows: "
-                "stop one, or wait until one starts"
+                f"you already have {runs} training or waiting, as many as this server allows one browser: "
+                "stop one, or wait until one ends"
             )
 
     @staticmethod
@@ -223,6 +242,7 @@ class JobRegistry:
     def stop(self, run_id: str, owner: str | None, password: str | None = None) -> None:
         job = self._job(check_run_id(run_id))
         if job is None:
+            self._refuse_if_trained_elsewhere(run_id, "only that one can stop it")
             return
         if not self.may_change(run_id, owner, password):
             raise NotAllowed("this run was started in another browser: only that browser can stop it")
@@ -236,11 +256,21 @@ class JobRegistry:
         job = self._job(run_id)
         if job is not None and not job.done.is_set():
             raise RuntimeError("the run is training: stop it first")
+        if job is None:
+            self._refuse_if_trained_elsewhere(run_id, "stop it there first")
         self.store.delete(run_id)
         self.index.forget(run_id)
         with self._lock:
             self._jobs.pop(run_id, None)
             self._watched.pop(run_id, None)
+
+    def feature(self, run_id: str | None, password: str | None) -> None:
+        """Feature `run_id` (or none) for every browser that has no run of its own: the admin's."""
+        if not self.is_admin(password):
+            raise NotAllowed("only the teacher (the admin password) can feature a run")
+        if run_id is not None:
+            self.index.get(run_id)  # RunNotFound for a run that is not there
+        self.index.feature(run_id)
 
     def close(self, wait_seconds: float = 0.0) -> None:
         """The server is going down: every job stops within a batch and is saved as stopped
@@ -259,6 +289,16 @@ class JobRegistry:
                 if not job.done.wait(max(0.0, deadline - time.monotonic())):
                     job.let_go(f"stopped {SHUTDOWN_REASON}")
         self.executor.shutdown()  # after the waits: a Ray executor leaves the cluster
+
+    def _refuse_if_trained_elsewhere(self, run_id: str, what_then: str) -> None:
+        # Another process (an app server on the same runs folder, a command line) trains it and
+        # is its folder's only writer.
+        try:
+            live = self.index.get(run_id).status.live
+        except (LookupError, ValueError, OSError):  # no such run, or unreadable: nothing trains it
+            return
+        if live:
+            raise RuntimeError(f"run {run_id} trains in another process on this runs folder: {what_then}")
 
     # ----- reading ----------------------------------------------------------------------------
 
@@ -282,9 +322,24 @@ class JobRegistry:
             RunView(record, jobs[record.run_id].snapshot() if record.run_id in jobs else None) for record in records
         ], problems
 
-    def newest_finished(self) -> str | None:
+    def featured(self) -> str | None:
+        return self.index.featured()
+
+    def run_to_show(self, owner: str | None) -> ShownRun | None:
+        """For a tab whose link names no run: this browser's newest run; else the one the
+        teacher featured; else the newest finished run that is no sweep's (a sweep's cells are
+        often unfinished experiments, not what a class should meet first)."""
         records, _ = self.index.records()
-        return next((record.run_id for record in records if record.status == RunStatus.FINISHED), None)
+        own = next((record for record in records if owner is not None and record.owned_by(owner)), None)
+        if own is not None:
+            return ShownRun(own.run_id, "your newest run")
+        featured = self.index.featured()
+        if featured is not None:
+            return ShownRun(featured, "the run your teacher featured")
+        newest = next(
+            (record for record in records if record.status == RunStatus.FINISHED and record.sweep is None), None
+        )
+        return ShownRun(newest.run_id, "the newest finished run on this server") if newest else None
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         """The run's model after its latest scored epoch: from memory while its job is here,

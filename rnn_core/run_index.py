@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .runs import METRICS_FILE, RUN_FILE, RunNotFound, RunRecord, RunStore, check_run_id
+from .runs import FEATURED_FILE, METRICS_FILE, RUN_FILE, RunNotFound, RunRecord, RunStore, check_run_id
 
 # What tells a folder changed: its own time (a file replaced in it) and its two record files'
 # (a file rewritten in place).
@@ -53,6 +53,7 @@ class RunIndex:
         self._checked_at = -float("inf")
         self.version = 0  # goes up with every change, so a table built from the records can be kept
         self._closed = threading.Event()
+        self._featured: tuple[Signature, str | None] = ((), None)
 
     def keep_fresh(self) -> None:
         """Look at the disk in a thread of this index's own, until `close()`."""
@@ -73,6 +74,13 @@ class RunIndex:
         folder = str(self.store.folder(record.run_id))
         with self._lock:
             self._entries[record.run_id] = _Entry(_signature(folder), record, None, ours=True)
+            self.version += 1
+
+    def feature(self, run_id: str | None) -> None:
+        """Feature `run_id` (or none) for every server on this runs folder."""
+        self.store.feature(run_id)
+        with self._lock:
+            self._featured = (_signature(str(self.store.root / FEATURED_FILE)), run_id)
             self.version += 1
 
     def forget(self, run_id: str) -> None:
@@ -108,6 +116,14 @@ class RunIndex:
             [entry.note for _, entry in entries if entry.note is not None],
         )
 
+    def featured(self) -> str | None:
+        """The featured run's id, when it is a run of the index."""
+        self.refresh()
+        with self._lock:
+            run_id = self._featured[1]
+            entry = self._entries.get(run_id) if run_id else None
+        return run_id if entry is not None and entry.record is not None else None
+
     def refresh(self, force: bool = False) -> None:
         """Read again the folders that changed on disk since the last look. The look itself
         holds no lock, so questions are answered meanwhile; what changed is put in at the end,
@@ -118,6 +134,7 @@ class RunIndex:
                 return
             self._checked_at = now
             known = dict(self._entries)
+        self._refresh_featured()
         names = set(self.store.folder_names())
         changed = {}
         for name in names:
@@ -138,6 +155,15 @@ class RunIndex:
                 else:
                     self._entries[name] = entry
                 self.version += 1
+
+    def _refresh_featured(self) -> None:
+        signature = _signature(str(self.store.root / FEATURED_FILE))
+        if signature == self._featured[0]:
+            return
+        run_id = self.store.featured()
+        with self._lock:
+            self._featured = (signature, run_id)
+            self.version += 1
 
     @staticmethod
     def _keeper_may_have_died(entry: _Entry) -> bool:

@@ -1,6 +1,6 @@
 """Run records: every model, trained here or uploaded, gets a folder under the runs root.
 
-    runs/<run id>/run.json        configs, status, reason, owner, parent, process, timestamps
+    runs/<run id>/run.json        configs, status, reason, owner, parent, process, node, timestamps
     runs/<run id>/metrics.json    the per-epoch history
     runs/<run id>/checkpoint.pt   the latest good model (rewritten after each epoch)
     runs/<run id>/epochs/<k>.pt   the model after epoch k (see epochs.py)
@@ -39,6 +39,8 @@ from .trainer import EndEvent, Event, EventCallback, Trainer
 SWEEPABLE = frozenset(field.name for cls in (ModelConfig, TrainConfig) for field in dataclasses.fields(cls))
 RUN_ID_PATTERN = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "metrics.json", "checkpoint.pt"
+# Beside the run folders: the run a teacher has featured, shown to a browser that has none of its own.
+FEATURED_FILE = "featured.json"
 MAX_RECORD_BYTES = 16 * 2**20  # run.json and metrics.json are a few KB; refuse planted giants
 # A creation time a run can have (seconds since 1970): before 2100, which pandas can show.
 MAX_CREATED = 4_102_444_800
@@ -246,9 +248,13 @@ class Run:
 
         return on_event
 
-    def mark(self, status: RunStatus, reason: str = "", history: tuple[EpochRecord, ...] = ()) -> RunRecord:
-        """A live status (waiting, running), with this process as its keeper."""
-        self._write_info(status=status.value, reason=reason, **_this_process())
+    def mark(
+        self, status: RunStatus, reason: str = "", history: tuple[EpochRecord, ...] = (), node: str | None = None
+    ) -> RunRecord:
+        """A live status (waiting, running), with this process as its keeper and, where the
+        executor names it, the node that trains the run (a node named before is dropped)."""
+        self.info.pop("node", None)
+        self._write_info(status=status.value, reason=reason, **_this_process(), **({"node": node} if node else {}))
         return self.current_record(history)
 
     def finish(self, status: RunStatus, reason: str, history: tuple[EpochRecord, ...] = ()) -> RunRecord:
@@ -368,6 +374,19 @@ class RunStore:
             (entry.name for entry in os.scandir(self.root) if not entry.name.startswith(".") and entry.is_dir()),
             reverse=True,
         )
+
+    def featured(self) -> str | None:
+        """The run a teacher has featured, if any; a damaged or planted file features none."""
+        try:
+            run_id = _read_json(self.root / FEATURED_FILE).get("run_id")
+            return check_run_id(run_id)
+        except (OSError, ValueError, AttributeError, RunNotFound):
+            return None
+
+    def feature(self, run_id: str | None) -> None:
+        """Feature `run_id` (one run at a time), or none."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_json(self.root / FEATURED_FILE, {"run_id": None if run_id is None else check_run_id(run_id)})
 
     def read_or_note(self, name: str) -> RunRecord | str:
         """The run in folder `name`, or the note that says why it is skipped."""

@@ -27,7 +27,7 @@ class SettingsError(ValueError):
 class Limits:
     """What one person may ask of a shared server; each refused with a sentence."""
 
-    waiting_per_browser: int = 4  # runs of one browser waiting in line at once
+    runs_per_browser: int = 2  # runs of one browser training or waiting at once (its sweep apart)
     runs_per_sweep: int = 25  # cells in one sweep's grid (5 x 5)
 
 
@@ -57,7 +57,7 @@ class ServerSettings:
             unwatched_minutes=_read(env, "RNN_UNWATCHED_MINUTES", _minutes, 10.0),
             admin_password=_read(env, "RNN_ADMIN_PASSWORD", str, None),
             limits=Limits(
-                waiting_per_browser=_read(env, "RNN_MAX_WAITING_PER_BROWSER", _whole(1, 1000), 4),
+                runs_per_browser=_read(env, "RNN_MAX_RUNS_PER_BROWSER", _whole(1, 1000), 2),
                 runs_per_sweep=_read(env, "RNN_MAX_RUNS_PER_SWEEP", _whole(1, 10_000), 25),
             ),
         )

@@ -49,7 +49,16 @@ from .train import (
 from .trainer import resolve_device
 
 SETTING_NAMES = tuple(declared.name for declared in SETTINGS)
-RESULT_COLUMNS = ["test_accuracy", "test_loss", "seconds", "seconds_per_epoch", "epochs_trained", "status", "run_id"]
+RESULT_COLUMNS = [
+    "test_accuracy",
+    "test_loss",
+    "seconds",
+    "seconds_per_epoch",
+    "epochs_trained",
+    "status",
+    "reason",  # what happened, e.g. "trained to epoch 3; moved to another node after its node was lost at epoch 2"
+    "run_id",
+]
 POLL_SECONDS = 0.2
 
 Cell = tuple[ModelConfig, TrainConfig]
@@ -139,6 +148,7 @@ def result(view: RunView, settings: Iterable[str] = SETTING_NAMES) -> dict[str, 
         "seconds_per_epoch": sum(whole) / len(whole) if whole else None,
         "epochs_trained": last.epoch if last else 0,
         "status": view.status.value,
+        "reason": view.reason,
         "run_id": view.run_id,
     }
 

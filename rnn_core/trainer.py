@@ -56,7 +56,7 @@ class BatchEvent:
     batch: int  # batches done in this pass
     batches: int  # batches per pass
     images_seen: int  # images done in this epoch
-    loss: float  # loss of the latest batch
+    loss: float  # mean loss of the batches since the previous event, weighed by their images
 
 
 @dataclass(frozen=True)
@@ -288,6 +288,9 @@ class Trainer:
         epoch_start = (epoch_number - 1) * self.train_size
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
+        # A pass's last batch is often short (10,000 images in batches of 64 end with 16): its
+        # loss alone is noisy, so each event gives the mean of the batches since the last one.
+        loss_since, images_since = torch.zeros((), device=self.device), 0
         seen, last_emit = 0, -math.inf
         for batch in range(first_batch, batches):
             if stop.is_set():
@@ -301,12 +304,15 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             loss_sum += loss.detach()
+            loss_since += loss.detach() * len(index)
+            images_since += len(index)
             seen += len(index)
             self.images_trained += len(index)
             now = time.perf_counter()
             if now - last_emit >= self.batch_event_interval or batch == batches - 1:
                 last_emit = now
-                value = loss.item()
+                value = loss_since.item() / images_since
+                loss_since, images_since = torch.zeros((), device=self.device), 0
                 # emitted even when it blew up: the loss chart shows the blow-up
                 emit(
                     BatchEvent(
@@ -349,7 +355,9 @@ class Trainer:
         start: float,
     ) -> EndEvent:
         # a stop before the pass's first batch cut nothing short: the epochs so far are whole
-        end = EndEvent(RunStatus.STOPPED, f"during epoch {epoch_number}" if seen else f"before epoch {epoch_number}")
+        done_in_epoch = self.images_trained % self.train_size
+        where = f"during epoch {epoch_number}, after {done_in_epoch:,} of its {self.train_size:,} images"
+        end = EndEvent(RunStatus.STOPPED, where if seen else f"before epoch {epoch_number}")
         if seen:
             record = self._record(train_loss, time.perf_counter() - start, seen, partial=True)
             if math.isfinite(record.test_loss):

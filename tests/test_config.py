@@ -116,3 +116,10 @@ def test_the_reading_order_is_read_from_a_link_and_named_only_when_it_is_not_row
     )
     assert all(preset.model.reading_order == "rows" for preset in PRESETS.values())
     assert ModelConfig(reading_order="columns").order.steps == 28
+
+
+def test_a_value_read_back_from_a_table_column_is_shown_as_a_person_writes_it():
+    train_limit = SETTING["train_limit"]
+    assert train_limit.show(float("nan")) == "all"  # a run on every image, in a column with others
+    assert train_limit.show(10000.0) == "10,000" and train_limit.show(3000.0) == "3000"
+    assert train_limit.show(None) == "all" and train_limit.show(60_000) == "60,000"

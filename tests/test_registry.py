@@ -15,7 +15,7 @@ from rnn_core.checkpoint import load_checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.local_executor import LocalExecutor
-from rnn_core.registry import JobRegistry, LimitReached, NotAllowed
+from rnn_core.registry import JobRegistry, LimitReached, NotAllowed, ShownRun
 from rnn_core.runs import RunNotFound, RunStore
 from rnn_core.server_settings import Limits
 from rnn_core.trainer import Trainer
@@ -24,7 +24,7 @@ from tests.conftest import synthetic_mnist
 MODEL = ModelConfig(hidden_size=6)
 QUICK = TrainConfig(epochs=2, batch_size=40, device="cpu")
 LONG = TrainConfig(epochs=200, batch_size=10, device="cpu")
-ALICE, BOB = "alice-token", "bob-token"
+ALICE, BOB, CAROL = "alice-token", "bob-token", "carol-token"
 
 
 def wait_until(condition, timeout=60.0):
@@ -64,7 +64,7 @@ def test_a_run_trains_to_the_end_and_any_reader_sees_the_same_run(registry):
     # a second tab, or a reload, asks by run id and reads the same records from the run folder
     again = registry.view(run_id)
     assert again.record.history == view.history and again.record.label == "notebook"
-    assert registry.newest_finished() == run_id
+    assert registry.run_to_show(BOB).run_id == run_id
 
 
 def test_stop_is_seen_at_once_and_the_run_is_saved_with_the_reason(registry):
@@ -75,6 +75,19 @@ def test_stop_is_seen_at_once_and_the_run_is_saved_with_the_reason(registry):
     view = finished(registry, run_id)
     assert view.status == RunStatus.STOPPED and view.reason.startswith("stopped by the user during epoch")
     assert view.history[-1].partial and registry.store.read(run_id).status == RunStatus.STOPPED
+
+
+def test_a_run_continued_in_place_keeps_the_batch_losses_of_its_earlier_training(registry):
+    run_id = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+    wait_until(lambda: len(registry.view(run_id).history) >= 2)  # a scored epoch to go on from
+    registry.stop(run_id, owner=ALICE)
+    before = finished(registry, run_id).live.batch_losses
+    assert registry.continue_run(run_id, 1, owner=ALICE) == run_id
+    wait_until(lambda: len(registry.view(run_id).live.batch_losses) > len(before))
+    after = registry.view(run_id).live.batch_losses
+    registry.stop(run_id, owner=ALICE)
+    assert after[: len(before)] == before
+    assert after[len(before)][0] >= before[-1][0]  # the new points follow on
 
 
 def test_another_browser_cannot_stop_or_delete_a_run_but_the_admin_can(registry):
@@ -288,16 +301,54 @@ def test_close_stops_every_training_and_saves_it_continuable(tmp_path):
         again.close(wait_seconds=30)
 
 
-def test_a_browser_may_have_only_so_many_runs_waiting(tmp_path):
-    registry = new_registry(tmp_path, slots=1, limits=Limits(waiting_per_browser=2))
+def test_a_browser_may_have_only_so_many_runs_going_and_a_stopped_one_frees_its_place(tmp_path):
+    registry = new_registry(tmp_path, slots=1, limits=Limits(runs_per_browser=2))
     try:
-        training(registry, registry.start(MODEL, LONG, owner=ALICE))
-        registry.start(MODEL, LONG, owner=ALICE)
-        registry.start(MODEL, LONG, owner=ALICE)
-        with pytest.raises(LimitReached, match="2 runs waiting"):
+        done = finished(registry, registry.start(MODEL, QUICK, owner=ALICE)).run_id  # ended: not going
+        first = training(registry, registry.start(MODEL, LONG, owner=ALICE)).run_id
+        second = registry.start(MODEL, LONG, owner=ALICE)  # waits in line
+        assert registry.runs_going(ALICE) == sorted([first, second], reverse=True)
+        with pytest.raises(LimitReached, match="2 runs training or waiting"):
             registry.start(MODEL, LONG, owner=ALICE)
+        with pytest.raises(LimitReached):
+            registry.continue_run(done, 1, owner=ALICE)  # a continue is a run going too
         registry.start(MODEL, LONG, owner=BOB)  # another browser has its own allowance
-        assert registry.waiting() == 3
+        registry.stop(first, owner=ALICE)
+        wait_until(lambda: len(registry.runs_going(ALICE)) < 2)
+        registry.start(MODEL, LONG, owner=ALICE)
+        assert registry.waiting() == 2
+    finally:
+        registry.close()
+
+
+def test_a_tab_with_no_run_named_shows_its_own_newest_run_else_the_featured_one_else_a_finished_one_of_no_sweep(
+    tmp_path,
+):
+    from rnn_core.runs import SweepTag
+
+    registry = new_registry(tmp_path, admin_password="sesame")
+    try:
+        assert registry.run_to_show(ALICE) is None  # an empty server
+        plain = finished(registry, registry.start(MODEL, QUICK, owner=BOB)).run_id
+        tag = SweepTag("20261205-000000-abcdef", ("hidden_size",))
+        sweep_cell = finished(registry, registry.start(MODEL, QUICK, owner=BOB, sweep=tag))
+        assert sweep_cell.record.sweep is not None
+        assert registry.run_to_show(ALICE).run_id == plain  # the newer sweep cell is passed over
+        with pytest.raises(NotAllowed):
+            registry.feature(sweep_cell.run_id, password="wrong")
+        registry.feature(sweep_cell.run_id, password="sesame")
+        assert registry.run_to_show(ALICE) == ShownRun(sweep_cell.run_id, "the run your teacher featured")
+        own = finished(registry, registry.start(MODEL, QUICK, owner=ALICE)).run_id
+        assert registry.run_to_show(ALICE) == ShownRun(own, "your newest run")
+        # a second server on the same runs folder sees the teacher's choice
+        other = new_registry(tmp_path)
+        try:
+            assert other.run_to_show(CAROL) == ShownRun(sweep_cell.run_id, "the run your teacher featured")
+        finally:
+            other.close()
+        registry.feature(None, password="sesame")
+        assert registry.featured() is None
+        assert registry.run_to_show(CAROL) == ShownRun(own, "the newest finished run on this server")
     finally:
         registry.close()
 

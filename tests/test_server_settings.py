@@ -14,7 +14,7 @@ def test_unset_variables_give_the_defaults():
     settings = ServerSettings.from_environment({})
     assert settings == ServerSettings()
     assert settings.runs_dir == Path("runs") and settings.executor == "local" and settings.max_trainings is None
-    assert settings.limits == Limits(waiting_per_browser=4, runs_per_sweep=25)
+    assert settings.limits == Limits(runs_per_browser=2, runs_per_sweep=25)
 
 
 def test_every_variable_is_read():
@@ -28,12 +28,12 @@ def test_every_variable_is_read():
             "RNN_MAX_TRAININGS": "3",
             "RNN_UNWATCHED_MINUTES": "2.5",
             "RNN_ADMIN_PASSWORD": "sesame",
-            "RNN_MAX_WAITING_PER_BROWSER": "2",
+            "RNN_MAX_RUNS_PER_BROWSER": "3",
             "RNN_MAX_RUNS_PER_SWEEP": "9",
         }
     )
     assert settings == ServerSettings(
-        Path("/srv/runs"), Path("/srv/data"), Path("/srv/mnist"), "ray", "10.0.0.1:6379", 3, 2.5, "sesame", Limits(2, 9)
+        Path("/srv/runs"), Path("/srv/data"), Path("/srv/mnist"), "ray", "10.0.0.1:6379", 3, 2.5, "sesame", Limits(3, 9)
     )
 
 
