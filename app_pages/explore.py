@@ -6,14 +6,12 @@ import random
 
 import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 
 from dashboard import charts, explore_tables, ui
-from dashboard.explore_tables import TO_COME
 from dashboard.inert import inert
-from dashboard.player import Player
+from dashboard.player import faded_after_row, only_row, row_frame, row_param, row_player
 from rnn_core.data import MnistData
 from rnn_core.model import ROWS
 
@@ -27,7 +25,6 @@ GUESS_PX = 14  # width of one digit's column in the guess map
 NO_DIGIT = "any digit"
 DIGIT_CHOICES = [NO_DIGIT, *range(10)]
 
-PLAYER = Player("explore", slider_key="explore_t", interval=PLAY_INTERVAL_S, start=1)  # t = 1: the first row read
 state = st.session_state
 
 
@@ -76,20 +73,21 @@ def _random_image(data: MnistData) -> None:
     state.explore_index = random.randrange(len(images))
 
 
-# The row view's charts are drawn on every Play step. Their specs are built once (per label)
-# and take their data from named datasets, so a step only sends new tables and the browser
-# updates the charts in place instead of rebuilding them.
-PIXELS, NOW, GUESSES, ROW_INPUT, GUESS_NOW = "pixels", "now", "guesses", "row_input", "guess_now"
-DIMMED_WHEN_TO_COME = alt.when(alt.datum.state == TO_COME).then(alt.value(charts.DIMMED)).otherwise(alt.value(1.0))
+# The row view's charts are drawn once per image, with every row's data: the player moves row t
+# in the browser (see dashboard/player.py), so Play sends nothing and reruns nothing.
+PIXELS, GUESSES = "pixels", "guesses"
+ROW_T = "explore_t"
+T_FIRST = 1  # the first row read
+ROW = row_param(ROW_T, T_FIRST)
 
 
 @charts.cached_spec
 def reveal_spec() -> dict:
     """The image with the rows read so far, the row being read framed in orange, the rest dimmed."""
-    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, opacity=DIMMED_WHEN_TO_COME, row_title="row = time step t")
+    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, opacity=faded_after_row(ROW), row_title="row = time step t")
     return charts.spec(
         # grey behind the digit: dimmed rows to come fade into it, read rows stand out as paper
-        alt.layer(picture, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
+        alt.layer(picture, row_frame(ROW)).add_params(ROW).configure_view(fill=charts.FOG, stroke=None),
         "The image, row by row",
         "Heatmap of the chosen digit, 28 rows of 28 pixels, dark ink on white; the rows read so "
         "far are clear, the row being read at step t is framed in orange, the rows to come are faded.",
@@ -106,7 +104,7 @@ def guess_map_spec() -> dict:
             x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
             y=charts.row_axis(None, labels=False),
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
-            opacity=DIMMED_WHEN_TO_COME,
+            opacity=faded_after_row(ROW),
             tooltip=[
                 alt.Tooltip("row:O", title="after row"),
                 alt.Tooltip("digit:O"),
@@ -116,7 +114,7 @@ def guess_map_spec() -> dict:
         .properties(width=10 * GUESS_PX, height=ROWS * PIXEL_PX)
     )
     return charts.spec(
-        alt.layer(chart, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
+        alt.layer(chart, row_frame(ROW)).add_params(ROW).configure_view(fill=charts.FOG, stroke=None),
         "Guess per row",
         "Heatmap of the model's probability for each digit (columns) after each row read (rows, "
         "level with the image's rows): darker blue is more probable; rows to come are faded.",
@@ -126,7 +124,7 @@ def guess_map_spec() -> dict:
 @charts.cached_spec
 def input_vector_spec() -> dict:
     chart = (
-        alt.Chart(alt.Data(name=ROW_INPUT))
+        alt.Chart(alt.Data(name=PIXELS))
         .mark_bar(color=charts.HIGHLIGHT)
         .encode(
             x=alt.X("column:O", title="pixel column", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
@@ -136,7 +134,7 @@ def input_vector_spec() -> dict:
         .properties(height=230)
     )
     return charts.spec(
-        chart,
+        only_row(chart, ROW).add_params(ROW),
         "Input at step t: row t, 28 numbers",
         "Bar chart of the 28 numbers the network receives at step t: the ink of each pixel of row t, from 0 to 1.",
     )
@@ -145,7 +143,7 @@ def input_vector_spec() -> dict:
 @charts.cached_spec
 def guess_bars_spec() -> dict:
     chart = (
-        alt.Chart(alt.Data(name=GUESS_NOW))
+        alt.Chart(alt.Data(name=GUESSES))
         .mark_bar()
         .encode(
             x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
@@ -156,45 +154,35 @@ def guess_bars_spec() -> dict:
         .properties(height=250)
     )
     return charts.spec(
-        chart,
+        only_row(chart, ROW).add_params(ROW),
         "Guess after row t",
         "Bar chart of the model's probability for each digit after reading rows 1 to t: blue is "
         "its answer, green the true label when the answer is another digit.",
     )
 
 
-def _reading_now(t: int) -> str:
-    read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
-    to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
-    return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
-
-
-def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, ticking: bool) -> None:
-    """Slider, Play and the charts for step t. Runs as a fragment, every PLAY_INTERVAL_S while playing."""
-    t = PLAYER.controls(ticking, "Time step t (the row being read; 1 = the first)")
-    st.markdown(_reading_now(t))
-    now = pd.DataFrame({"row": [t]})
+def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None) -> None:
+    """The player and the charts of every step t, sent once."""
+    row_player(
+        ROW_T,
+        "Time step t (the row being read; 1 = the first)",
+        explore_tables.step_sentences(probabilities, label),
+        start=T_FIRST,
+        interval_s=PLAY_INTERVAL_S,
+    )
     # three columns side by side on a screen, one under the other on a phone
     picture_col, map_col, side_col = st.columns([7, 4, 7])
-    charts.show(
-        picture_col, reveal_spec(), {PIXELS: explore_tables.row_reveal_frame(image, t), NOW: now}, width="content"
-    )
+    pixels = charts.pixel_table(image)
+    charts.show(picture_col, reveal_spec(), {PIXELS: pixels}, width="content")
     if probabilities is not None:
-        guesses = explore_tables.running_guess_frame(probabilities, t)
-        charts.show(map_col, guess_map_spec(), {GUESSES: guesses, NOW: now}, width="content")
+        guesses = explore_tables.guess_frame(probabilities, label)
+        charts.show(map_col, guess_map_spec(), {GUESSES: guesses}, width="content")
     with side_col:
-        charts.show(st, input_vector_spec(), {ROW_INPUT: explore_tables.input_vector_frame(image, t)})
+        charts.show(st, input_vector_spec(), {PIXELS: pixels})
         if probabilities is None:
             st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
             return
-        now_guess = guesses[guesses["row"] == t].assign(role=charts.digit_roles(probabilities[t - 1], label))
-        charts.show(st, guess_bars_spec(), {GUESS_NOW: now_guess})
-        guess = int(probabilities[t - 1].argmax())
-        verdict = "the prediction" if t == ROWS else "its guess so far"
-        st.markdown(
-            f"After {t} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
-            f"True label: **{label}**."
-        )
+        charts.show(st, guess_bars_spec(), {GUESSES: guesses})
         st.caption(charts.ROLE_KEY)
 
 
@@ -227,7 +215,7 @@ def row_by_row(data: MnistData) -> None:
             f"Running guess of {inert(chosen.name)}: {chosen.description}. Another run can be picked under "
             "**Run** in the side panel."
         )
-    PLAYER.run(row_view, image, label, probabilities)
+    row_view(image, label, probabilities)
 
 
 # ----- classes -----------------------------------------------------------------------------

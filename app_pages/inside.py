@@ -10,21 +10,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, epoch_views, ui
+from dashboard import charts, epoch_views, inside_cell, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
-    CELL,
     CELL_TRIO,
-    HIDDEN,
-    SIGMOID,
     TRIO_MODEL,
     TRIO_TRAIN,
     Panel,
     cell_panels,
     cell_trios,
-    colour_domain,
     describe_settings,
-    gate_summary,
     gradient_frame,
     gradient_ratio,
     panel_frame,
@@ -33,7 +28,7 @@ from dashboard.inside_tables import (
     trio_configs,
     untrained_model,
 )
-from dashboard.player import Player
+from dashboard.player import row_player
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 from rnn_core.model import ROWS
@@ -44,14 +39,12 @@ TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
 IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
 GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
 TRIO_POLL_S = 2.0
-ROW_PX = 9
 PANELS_PER_LINE = 4
 CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
-PIXELS, VALUES, NOW = "pixels", "values", "now"
+
 CURVES, PER_DIGIT, GRADIENTS = "curves", "per_digit", "gradients"
 
 state = st.session_state
-PLAYER = Player("inside", slider_key="inside_row", interval=PLAY_INTERVAL_S, start=ROWS)  # row t, 1-28
 
 
 # ----- cached measures ----------------------------------------------------------------------
@@ -94,47 +87,6 @@ def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
 
 
 ROW_AXIS = alt.Axis(values=charts.ROW_TICKS, labelAngle=0)
-DIM_UNREAD = alt.when(alt.datum.read).then(alt.value(1.0)).otherwise(alt.value(charts.DIMMED))
-
-
-@charts.cached_spec
-def image_spec() -> dict:
-    # an x title like the heatmaps' keeps the image's rows level with theirs
-    pixels = charts.digit_heatmap(PIXELS, None, opacity=DIM_UNREAD)
-    return charts.spec(
-        # as wide as its column, like the panels beside it
-        alt.layer(pixels, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
-        "The image",
-        "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it "
-        "are faded.",
-    )
-
-
-@charts.cached_spec
-def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> dict:
-    what = {
-        CELL: "the cell state c_t, the LSTM's long-term memory",
-        HIDDEN: "the hidden state h_t, what the output layer reads",
-    }.get(quantity, f"the {quantity}")
-    heat = (
-        alt.Chart(alt.Data(name=VALUES))
-        .mark_rect()
-        .encode(
-            x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
-            y=charts.row_axis(None),
-            # no legend: a legend squeezes a fitted chart's rows; the caption below tells the colours
-            color=alt.Color(
-                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None
-            ),
-            opacity=DIM_UNREAD,
-            tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
-        )
-    )
-    return charts.spec(
-        alt.layer(heat, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
-        quantity,
-        f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
-    )
 
 
 # ----- 1. inside the cell ----------------------------------------------------------------------
@@ -145,92 +97,32 @@ def _random_image(count: int) -> None:
 
 
 def explain_cell(cell_type: str) -> None:
-    if cell_type == "LSTM":
-        st.markdown(
-            "Each gate is a number between 0 and 1 for every unit, computed afresh at every row from "
-            "the row and the previous hidden state. The **forget gate f** multiplies the memory: "
-            "**near 1 the cell keeps** what it held (it remembers across rows), **near 0 it erases** "
-            "it. The **input gate i** decides how much of the **candidate g** (new content, -1 to 1) "
-            "is written in: c_t = f·c_(t-1) + i·g. The **output gate o** decides how much of the "
-            "memory shows: h_t = o·tanh(c_t), the only thing the output layer reads."
-        )
-    elif cell_type == "GRU":
-        st.markdown(
-            "A GRU has no separate cell state: its memory is h_t. The **update gate z** near 1 "
-            "**keeps** the old h, near 0 **replaces** it with the **candidate n**: "
-            "h_t = (1-z)·n + z·h_(t-1). The **reset gate r** decides how much of the old h goes into "
-            "the candidate."
-        )
+    if cell_type in ("LSTM", "GRU"):
+        st.markdown(inside_cell.explanation(cell_type))
     else:
-        st.info(
-            "A plain RNN has **no gates and no cell state**: h_t = tanh(W·x_t + U·h_(t-1) + b) "
-            "rewrites its whole memory at every row. Only h_t is shown. Train an LSTM or a GRU "
-            "to see gates.",
-            icon=":material/info:",
-        )
+        st.info(inside_cell.explanation(cell_type), icon=":material/info:")
 
 
-def row_summary(reading: Reading, t: int) -> str:
-    guess = int(reading.probabilities[t - 1].argmax())
-    parts = [f"**Row {t} of {ROWS}**. Guess after it: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
-    means = gate_summary(reading, t)
-    if means:
-        parts.append(
-            "Mean over the units: " + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + "."
-        )
-    forget = means.get("forget gate f", means.get("update gate z"))
-    if forget is not None:
-        parts.append(
-            "Mostly keeping its memory."
-            if forget > 0.6
-            else "Mostly overwriting its memory."
-            if forget < 0.4
-            else "Keeping some, overwriting some."
-        )
-    return " ".join(parts)
-
-
-def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], ticking: bool) -> None:
-    """Slider, Play and the heatmaps for row t. A fragment, rerun every PLAY_INTERVAL_S while playing."""
-    t = PLAYER.controls(ticking, "Row t (1 = the first row read)", widths=(1, 5))
-    now = pd.DataFrame({"row": [t]})
-    pixels = charts.pixel_table(image)
-    pixels["read"] = pixels["row"] <= t
-    cells: list = [("image", image_spec(), {PIXELS: pixels, NOW: now})]
-    for panel in panels:
-        values = panel_frame(panel)
-        values["read"] = values["row"] <= t
-        scheme = "blues" if panel.scale == SIGMOID else "redblue"
-        spec = panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1])
-        cells.append((panel.quantity, spec, {VALUES: values, NOW: now}))
-    cells.append(("summary", None, None))
+def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel]) -> None:
+    """The row player and the heatmaps of every row, sent once: Play runs in the browser."""
+    inside_cell_player(reading)
+    cells: list = [(inside_cell.image_spec(), {inside_cell.PIXELS: charts.pixel_table(image)})]
+    cells += [(inside_cell.panel_chart(panel), {inside_cell.VALUES: panel_frame(panel)}) for panel in panels]
     for start in range(0, len(cells), PANELS_PER_LINE):
         line = cells[start : start + PANELS_PER_LINE]
-        for column, (_name, spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
-            if spec is None:
-                column.markdown(row_summary(reading, t))
-            else:
-                charts.show(column, spec, datasets)
-    st.caption(colour_key(panels))
+        for column, (spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
+            charts.show(column, spec, datasets)
+    st.caption(inside_cell.colour_key(panels))
 
 
-def colour_key(panels: list[Panel]) -> str:
-    """The heatmaps' colours in words (they have no legends)."""
-    parts = [
-        "Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per "
-        "unit; rows not read yet are faded."
-    ]
-    if any(panel.scale == SIGMOID for panel in panels):
-        parts.append("Gates: white = 0 (closed), dark blue = 1 (open).")
-    bounded = [panel for panel in panels if panel.scale != SIGMOID]
-    parts.append(
-        "; ".join(
-            f"{panel.quantity}: blue = {colour_domain(panel)[0]:.2g}, white = 0, red = {colour_domain(panel)[1]:.2g}"
-            for panel in bounded
-        )
-        + "."
+def inside_cell_player(reading: Reading) -> None:
+    row_player(
+        inside_cell.ROW_T,
+        "Row t (1 = the first row read)",
+        inside_cell.row_summaries(reading),
+        start=inside_cell.T_LAST,
+        interval_s=PLAY_INTERVAL_S,
     )
-    return " ".join(parts)
 
 
 def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
@@ -272,7 +164,7 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     else:
         image, reading = test_image_reading(chosen, data)
     panels = cell_panels(reading, cell_type)
-    PLAYER.run(cell_view, image, reading, panels)
+    cell_view(image, reading, panels)
 
 
 # ----- 2. how many rows does it need ----------------------------------------------------------
