@@ -11,7 +11,7 @@ import torch
 
 from dashboard import charts, explore_tables, ui
 from dashboard.inert import inert
-from dashboard.player import faded_after_row, only_row, row_frame, row_param, row_player
+from dashboard.player import only_row, row_layers, row_param, row_player
 from rnn_core.data import MnistData
 from rnn_core.model import ROWS
 
@@ -84,10 +84,10 @@ ROW = row_param(ROW_T, T_FIRST)
 @charts.cached_spec
 def reveal_spec() -> dict:
     """The image with the rows read so far, the row being read framed in orange, the rest dimmed."""
-    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, opacity=faded_after_row(ROW), row_title="row = time step t")
+    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, row_title="row = time step t")
     return charts.spec(
         # grey behind the digit: dimmed rows to come fade into it, read rows stand out as paper
-        alt.layer(picture, row_frame(ROW)).add_params(ROW).configure_view(fill=charts.FOG, stroke=None),
+        row_layers(picture, ROW, charts.FOG).configure_view(fill=charts.FOG, stroke=None),
         "The image, row by row",
         "Heatmap of the chosen digit, 28 rows of 28 pixels, dark ink on white; the rows read so "
         "far are clear, the row being read at step t is framed in orange, the rows to come are faded.",
@@ -104,7 +104,6 @@ def guess_map_spec() -> dict:
             x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
             y=charts.row_axis(None, labels=False),
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
-            opacity=faded_after_row(ROW),
             tooltip=[
                 alt.Tooltip("row:O", title="after row"),
                 alt.Tooltip("digit:O"),
@@ -114,7 +113,7 @@ def guess_map_spec() -> dict:
         .properties(width=10 * GUESS_PX, height=ROWS * PIXEL_PX)
     )
     return charts.spec(
-        alt.layer(chart, row_frame(ROW)).add_params(ROW).configure_view(fill=charts.FOG, stroke=None),
+        row_layers(chart, ROW, charts.FOG).configure_view(fill=charts.FOG, stroke=None),
         "Guess per row",
         "Heatmap of the model's probability for each digit (columns) after each row read (rows, "
         "level with the image's rows): darker blue is more probable; rows to come are faded.",

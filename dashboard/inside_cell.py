@@ -12,7 +12,7 @@ import altair as alt
 
 from dashboard import charts
 from dashboard.inside_tables import CELL, HIDDEN, SIGMOID, Panel, colour_domain, gate_summary
-from dashboard.player import faded_after_row, row_frame, row_param
+from dashboard.player import row_layers, row_param
 from rnn_core.inspection import Reading
 from rnn_core.model import ROWS
 
@@ -27,9 +27,9 @@ PIXELS, VALUES = "pixels", "values"
 def image_spec() -> dict:
     # an x title like the heatmaps' keeps the image's rows level with theirs; as wide as its
     # column, like the panels beside it
-    pixels = charts.digit_heatmap(PIXELS, None, opacity=faded_after_row(ROW))
+    pixels = charts.digit_heatmap(PIXELS, None)
     return charts.spec(
-        alt.layer(pixels, row_frame(ROW)).add_params(ROW).properties(height=ROWS * ROW_PX),
+        row_layers(pixels, ROW).properties(height=ROWS * ROW_PX),
         "The image",
         "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it "
         "are faded.",
@@ -52,12 +52,11 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
             color=alt.Color(
                 "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None
             ),
-            opacity=faded_after_row(ROW),
             tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
         )
     )
     return charts.spec(
-        alt.layer(heat, row_frame(ROW)).add_params(ROW).properties(height=ROWS * ROW_PX),
+        row_layers(heat, ROW).properties(height=ROWS * ROW_PX),
         quantity,
         f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
     )

@@ -2,7 +2,7 @@
 
 Explore and Inside the LSTM both walk through a digit row by row. Their charts are drawn once
 with every row's data and a Vega-Lite parameter, row t, that decides what is read, what is
-framed and what is faded (`row_param`, `faded_after_row`, `row_frame`, `only_row`). The player
+framed and what is faded (`row_param`, `fog_after_row`, `row_frame`, `only_row`). The player
 (`row_player`, a small component, `row_player.js`) holds Play, Pause, the row slider, the pace
 and a sentence per row, and sets that parameter in every chart of the page.
 
@@ -20,7 +20,6 @@ import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import altair as alt
 import streamlit as st
@@ -51,9 +50,13 @@ def row_param(name: str, start: int) -> alt.Parameter:
     return alt.param(name=name, value=start, bind=alt.binding_range(min=1, max=ROWS, step=1, name=name))
 
 
-def faded_after_row(param: alt.Parameter) -> Any:
-    """Opacity: the rows up to row t clear, the rows after it faded."""
-    return alt.when(alt.datum.row <= param).then(alt.value(1.0)).otherwise(alt.value(charts.DIMMED))
+def fog_after_row(param: alt.Parameter, background: str = charts.PAPER) -> alt.Chart:
+    """A veil over the rows after row t, in the chart's background colour: they show at
+    charts.DIMMED of their strength. Layered over a heatmap, it is all a step redraws (fading
+    each cell by an opacity that depends on row t re-encodes every cell at every step)."""
+    rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
+    veil = rows.mark_rect(color=background, opacity=1 - charts.DIMMED).encode(y=charts.row_axis(None))
+    return veil.transform_filter(alt.datum.row > param)
 
 
 def only_row(chart: alt.Chart, param: alt.Parameter) -> alt.Chart:
@@ -65,6 +68,11 @@ def row_frame(param: alt.Parameter, colour: str = charts.HIGHLIGHT) -> alt.Chart
     """An orange frame around row t across a heatmap."""
     rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
     return only_row(rows.mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2).encode(y=charts.row_axis(None)), param)
+
+
+def row_layers(chart: alt.Chart, param: alt.Parameter, background: str = charts.PAPER) -> alt.LayerChart:
+    """A heatmap of the 28 rows with the rows after row t veiled and row t framed."""
+    return alt.layer(chart, fog_after_row(param, background), row_frame(param)).add_params(param)
 
 
 def bold_html(text: str) -> str:

@@ -9,6 +9,7 @@ every chart's row t was set to it at that moment.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
 
@@ -38,8 +39,15 @@ def start_training(browser, app_server):
     page = browser.new_context().new_page()
     page.goto(f"{app_server.url}/{TRAINING}")
     wait_for_app(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(" of 200 · batch").wait_for(timeout=90_000)
+    training = page.get_by_text(" of 200 · batch")  # training, not waiting in line
+    for _ in range(3):  # a click that lands while the page is still being drawn can be lost
+        page.get_by_role("button", name="Train", exact=True).click()
+        try:
+            training.wait_for(timeout=60_000)
+            break
+        except PlaywrightTimeoutError:
+            wait_for_app(page)
+    training.wait_for(timeout=60_000)
     return page
 
 
