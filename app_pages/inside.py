@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, epoch_views, inside_cell, ui
+from dashboard import charts, commands, epoch_views, inside_cell, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
     CELL_TRIO,
@@ -32,13 +32,13 @@ from dashboard.player import row_player
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 from rnn_core.model import ROWS
-from rnn_core.safe_files import error_words
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
 IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
 GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
 TRIO_POLL_S = 2.0
+TRIO_ERROR = "inside_trio_error"
 PANELS_PER_LINE = 4
 CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
 
@@ -329,13 +329,8 @@ def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
 def start_trio() -> None:
     runs = ui.registry()
     started = []
-    try:
-        for _cell, model_config, train_config, label in trio_configs():
-            started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
-    except (ValueError, OSError, RuntimeError) as err:
-        state["inside_trio_error"] = f"Could not start the three runs: {error_words(err)}"
-        return
-    state["inside_trio_error"] = None
+    for _cell, model_config, train_config, label in trio_configs():
+        started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
     state["inside_trio_started"] = started
 
 
@@ -422,15 +417,15 @@ def trio_section(polling: bool) -> None:
     st.button(
         "Train the three cells",
         icon=":material/model_training:",
-        on_click=start_trio,
+        on_click=commands.run,
+        args=(TRIO_ERROR, "Could not start the three runs", start_trio),
         disabled=busy,
         key="inside_train_trio",
         type="primary",
         help=f"Starts three runs, an RNN, a GRU and an LSTM: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}. "
         "About 40 s on two cores; they show up in the side panel's run list as 'cells: ...'.",
     )
-    if error := state.get("inside_trio_error"):
-        st.error(inert(error), icon=":material/error:")
+    commands.show_error(st, TRIO_ERROR)
     if newest is None:
         st.caption(
             "No comparison yet. The button trains three runs alike but for the cell: "

@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, settings, ui
+from dashboard import charts, commands, settings, ui
 from dashboard.inert import inert
 from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
 from dashboard.ui import browser_token
@@ -21,7 +21,6 @@ from rnn_core import sweep
 from rnn_core.config import EXERCISE, SETTING
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
-from rnn_core.safe_files import error_words
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
@@ -146,21 +145,13 @@ def sweep_form(runs: JobRegistry) -> None:
         type="primary",
         icon=":material/grid_on:",
         disabled=count == 0,
-        on_click=run_command,
-        args=(start_sweep, runs),
+        on_click=commands.run,
+        args=(ACTION_ERROR, "Could not start the sweep", start_sweep, runs),
         help="Each combination is an ordinary run: it is listed, linkable and testable on every page.",
     )
 
 
 # ----- commands ----------------------------------------------------------------------------
-
-
-def run_command(command, *args) -> None:
-    """Button callback: any refusal becomes a message on the page instead of a traceback."""
-    try:
-        command(*args)
-    except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_sweep(runs: JobRegistry) -> None:
@@ -310,8 +301,7 @@ def main() -> None:
     train_size = len(data.train_labels)
     read_link_once()
     read_sweep_link()
-    if message := st.session_state.pop(ACTION_ERROR, None):
-        st.error(inert(message), icon=":material/error:")
+    commands.show_error(st, ACTION_ERROR)
 
     with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
         sweep_form(registry)
@@ -327,8 +317,8 @@ def main() -> None:
             "Stopping..." if stopping else "Stop sweep",
             icon=":material/stop:",
             disabled=not busy or stopping or not owner_may,
-            on_click=run_command,
-            args=(stop_sweep, registry, current.sweep_id),
+            on_click=commands.run,
+            args=(ACTION_ERROR, "Could not stop the sweep", stop_sweep, registry, current.sweep_id),
             help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
         )
         st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)

@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, compare_tables, explore_tables, settings, ui
+from dashboard import charts, commands, compare_tables, explore_tables, settings, ui
 from dashboard.inert import inert
 from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
@@ -29,7 +29,6 @@ from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RESULT_COLUMNS, owner_digest
-from rnn_core.safe_files import error_words
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -104,14 +103,6 @@ def settings_sidebar() -> tuple:
 # ----- commands ----------------------------------------------------------------------------
 
 
-def run_command(command, *args) -> None:
-    """Button callback: any refusal becomes a message on the page instead of a traceback."""
-    try:
-        command(*args)
-    except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = error_words(err)
-
-
 def start_training(runs: JobRegistry, configs: tuple) -> None:
     label = settings.matching_preset(settings.current_values(settings.TRAIN_PANEL))
     ui.choose_run(runs.start(*configs, owner=browser_token(), label=label))
@@ -150,15 +141,15 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         width="stretch",
         help="Train a new model with the training settings, as a new run.",
     ):
-        run_command(start_training, runs, configs)
+        commands.run(ACTION_ERROR, "Could not start training", start_training, runs, configs)
         st.rerun()
     stop.button(
         "Stopping..." if stopping else "Stop",
         icon=":material/stop:",
         disabled=not busy or stopping or not mine,
         width="stretch",
-        on_click=run_command,
-        args=(stop_training, runs, view.run_id if view else None),
+        on_click=commands.run,
+        args=(ACTION_ERROR, "Could not stop the run", stop_training, runs, view.run_id if view else None),
         help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
     )
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
@@ -176,10 +167,9 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
             else "It goes on in the same run."
         ),
     ):
-        run_command(continue_training, runs, view.run_id)
+        commands.run(ACTION_ERROR, "Could not continue the run", continue_training, runs, view.run_id)
         st.rerun()
-    if error := st.session_state.pop(ACTION_ERROR, None):
-        st.error(inert(error), icon=":material/error:")
+    commands.show_error(st, ACTION_ERROR)
 
 
 def describe_model(view: RunView | None) -> str:
@@ -618,7 +608,12 @@ def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None
     if pending and pending in by_id:
         ask, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
         ask.warning(f"Delete run `{pending}`? Its model and history are removed from disk.")
-        yes.button("Yes, delete", type="primary", on_click=run_command, args=(delete_run, runs, pending))
+        yes.button(
+            "Yes, delete",
+            type="primary",
+            on_click=commands.run,
+            args=(ACTION_ERROR, "Could not delete the run", delete_run, runs, pending),
+        )
         no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
 
 
