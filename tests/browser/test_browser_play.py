@@ -107,7 +107,7 @@ def test_play_shows_every_row_in_order_on_time_while_two_runs_train(
     assert page.locator(MAIN).filter(has_text="Cached ForwardMsg").count() == 0
 
     # the page still answers: another image is read, and the player says so
-    page.get_by_label("Index" if not path else "Test image").fill("1")
+    page.get_by_label("Index" if not path else "Test image", exact=True).fill("1")
     page.keyboard.press("Enter")
     page.locator(".rp-text", has_text=next_image).or_(page.get_by_text(next_image)).first.wait_for(timeout=60_000)
     wait_for_app(page)
