@@ -20,15 +20,14 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, commands, compare_tables, explore_tables, settings, ui
+from dashboard import charts, commands, explore_tables, settings, ui
 from dashboard.inert import inert
 from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
-from rnn_core.config import SETTINGS, describe
+from rnn_core.config import describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RESULT_COLUMNS, owner_digest
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
 LOSS_DATA, HISTORY_DATA = "training_loss", "history"
@@ -45,33 +44,7 @@ BLOW_UP = "blew up"
 LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
-ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
-ADMIN_ATTEMPT = "train_admin_attempt"  # what the gate said of the last typed password
-# The saved runs' table, in this order: when, the settings, the results.
-RUN_COLUMNS = [
-    "created",
-    "status",
-    *(declared.name for declared in SETTINGS if declared.described),
-    *RESULT_COLUMNS[:-3],
-    "run_id",
-]
-RUN_COLUMN_CONFIG = {
-    **{
-        declared.name: st.column_config.NumberColumn(declared.label, format="%g")
-        if declared.kind is float
-        else declared.label
-        for declared in SETTINGS
-    },
-    "run_id": "Run",
-    "status": "Status",
-    "parent": "Continues",
-    "epochs_trained": "Epochs trained",
-    "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
-    "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
-    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
-    "images_per_second": st.column_config.NumberColumn("Images/s", format="%.0f"),
-    "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
-}
+ACTION_ERROR = "train_action_error"
 # The test-set charts and the table share these names for the history's columns.
 HISTORY_COLUMNS = {
     "epoch": "Epoch",
@@ -534,143 +507,6 @@ def epoch_view(runs: JobRegistry) -> None:
     epoch_table(frame)
 
 
-# ----- compare runs ------------------------------------------------------------------------
-
-
-def overlay_chart(history: pd.DataFrame) -> dict:
-    """Test accuracy of the runs against epochs and against training time, one colour per
-    run; stacked so that they share one legend."""
-    tooltip = [
-        alt.Tooltip("run:N", title="Run"),
-        alt.Tooltip("epoch:Q", title="Epoch"),
-        alt.Tooltip("seconds:Q", title="Training seconds", format=".1f"),
-        alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
-    ]
-    base = (
-        alt.Chart(history)
-        .mark_line(point=alt.OverlayMarkDef(size=40))
-        .encode(
-            y=alt.Y("test_accuracy:Q", title="Test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
-            color=alt.Color(
-                "run:N",
-                title="Settings that differ",
-                scale=alt.Scale(scheme="tableau10"),
-                legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
-            ),
-            tooltip=tooltip,
-        )
-    )
-    by_epoch = base.encode(x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)))
-    by_time = base.encode(x=alt.X("seconds:Q", title="Training seconds"))
-    chart = alt.vconcat(
-        by_epoch.properties(height=CHART_HEIGHT - 80, title="by epoch"),
-        by_time.properties(height=CHART_HEIGHT - 80, title="by training time"),
-    )
-    description = (
-        "Test accuracy of the compared runs, one coloured line per run, against epochs and against training seconds."
-    )
-    return charts.spec(chart, "Test accuracy of the runs", description)
-
-
-def delete_run(runs: JobRegistry, run_id: str) -> None:
-    st.session_state.pop(CONFIRM_DELETE, None)
-    runs.delete(run_id, browser_token(), ui.admin_password())
-    if st.session_state.get(ui.RUN_KEY) == run_id:
-        ui.choose_run(None)
-
-
-def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None) -> None:
-    by_id, labels = {view.run_id: view for view in listing.views}, listing.labels
-    if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
-        st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
-    choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", list(by_id), format_func=labels.__getitem__, key="train_action_run")
-    view = by_id[run_id]
-    allowed = ui.may_change(run_id)
-    use.button(
-        "Show this run",
-        icon=":material/visibility:",
-        width="stretch",
-        on_click=ui.choose_run,
-        args=(run_id,),
-        help="Every page shows this run: its charts here, its model on Explore and Test. Continue trains it further.",
-    )
-    refusal = None if allowed else "Only the browser that started this run, or the admin password, can delete it."
-    if view.busy:
-        refusal = "This run is training: stop it before deleting it."
-    if delete.button(
-        "Delete run", icon=":material/delete:", width="stretch", disabled=refusal is not None, help=refusal
-    ):
-        st.session_state[CONFIRM_DELETE] = run_id
-    if refusal:
-        st.caption(refusal)
-    pending = st.session_state.get(CONFIRM_DELETE)
-    if pending and pending in by_id:
-        ask, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
-        ask.warning(f"Delete run `{pending}`? Its model and history are removed from disk.")
-        yes.button(
-            "Yes, delete",
-            type="primary",
-            on_click=commands.run,
-            args=(ACTION_ERROR, "Could not delete the run", delete_run, runs, pending),
-        )
-        no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
-
-
-def try_admin_password(runs: JobRegistry) -> None:
-    """A typed password counts only once the registry's gate accepts it (a wrong one makes the
-    next try wait, for every tab); the tab keeps it for later checks only then."""
-    attempt = runs.admin_gate.attempt(st.session_state["train_admin_input"], who=owner_digest(browser_token())[:8])
-    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"] if attempt.accepted else None
-    st.session_state[ADMIN_ATTEMPT] = attempt.message
-
-
-def admin_box(runs: JobRegistry) -> None:
-    if not ui.server_settings().admin_password:
-        return
-    with st.expander("Teacher: admin password"):
-        st.text_input(
-            "Admin password",
-            type="password",
-            key="train_admin_input",
-            on_change=try_admin_password,
-            args=(runs,),
-            help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
-        )
-        if message := st.session_state.get(ADMIN_ATTEMPT):
-            st.caption(message)
-
-
-def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
-    st.header("Compare runs", divider="gray")
-    listing = ui.run_listing()
-    views = listing.views
-    for problem in listing.problems:
-        st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")
-    if not views:
-        st.caption("Every training is saved here as a run. None yet.")
-        return
-    records = [view.record for view in views]
-    table = listing.table.copy()
-    table["status"] = [view.status.value for view in views]
-    st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        on_select="rerun",
-        selection_mode="multi-row",
-        column_order=RUN_COLUMNS,
-        key="train_runs_table",
-        height=min(35 * (len(table) + 1) + 3, 320),
-        column_config=RUN_COLUMN_CONFIG,
-    )
-    rows = selection.selection.rows or list(range(min(5, len(views))))
-    history = compare_tables.overlay_history([records[row] for row in rows])
-    charts.show(st, overlay_chart(history))
-    run_actions(runs, listing, shown)
-    admin_box(runs)
-
-
 # ----- the page ----------------------------------------------------------------------------
 
 
@@ -697,7 +533,11 @@ def main() -> None:
     # epoch is redrawn twice a second.
     st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
     st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
-    compare_runs(registry, current)
+    st.page_link(
+        "app_pages/runs.py",
+        label="Compare your runs with the others, delete one: the Runs page",
+        icon=":material/stacked_line_chart:",
+    )
     if not busy:
         prepare_charts(configs[1].epochs)
     ui.warm_up_training(registry.data)  # once the page is drawn, so that it does not slow the page
