@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import random
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, commands, epoch_views, inside_cell, ui
+from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
     CELL_TRIO,
@@ -31,7 +30,6 @@ from dashboard.inside_tables import (
 from dashboard.player import row_player
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
-from rnn_core.model import ROWS
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
@@ -40,9 +38,7 @@ GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in ab
 TRIO_POLL_S = 2.0
 TRIO_ERROR = "inside_trio_error"
 PANELS_PER_LINE = 4
-CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
 
-CURVES, PER_DIGIT, GRADIENTS = "curves", "per_digit", "gradients"
 
 state = st.session_state
 
@@ -84,9 +80,6 @@ def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
 
 
 # ----- chart specs (built once, fed named datasets) -----------------------------------------
-
-
-ROW_AXIS = alt.Axis(values=charts.ROW_TICKS, labelAngle=0)
 
 
 # ----- 1. inside the cell ----------------------------------------------------------------------
@@ -170,50 +163,6 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
 # ----- 2. how many rows does it need ----------------------------------------------------------
 
 
-@charts.cached_spec
-def rows_spec(colour_by_cell: bool = False) -> dict:
-    colour = (
-        alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
-        if colour_by_cell
-        else alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300))
-    )
-    base = alt.Chart(alt.Data(name=CURVES)).encode(
-        x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
-        color=colour,
-        tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
-    )
-    half = (
-        alt.Chart(alt.Data(values=[{"rows": 14}])).mark_rule(strokeDash=[4, 4], color=charts.OTHER).encode(x="rows:Q")
-    )
-    return charts.spec(
-        (base.mark_line(point=True) + half).properties(height=360 if colour_by_cell else 320),
-        "Accuracy after reading rows 1..t",
-        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, "
-        "one line per run; the last point is the run's test accuracy.",
-    )
-
-
-@charts.cached_spec
-def per_digit_spec(name: str) -> dict:
-    chart = (
-        alt.Chart(alt.Data(name=PER_DIGIT))
-        .mark_rect()
-        .encode(
-            x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
-            y=alt.Y("digit:O", title="true digit"),
-            color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
-            tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
-        )
-        .properties(height=260)
-    )
-    return charts.spec(
-        chart,
-        f"Per digit: {name}",
-        "Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
-    )
-
-
 def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     st.header("How many rows does it need?", divider="gray")
     st.markdown(
@@ -246,7 +195,9 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         st.caption("Pick at least one run.")
         return
     left, right = st.columns([3, 2])
-    charts.show(left, rows_spec(), {CURVES: rows_curve_frame(curves)}, key="inside_rows_chart")
+    charts.show(
+        left, inside_charts.rows_spec(), {inside_charts.CURVES: rows_curve_frame(curves)}, key="inside_rows_chart"
+    )
     mine, _ = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)
     left.caption(
         f"{chosen.run_id}: {mine[6]:.1f}% right after 7 rows, {mine[13]:.1f}% after 14, {mine[20]:.1f}% after 21, "
@@ -255,7 +206,10 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     if per_digit is None:
         per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
     charts.show(
-        right, per_digit_spec(chosen.run_id), {PER_DIGIT: per_digit_frame(per_digit)}, key="inside_digits_chart"
+        right,
+        inside_charts.per_digit_spec(chosen.run_id),
+        {inside_charts.PER_DIGIT: per_digit_frame(per_digit)},
+        key="inside_digits_chart",
     )
     half = per_digit[:, 13]
     best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
@@ -277,48 +231,17 @@ def curve_name(view) -> str:
 # ----- 3. memory through time -----------------------------------------------------------------
 
 
-@charts.cached_spec
-def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
-    colour = (
-        alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
-        if colour_by_cell
-        else alt.Color(
-            "state:N",
-            scale=alt.Scale(domain=["untrained", "trained"], range=[charts.OTHER, charts.ANSWER]),
-            legend=alt.Legend(orient="bottom", title=None),
-        )
-    )
-    chart = (
-        alt.Chart(alt.Data(name=GRADIENTS))
-        .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
-        .encode(
-            x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
-            y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
-            color=colour,
-            strokeDash=alt.StrokeDash(
-                "state:N",
-                scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT),
-            ),
-            detail="model:N",
-            tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
-        )
-        .properties(height=360)
-    )
-    return charts.spec(chart, title, description)
-
-
 def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
     name = chosen.checkpoint.model_config.cell_type
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
-    spec = gradient_spec(
+    spec = inside_charts.gradient_spec(
         f"How much each row moves the answer: {chosen.run_id}",
         "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this "
         "model before training (dashed) and after (solid).",
         colour_by_cell=False,
     )
-    charts.show(st, spec, {GRADIENTS: frame}, key="inside_gradient_chart")
+    charts.show(st, spec, {inside_charts.GRADIENTS: frame}, key="inside_gradient_chart")
     st.caption(
         f"On the first {GRADIENT_IMAGES:,} test images. Row 1 moves the answer "
         f"{gradient_ratio(untrained):.2g} times as much as row 28 before training (seed "
@@ -370,14 +293,19 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
             }
         )
     left, right = st.columns(2)
-    spec = gradient_spec(
+    spec = inside_charts.gradient_spec(
         "Gradient per row: RNN, GRU, LSTM",
         "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells "
         "before training (dashed) and after (solid).",
         colour_by_cell=True,
     )
-    charts.show(left, spec, {GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
-    charts.show(right, rows_spec(colour_by_cell=True), {CURVES: rows_curve_frame(curves)}, key="inside_trio_rows")
+    charts.show(left, spec, {inside_charts.GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
+    charts.show(
+        right,
+        inside_charts.rows_spec(colour_by_cell=True),
+        {inside_charts.CURVES: rows_curve_frame(curves)},
+        key="inside_trio_rows",
+    )
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
     st.markdown(trio_verdict(table, gradients))
