@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, ui
+from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, inside_tables, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
     CELL_TRIO,
@@ -187,7 +187,7 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         else:
             fingerprint, _, model = run_model(choices[run_id])
         curve, digits = _rows_needed(fingerprint, data.description, model, data)
-        name = curve_name(choices.get(run_id)) if run_id in choices else chosen.run_id
+        name = inside_tables.curve_name(choices.get(run_id)) if run_id in choices else chosen.run_id
         curves[name] = curve
         if run_id == chosen.run_id:
             per_digit = digits
@@ -220,12 +220,6 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         f"After half the image (14 rows) the digits told apart best are {', '.join(best)} "
         f"({half[int(best[0])]:.0f}% for {best[0]})."
     )
-
-
-def curve_name(view) -> str:
-    """Short enough for a legend on a phone: the id, and the label or the model."""
-    model = view.record.model_config
-    return f"{view.run_id} · {view.record.label[:24] or f'{model.cell_type} {model.hidden_size}'}"
 
 
 # ----- 3. memory through time -----------------------------------------------------------------
@@ -308,29 +302,7 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
     )
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
-    st.markdown(trio_verdict(table, gradients))
-
-
-def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
-    """What the comparison shows, in words taken from its own numbers."""
-    before = max(gradient_ratio(gradients[(cell, "untrained")]) for cell in CELL_TRIO)
-    after = ", ".join(f"{cell} {gradient_ratio(gradients[(cell, 'trained')]):.2g}" for cell in CELL_TRIO)
-    scores = table.set_index("cell")["test accuracy (%)"]
-    best = scores.idxmax()
-    text = (
-        f"**Before training** every cell's gradient vanishes: row 1 moves the answer at most "
-        f"{before:.1g} times as much as row 28. **Training changes that** (row 1 / row 28 after training: {after}): "
-        f"the gradient picture alone does not crown a winner, the accuracy does. With the same settings the "
-        f"**{best}** reaches **{scores[best]}%**"
-    )
-    if scores.idxmin() == "RNN":
-        text += (
-            f", the plain RNN only **{scores['RNN']}%**: the gates let the GRU and the LSTM learn what to keep "
-            "from the early rows and what to forget."
-        )
-    else:
-        text += f" (RNN {scores['RNN']}%, GRU {scores['GRU']}%, LSTM {scores['LSTM']}%)."
-    return text
+    st.markdown(inside_tables.trio_verdict(table, gradients))
 
 
 def trio_section(polling: bool) -> None:

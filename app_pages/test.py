@@ -18,7 +18,7 @@ from rnn_core import CheckpointError, MnistData, RowClassifier
 from rnn_core.checkpoint import SAVE_A_STATE_DICT
 from rnn_core.config import describe
 from rnn_core.export import FORMATS, export_bytes, loading_line
-from rnn_core.guess import UNSURE_BELOW, Guess, best_two
+from rnn_core.guess import best_two
 from rnn_core.inspection import (
     EvaluationReport,
     Reading,
@@ -97,13 +97,6 @@ def load_upload(name: str, content: bytes) -> tuple[str | None, str | None]:
     return None, f"{inert(name)}: {kind}, {describe(checkpoint.model_config)}, kept as run {run_id}."
 
 
-NOTEBOOK_FILES = {
-    "state-dict": ("Weights for the notebook", "Its weights under the notebook's names: `lstm.*`, `hidden2digits.*`"),
-    "script": ("Python script", "A program that rebuilds this run with plain PyTorch and torchvision"),
-    "notebook": ("Jupyter notebook", "The same program as a notebook, one step per cell"),
-}
-
-
 def downloads(chosen: ChosenModel) -> None:
     """The model as this app saves it; for the notebook's class; and the code that rebuilds the run."""
     st.download_button(
@@ -122,7 +115,7 @@ def downloads(chosen: ChosenModel) -> None:
         f"**Download for the notebook**: load it with `{line}`. **Get the code**: the model class, the "
         "training and test loops and this run's settings, in plain PyTorch."
     )
-    for to, (label, help_text) in NOTEBOOK_FILES.items():
+    for to, (label, help_text) in evaluation_tables.NOTEBOOK_FILES.items():
         st.download_button(
             label,
             data=lambda to=to: export_bytes(chosen.checkpoint, chosen.run_id, to),
@@ -348,16 +341,6 @@ def suggest_drawing_preset() -> None:
     link.page_link("app_pages/train.py", label="Train it", query_params={"preset": "drawing"}, icon=":material/draw:")
 
 
-def prediction_words(guess: Guess) -> str:
-    if not guess.unsure:
-        return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
-    return (
-        f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
-        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
-        f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
-    )
-
-
 @st.fragment
 def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
     if not trained_for_drawings:
@@ -375,7 +358,7 @@ def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
             caption="what the model sees: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
         )
-    answer_column.markdown(prediction_words(best_two(reading.final)))
+    answer_column.markdown(evaluation_tables.prediction_words(best_two(reading.final)))
     charts.show(
         answer_column,
         evaluation_charts.probability_bars_spec(),

@@ -9,6 +9,7 @@ import torch
 
 from dashboard import charts
 from dashboard.evaluation_charts import GUESSES, HIDDEN, PIXELS, SURE_ROW
+from rnn_core.guess import UNSURE_BELOW, Guess
 from rnn_core.inspection import SURE_PROBABILITY, Reading
 
 
@@ -64,3 +65,20 @@ def confusion_table(confusion: np.ndarray, chosen: tuple[int, int]) -> pd.DataFr
     frame["dark"] = frame["count"] > float(np.expm1(0.6 * np.log1p(frame["count"].max())))
     frame["chosen"] = (frame["true"] == chosen[0]) & (frame["predicted"] == chosen[1])
     return frame
+
+
+NOTEBOOK_FILES = {
+    "state-dict": ("Weights for the notebook", "Its weights under the notebook's names: `lstm.*`, `hidden2digits.*`"),
+    "script": ("Python script", "A program that rebuilds this run with plain PyTorch and torchvision"),
+    "notebook": ("Jupyter notebook", "The same program as a notebook, one step per cell"),
+}
+
+
+def prediction_words(guess: Guess) -> str:
+    if not guess.unsure:
+        return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
+    return (
+        f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
+        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
+        f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
+    )
