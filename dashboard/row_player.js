@@ -80,6 +80,7 @@ function build(parentElement, data) {
     speed.appendChild(option);
   }
   const player = { root, data, row: data.start, playing: false, timer: null };
+  setPlaying(player, false);
   root.querySelector(".rp-button").addEventListener("click", () => setPlaying(player, !player.playing));
   root.querySelector(".rp-slider").addEventListener("input", (event) => {
     setPlaying(player, false);
