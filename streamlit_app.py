@@ -15,6 +15,7 @@ navigation = st.navigation(
     [
         st.Page("app_pages/explore.py", title="Explore", icon=":material/grid_view:", default=True),
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
         st.Page("app_pages/sweep.py", title="Sweep", icon=":material/grid_on:"),
         st.Page("app_pages/test.py", title="Test", icon=":material/ink_pen:"),
         st.Page("app_pages/inside.py", title="Inside the LSTM", icon=":material/memory:"),

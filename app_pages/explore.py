@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import random
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, explore_tables, ui
-from dashboard.explore_tables import TO_COME
+from dashboard import charts, explore_charts, explore_tables, ui
 from dashboard.inert import inert
-from dashboard.player import Player
+from dashboard.player import row_player
 from rnn_core.data import MnistData
-from rnn_core.model import ROWS
 
 GALLERY_SIZE = 24
 GALLERY_COLUMNS = 8
 GALLERY_SCALE = 3  # 28 px -> 84 px, by repeating pixels; the picture shrinks to fit a phone
 MEANS_COLUMNS = 5
 PLAY_INTERVAL_S = 0.15
-PIXEL_PX = 10  # side of one pixel in the row-by-row picture: 280 px, narrower than a phone
-GUESS_PX = 14  # width of one digit's column in the guess map
 NO_DIGIT = "any digit"
 DIGIT_CHOICES = [NO_DIGIT, *range(10)]
 
-PLAYER = Player("explore", slider_key="explore_t", interval=PLAY_INTERVAL_S, start=1)  # t = 1: the first row read
 state = st.session_state
 
 
@@ -76,125 +69,28 @@ def _random_image(data: MnistData) -> None:
     state.explore_index = random.randrange(len(images))
 
 
-# The row view's charts are drawn on every Play step. Their specs are built once (per label)
-# and take their data from named datasets, so a step only sends new tables and the browser
-# updates the charts in place instead of rebuilding them.
-PIXELS, NOW, GUESSES, ROW_INPUT, GUESS_NOW = "pixels", "now", "guesses", "row_input", "guess_now"
-DIMMED_WHEN_TO_COME = alt.when(alt.datum.state == TO_COME).then(alt.value(charts.DIMMED)).otherwise(alt.value(1.0))
-
-
-@charts.cached_spec
-def reveal_spec() -> dict:
-    """The image with the rows read so far, the row being read framed in orange, the rest dimmed."""
-    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, opacity=DIMMED_WHEN_TO_COME, row_title="row = time step t")
-    return charts.spec(
-        # grey behind the digit: dimmed rows to come fade into it, read rows stand out as paper
-        alt.layer(picture, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
-        "The image, row by row",
-        "Heatmap of the chosen digit, 28 rows of 28 pixels, dark ink on white; the rows read so "
-        "far are clear, the row being read at step t is framed in orange, the rows to come are faded.",
+def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None) -> None:
+    """The player and the charts of every step t, sent once."""
+    row_player(
+        explore_charts.ROW_T,
+        "Time step t (the row being read; 1 = the first)",
+        explore_tables.step_sentences(probabilities, label),
+        start=explore_charts.T_FIRST,
+        interval_s=PLAY_INTERVAL_S,
     )
-
-
-@charts.cached_spec
-def guess_map_spec() -> dict:
-    """The guess after every row, each row level with the image row just read; rows to come dimmed."""
-    chart = (
-        alt.Chart(alt.Data(name=GUESSES))
-        .mark_rect()
-        .encode(
-            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-            y=charts.row_axis(None, labels=False),
-            color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
-            opacity=DIMMED_WHEN_TO_COME,
-            tooltip=[
-                alt.Tooltip("row:O", title="after row"),
-                alt.Tooltip("digit:O"),
-                alt.Tooltip("probability:Q", format=".1%"),
-            ],
-        )
-        .properties(width=10 * GUESS_PX, height=ROWS * PIXEL_PX)
-    )
-    return charts.spec(
-        alt.layer(chart, charts.row_frame(NOW)).configure_view(fill=charts.FOG, stroke=None),
-        "Guess per row",
-        "Heatmap of the model's probability for each digit (columns) after each row read (rows, "
-        "level with the image's rows): darker blue is more probable; rows to come are faded.",
-    )
-
-
-@charts.cached_spec
-def input_vector_spec() -> dict:
-    chart = (
-        alt.Chart(alt.Data(name=ROW_INPUT))
-        .mark_bar(color=charts.HIGHLIGHT)
-        .encode(
-            x=alt.X("column:O", title="pixel column", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
-            y=alt.Y("ink:Q", scale=alt.Scale(domain=[0, 1]), title="value"),
-            tooltip=[alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f", title="value")],
-        )
-        .properties(height=230)
-    )
-    return charts.spec(
-        chart,
-        "Input at step t: row t, 28 numbers",
-        "Bar chart of the 28 numbers the network receives at step t: the ink of each pixel of row t, from 0 to 1.",
-    )
-
-
-@charts.cached_spec
-def guess_bars_spec() -> dict:
-    chart = (
-        alt.Chart(alt.Data(name=GUESS_NOW))
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.Color("role:N", scale=charts.ROLE_SCALE, legend=None),
-            tooltip=[alt.Tooltip("digit:O"), alt.Tooltip("probability:Q", format=".1%"), alt.Tooltip("role:N")],
-        )
-        .properties(height=250)
-    )
-    return charts.spec(
-        chart,
-        "Guess after row t",
-        "Bar chart of the model's probability for each digit after reading rows 1 to t: blue is "
-        "its answer, green the true label when the answer is another digit.",
-    )
-
-
-def _reading_now(t: int) -> str:
-    read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
-    to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
-    return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
-
-
-def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, ticking: bool) -> None:
-    """Slider, Play and the charts for step t. Runs as a fragment, every PLAY_INTERVAL_S while playing."""
-    t = PLAYER.controls(ticking, "Time step t (the row being read; 1 = the first)")
-    st.markdown(_reading_now(t))
-    now = pd.DataFrame({"row": [t]})
     # three columns side by side on a screen, one under the other on a phone
     picture_col, map_col, side_col = st.columns([7, 4, 7])
-    charts.show(
-        picture_col, reveal_spec(), {PIXELS: explore_tables.row_reveal_frame(image, t), NOW: now}, width="content"
-    )
+    pixels = charts.pixel_table(image)
+    charts.show(picture_col, explore_charts.reveal_spec(), {explore_charts.PIXELS: pixels}, width="content")
     if probabilities is not None:
-        guesses = explore_tables.running_guess_frame(probabilities, t)
-        charts.show(map_col, guess_map_spec(), {GUESSES: guesses, NOW: now}, width="content")
+        guesses = explore_tables.guess_frame(probabilities, label)
+        charts.show(map_col, explore_charts.guess_map_spec(), {explore_charts.GUESSES: guesses}, width="content")
     with side_col:
-        charts.show(st, input_vector_spec(), {ROW_INPUT: explore_tables.input_vector_frame(image, t)})
+        charts.show(st, explore_charts.input_vector_spec(), {explore_charts.PIXELS: pixels})
         if probabilities is None:
             st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
             return
-        now_guess = guesses[guesses["row"] == t].assign(role=charts.digit_roles(probabilities[t - 1], label))
-        charts.show(st, guess_bars_spec(), {GUESS_NOW: now_guess})
-        guess = int(probabilities[t - 1].argmax())
-        verdict = "the prediction" if t == ROWS else "its guess so far"
-        st.markdown(
-            f"After {t} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
-            f"True label: **{label}**."
-        )
+        charts.show(st, explore_charts.guess_bars_spec(), {explore_charts.GUESSES: guesses})
         st.caption(charts.ROLE_KEY)
 
 
@@ -227,7 +123,7 @@ def row_by_row(data: MnistData) -> None:
             f"Running guess of {inert(chosen.name)}: {chosen.description}. Another run can be picked under "
             "**Run** in the side panel."
         )
-    PLAYER.run(row_view, image, label, probabilities)
+    row_view(image, label, probabilities)
 
 
 # ----- classes -----------------------------------------------------------------------------
@@ -239,38 +135,12 @@ def _mean_images(data_key: str, _images: torch.Tensor, _labels: torch.Tensor) ->
     return charts.digit_grid(explore_tables.mean_images(_images, _labels), MEANS_COLUMNS, 3)
 
 
-@charts.cached_spec
-def class_counts_spec() -> dict:
-    chart = (
-        alt.Chart(alt.Data(name="counts"))
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("split:N", sort=["train", "test"]),
-            y=alt.Y("share:Q", title="share of the split (%)"),
-            color=alt.Color(
-                "split:N", scale=alt.Scale(domain=["train", "test"]), legend=alt.Legend(orient="top", title=None)
-            ),
-            tooltip=[
-                alt.Tooltip("split:N"),
-                alt.Tooltip("digit:O"),
-                alt.Tooltip("count:Q", format=","),
-                alt.Tooltip("share:Q", format=".1f", title="share (%)"),
-            ],
-        )
-        .properties(height=360)
-    )
-    return charts.spec(
-        chart,
-        "Images per digit: about 10% each in both splits",
-        "Bar chart: the share of each digit, 0 to 9, in the training and the test split, side by side.",
-    )
-
-
 def classes(data: MnistData) -> None:
     st.header("Classes", divider="gray")
     counts_col, means_col = st.columns([3, 2])
-    charts.show(counts_col, class_counts_spec(), {"counts": explore_tables.class_counts(data)})
+    charts.show(
+        counts_col, explore_charts.class_counts_spec(), {explore_charts.COUNTS: explore_tables.class_counts(data)}
+    )
     means_col.markdown("**The mean image of each digit** (training split)")
     means_col.image(
         _mean_images(f"{data.description} train", data.train_images, data.train_labels),

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import random
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, epoch_views, ui
+from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, inside_tables, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
-    CELL,
     CELL_TRIO,
-    HIDDEN,
-    SIGMOID,
     TRIO_MODEL,
     TRIO_TRAIN,
     Panel,
     cell_panels,
     cell_trios,
-    colour_domain,
     describe_settings,
-    gate_summary,
     gradient_frame,
     gradient_ratio,
     panel_frame,
@@ -33,25 +27,20 @@ from dashboard.inside_tables import (
     trio_configs,
     untrained_model,
 )
-from dashboard.player import Player
+from dashboard.player import row_player
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
-from rnn_core.model import ROWS
-from rnn_core.safe_files import error_words
 
 PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
 IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
 GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
 TRIO_POLL_S = 2.0
-ROW_PX = 9
+TRIO_ERROR = "inside_trio_error"
 PANELS_PER_LINE = 4
-CELL_COLOURS = alt.Scale(domain=list(CELL_TRIO), range=["#d9480f", "#7048e8", "#1c7ed6"])
-PIXELS, VALUES, NOW = "pixels", "values", "now"
-CURVES, PER_DIGIT, GRADIENTS = "curves", "per_digit", "gradients"
+
 
 state = st.session_state
-PLAYER = Player("inside", slider_key="inside_row", interval=PLAY_INTERVAL_S, start=ROWS)  # row t, 1-28
 
 
 # ----- cached measures ----------------------------------------------------------------------
@@ -93,50 +82,6 @@ def run_model(view) -> tuple[str, Checkpoint, RowClassifier]:
 # ----- chart specs (built once, fed named datasets) -----------------------------------------
 
 
-ROW_AXIS = alt.Axis(values=charts.ROW_TICKS, labelAngle=0)
-DIM_UNREAD = alt.when(alt.datum.read).then(alt.value(1.0)).otherwise(alt.value(charts.DIMMED))
-
-
-@charts.cached_spec
-def image_spec() -> dict:
-    # an x title like the heatmaps' keeps the image's rows level with theirs
-    pixels = charts.digit_heatmap(PIXELS, None, opacity=DIM_UNREAD)
-    return charts.spec(
-        # as wide as its column, like the panels beside it
-        alt.layer(pixels, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
-        "The image",
-        "The digit read, 28 rows of 28 pixels, dark ink on white; row t is framed in orange, the rows after it "
-        "are faded.",
-    )
-
-
-@charts.cached_spec
-def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> dict:
-    what = {
-        CELL: "the cell state c_t, the LSTM's long-term memory",
-        HIDDEN: "the hidden state h_t, what the output layer reads",
-    }.get(quantity, f"the {quantity}")
-    heat = (
-        alt.Chart(alt.Data(name=VALUES))
-        .mark_rect()
-        .encode(
-            x=alt.X("unit:O", title=f"unit (0-{units - 1})", axis=alt.Axis(labels=False, ticks=False)),
-            y=charts.row_axis(None),
-            # no legend: a legend squeezes a fitted chart's rows; the caption below tells the colours
-            color=alt.Color(
-                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, reverse=scheme == "redblue"), legend=None
-            ),
-            opacity=DIM_UNREAD,
-            tooltip=[alt.Tooltip("row:O"), alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format=".3f")],
-        )
-    )
-    return charts.spec(
-        alt.layer(heat, charts.row_frame(NOW)).properties(height=ROWS * ROW_PX),
-        quantity,
-        f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
-    )
-
-
 # ----- 1. inside the cell ----------------------------------------------------------------------
 
 
@@ -145,92 +90,32 @@ def _random_image(count: int) -> None:
 
 
 def explain_cell(cell_type: str) -> None:
-    if cell_type == "LSTM":
-        st.markdown(
-            "Each gate is a number between 0 and 1 for every unit, computed afresh at every row from "
-            "the row and the previous hidden state. The **forget gate f** multiplies the memory: "
-            "**near 1 the cell keeps** what it held (it remembers across rows), **near 0 it erases** "
-            "it. The **input gate i** decides how much of the **candidate g** (new content, -1 to 1) "
-            "is written in: c_t = f·c_(t-1) + i·g. The **output gate o** decides how much of the "
-            "memory shows: h_t = o·tanh(c_t), the only thing the output layer reads."
-        )
-    elif cell_type == "GRU":
-        st.markdown(
-            "A GRU has no separate cell state: its memory is h_t. The **update gate z** near 1 "
-            "**keeps** the old h, near 0 **replaces** it with the **candidate n**: "
-            "h_t = (1-z)·n + z·h_(t-1). The **reset gate r** decides how much of the old h goes into "
-            "the candidate."
-        )
+    if cell_type in ("LSTM", "GRU"):
+        st.markdown(inside_cell.explanation(cell_type))
     else:
-        st.info(
-            "A plain RNN has **no gates and no cell state**: h_t = tanh(W·x_t + U·h_(t-1) + b) "
-            "rewrites its whole memory at every row. Only h_t is shown. Train an LSTM or a GRU "
-            "to see gates.",
-            icon=":material/info:",
-        )
+        st.info(inside_cell.explanation(cell_type), icon=":material/info:")
 
 
-def row_summary(reading: Reading, t: int) -> str:
-    guess = int(reading.probabilities[t - 1].argmax())
-    parts = [f"**Row {t} of {ROWS}**. Guess after it: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
-    means = gate_summary(reading, t)
-    if means:
-        parts.append(
-            "Mean over the units: " + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + "."
-        )
-    forget = means.get("forget gate f", means.get("update gate z"))
-    if forget is not None:
-        parts.append(
-            "Mostly keeping its memory."
-            if forget > 0.6
-            else "Mostly overwriting its memory."
-            if forget < 0.4
-            else "Keeping some, overwriting some."
-        )
-    return " ".join(parts)
-
-
-def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel], ticking: bool) -> None:
-    """Slider, Play and the heatmaps for row t. A fragment, rerun every PLAY_INTERVAL_S while playing."""
-    t = PLAYER.controls(ticking, "Row t (1 = the first row read)", widths=(1, 5))
-    now = pd.DataFrame({"row": [t]})
-    pixels = charts.pixel_table(image)
-    pixels["read"] = pixels["row"] <= t
-    cells: list = [("image", image_spec(), {PIXELS: pixels, NOW: now})]
-    for panel in panels:
-        values = panel_frame(panel)
-        values["read"] = values["row"] <= t
-        scheme = "blues" if panel.scale == SIGMOID else "redblue"
-        spec = panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1])
-        cells.append((panel.quantity, spec, {VALUES: values, NOW: now}))
-    cells.append(("summary", None, None))
+def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel]) -> None:
+    """The row player and the heatmaps of every row, sent once: Play runs in the browser."""
+    inside_cell_player(reading)
+    cells: list = [(inside_cell.image_spec(), {inside_cell.PIXELS: charts.pixel_table(image)})]
+    cells += [(inside_cell.panel_chart(panel), {inside_cell.VALUES: panel_frame(panel)}) for panel in panels]
     for start in range(0, len(cells), PANELS_PER_LINE):
         line = cells[start : start + PANELS_PER_LINE]
-        for column, (_name, spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
-            if spec is None:
-                column.markdown(row_summary(reading, t))
-            else:
-                charts.show(column, spec, datasets)
-    st.caption(colour_key(panels))
+        for column, (spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
+            charts.show(column, spec, datasets)
+    st.caption(inside_cell.colour_key(panels))
 
 
-def colour_key(panels: list[Panel]) -> str:
-    """The heatmaps' colours in words (they have no legends)."""
-    parts = [
-        "Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per "
-        "unit; rows not read yet are faded."
-    ]
-    if any(panel.scale == SIGMOID for panel in panels):
-        parts.append("Gates: white = 0 (closed), dark blue = 1 (open).")
-    bounded = [panel for panel in panels if panel.scale != SIGMOID]
-    parts.append(
-        "; ".join(
-            f"{panel.quantity}: blue = {colour_domain(panel)[0]:.2g}, white = 0, red = {colour_domain(panel)[1]:.2g}"
-            for panel in bounded
-        )
-        + "."
+def inside_cell_player(reading: Reading) -> None:
+    row_player(
+        inside_cell.ROW_T,
+        "Row t (1 = the first row read)",
+        inside_cell.row_summaries(reading),
+        start=inside_cell.T_LAST,
+        interval_s=PLAY_INTERVAL_S,
     )
-    return " ".join(parts)
 
 
 def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
@@ -272,54 +157,10 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     else:
         image, reading = test_image_reading(chosen, data)
     panels = cell_panels(reading, cell_type)
-    PLAYER.run(cell_view, image, reading, panels)
+    cell_view(image, reading, panels)
 
 
 # ----- 2. how many rows does it need ----------------------------------------------------------
-
-
-@charts.cached_spec
-def rows_spec(colour_by_cell: bool = False) -> dict:
-    colour = (
-        alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
-        if colour_by_cell
-        else alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300))
-    )
-    base = alt.Chart(alt.Data(name=CURVES)).encode(
-        x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
-        color=colour,
-        tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
-    )
-    half = (
-        alt.Chart(alt.Data(values=[{"rows": 14}])).mark_rule(strokeDash=[4, 4], color=charts.OTHER).encode(x="rows:Q")
-    )
-    return charts.spec(
-        (base.mark_line(point=True) + half).properties(height=360 if colour_by_cell else 320),
-        "Accuracy after reading rows 1..t",
-        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, "
-        "one line per run; the last point is the run's test accuracy.",
-    )
-
-
-@charts.cached_spec
-def per_digit_spec(name: str) -> dict:
-    chart = (
-        alt.Chart(alt.Data(name=PER_DIGIT))
-        .mark_rect()
-        .encode(
-            x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
-            y=alt.Y("digit:O", title="true digit"),
-            color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
-            tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
-        )
-        .properties(height=260)
-    )
-    return charts.spec(
-        chart,
-        f"Per digit: {name}",
-        "Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
-    )
 
 
 def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
@@ -346,7 +187,7 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         else:
             fingerprint, _, model = run_model(choices[run_id])
         curve, digits = _rows_needed(fingerprint, data.description, model, data)
-        name = curve_name(choices.get(run_id)) if run_id in choices else chosen.run_id
+        name = inside_tables.curve_name(choices.get(run_id)) if run_id in choices else chosen.run_id
         curves[name] = curve
         if run_id == chosen.run_id:
             per_digit = digits
@@ -354,7 +195,9 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         st.caption("Pick at least one run.")
         return
     left, right = st.columns([3, 2])
-    charts.show(left, rows_spec(), {CURVES: rows_curve_frame(curves)}, key="inside_rows_chart")
+    charts.show(
+        left, inside_charts.rows_spec(), {inside_charts.CURVES: rows_curve_frame(curves)}, key="inside_rows_chart"
+    )
     mine, _ = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)
     left.caption(
         f"{chosen.run_id}: {mine[6]:.1f}% right after 7 rows, {mine[13]:.1f}% after 14, {mine[20]:.1f}% after 21, "
@@ -363,7 +206,10 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     if per_digit is None:
         per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
     charts.show(
-        right, per_digit_spec(chosen.run_id), {PER_DIGIT: per_digit_frame(per_digit)}, key="inside_digits_chart"
+        right,
+        inside_charts.per_digit_spec(chosen.run_id),
+        {inside_charts.PER_DIGIT: per_digit_frame(per_digit)},
+        key="inside_digits_chart",
     )
     half = per_digit[:, 13]
     best = [str(d) for d in half.argsort(descending=True)[:3].tolist()]
@@ -376,57 +222,20 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
     )
 
 
-def curve_name(view) -> str:
-    """Short enough for a legend on a phone: the id, and the label or the model."""
-    model = view.record.model_config
-    return f"{view.run_id} · {view.record.label[:24] or f'{model.cell_type} {model.hidden_size}'}"
-
-
 # ----- 3. memory through time -----------------------------------------------------------------
-
-
-@charts.cached_spec
-def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
-    colour = (
-        alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
-        if colour_by_cell
-        else alt.Color(
-            "state:N",
-            scale=alt.Scale(domain=["untrained", "trained"], range=[charts.OTHER, charts.ANSWER]),
-            legend=alt.Legend(orient="bottom", title=None),
-        )
-    )
-    chart = (
-        alt.Chart(alt.Data(name=GRADIENTS))
-        .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
-        .encode(
-            x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
-            y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
-            color=colour,
-            strokeDash=alt.StrokeDash(
-                "state:N",
-                scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT),
-            ),
-            detail="model:N",
-            tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],
-        )
-        .properties(height=360)
-    )
-    return charts.spec(chart, title, description)
 
 
 def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
     name = chosen.checkpoint.model_config.cell_type
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
-    spec = gradient_spec(
+    spec = inside_charts.gradient_spec(
         f"How much each row moves the answer: {chosen.run_id}",
         "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this "
         "model before training (dashed) and after (solid).",
         colour_by_cell=False,
     )
-    charts.show(st, spec, {GRADIENTS: frame}, key="inside_gradient_chart")
+    charts.show(st, spec, {inside_charts.GRADIENTS: frame}, key="inside_gradient_chart")
     st.caption(
         f"On the first {GRADIENT_IMAGES:,} test images. Row 1 moves the answer "
         f"{gradient_ratio(untrained):.2g} times as much as row 28 before training (seed "
@@ -437,13 +246,8 @@ def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
 def start_trio() -> None:
     runs = ui.registry()
     started = []
-    try:
-        for _cell, model_config, train_config, label in trio_configs():
-            started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
-    except (ValueError, OSError, RuntimeError) as err:
-        state["inside_trio_error"] = f"Could not start the three runs: {error_words(err)}"
-        return
-    state["inside_trio_error"] = None
+    for _cell, model_config, train_config, label in trio_configs():
+        started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
     state["inside_trio_started"] = started
 
 
@@ -483,39 +287,22 @@ def trio_comparison(trio: dict, data: MnistData) -> None:
             }
         )
     left, right = st.columns(2)
-    spec = gradient_spec(
+    spec = inside_charts.gradient_spec(
         "Gradient per row: RNN, GRU, LSTM",
         "Line chart, log scale: mean gradient of the loss with respect to each input row, for the three cells "
         "before training (dashed) and after (solid).",
         colour_by_cell=True,
     )
-    charts.show(left, spec, {GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
-    charts.show(right, rows_spec(colour_by_cell=True), {CURVES: rows_curve_frame(curves)}, key="inside_trio_rows")
+    charts.show(left, spec, {inside_charts.GRADIENTS: gradient_frame(gradients)}, key="inside_trio_gradients")
+    charts.show(
+        right,
+        inside_charts.rows_spec(colour_by_cell=True),
+        {inside_charts.CURVES: rows_curve_frame(curves)},
+        key="inside_trio_rows",
+    )
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
-    st.markdown(trio_verdict(table, gradients))
-
-
-def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
-    """What the comparison shows, in words taken from its own numbers."""
-    before = max(gradient_ratio(gradients[(cell, "untrained")]) for cell in CELL_TRIO)
-    after = ", ".join(f"{cell} {gradient_ratio(gradients[(cell, 'trained')]):.2g}" for cell in CELL_TRIO)
-    scores = table.set_index("cell")["test accuracy (%)"]
-    best = scores.idxmax()
-    text = (
-        f"**Before training** every cell's gradient vanishes: row 1 moves the answer at most "
-        f"{before:.1g} times as much as row 28. **Training changes that** (row 1 / row 28 after training: {after}): "
-        f"the gradient picture alone does not crown a winner, the accuracy does. With the same settings the "
-        f"**{best}** reaches **{scores[best]}%**"
-    )
-    if scores.idxmin() == "RNN":
-        text += (
-            f", the plain RNN only **{scores['RNN']}%**: the gates let the GRU and the LSTM learn what to keep "
-            "from the early rows and what to forget."
-        )
-    else:
-        text += f" (RNN {scores['RNN']}%, GRU {scores['GRU']}%, LSTM {scores['LSTM']}%)."
-    return text
+    st.markdown(inside_tables.trio_verdict(table, gradients))
 
 
 def trio_section(polling: bool) -> None:
@@ -530,15 +317,15 @@ def trio_section(polling: bool) -> None:
     st.button(
         "Train the three cells",
         icon=":material/model_training:",
-        on_click=start_trio,
+        on_click=commands.run,
+        args=(TRIO_ERROR, "Could not start the three runs", start_trio),
         disabled=busy,
         key="inside_train_trio",
         type="primary",
         help=f"Starts three runs, an RNN, a GRU and an LSTM: {describe_settings(TRIO_MODEL, TRIO_TRAIN)}. "
         "About 40 s on two cores; they show up in the side panel's run list as 'cells: ...'.",
     )
-    if error := state.get("inside_trio_error"):
-        st.error(inert(error), icon=":material/error:")
+    commands.show_error(st, TRIO_ERROR)
     if newest is None:
         st.caption(
             "No comparison yet. The button trains three runs alike but for the cell: "

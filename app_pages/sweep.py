@@ -9,11 +9,10 @@ fragment redraws the results table and the charts once a second; Stop stops ever
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, settings, ui
+from dashboard import charts, commands, settings, sweep_charts, ui
 from dashboard.inert import inert
 from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
 from dashboard.ui import browser_token
@@ -21,14 +20,13 @@ from rnn_core import sweep
 from rnn_core.config import EXERCISE, SETTING
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound
-from rnn_core.safe_files import error_words
 
 SWEEP_PARAM, SWEEP_KEY = "sweep", "sweep_id"
 LINK_READ, ACTION_ERROR = "sweep_link_read", "sweep_action_error"
 FIRST, FIRST_VALUES, SECOND, SECOND_VALUES = "sweep_first", "sweep_first_values", "sweep_second", "sweep_second_values"
 PREFIX = "sweep"  # the per-run settings' controls are keyed sweep_<setting>
 NO_SECOND = "none"
-POLL_SECONDS, CHART_HEIGHT = 1.0, 320
+POLL_SECONDS = 1.0
 TABLE_ROW, TABLE_MAX = 35, 600  # pixels
 # The notebook's exercise: its first two settings (hidden size x learning rate) by default, and
 # what each run of a sweep fixes so that a grid stays quick, written as a Train page link.
@@ -147,21 +145,13 @@ def sweep_form(runs: JobRegistry) -> None:
         type="primary",
         icon=":material/grid_on:",
         disabled=count == 0,
-        on_click=run_command,
-        args=(start_sweep, runs),
+        on_click=commands.run,
+        args=(ACTION_ERROR, "Could not start the sweep", start_sweep, runs),
         help="Each combination is an ordinary run: it is listed, linkable and testable on every page.",
     )
 
 
 # ----- commands ----------------------------------------------------------------------------
-
-
-def run_command(command, *args) -> None:
-    """Button callback: any refusal becomes a message on the page instead of a traceback."""
-    try:
-        command(*args)
-    except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_sweep(runs: JobRegistry) -> None:
@@ -218,15 +208,6 @@ def results_table(found: sweep.Sweep) -> None:
     )
 
 
-def x_encoding(found: sweep.Sweep) -> alt.X:
-    if not found.axes:
-        return alt.X("x:N", title="run")
-    first = SETTING[found.axes[0]]
-    if first.choices is not None:
-        return alt.X("x:N", title=first.label)
-    return alt.X("x:Q", title=first.label, scale=alt.Scale(type="log") if first.log_scale else alt.Scale(zero=False))
-
-
 def result_charts(found: sweep.Sweep, train_size: int) -> None:
     rows = chart_rows(found)
     if rows.empty:
@@ -235,31 +216,10 @@ def result_charts(found: sweep.Sweep, train_size: int) -> None:
     if found.axes and SETTING[found.axes[0]].optional:
         rows["x"] = rows["x"].fillna(train_size)  # "all" is drawn where all the training images are
     second = SETTING[found.axes[1]].label if len(found.axes) > 1 else None
-    colour = alt.Color("line:N", title=second, legend=alt.Legend(orient="bottom") if second else None)
-    tooltip = ["name:N", alt.Tooltip("test_accuracy:Q", format=".2f"), alt.Tooltip("seconds:Q", format=".1f")]
-    base = alt.Chart(rows).encode(x=x_encoding(found), color=colour, tooltip=tooltip).properties(height=CHART_HEIGHT)
-    accuracy = base.mark_line(point=True).encode(y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"))
-    speed = base.mark_line(point=True).encode(y=alt.Y("seconds_per_epoch:Q", title="Seconds per epoch"))
-    worth = (
-        alt.Chart(rows)
-        .mark_point(filled=True, size=80)
-        .encode(
-            x=alt.X("seconds:Q", title="Training time (s)"),
-            y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)"),
-            color=colour,
-            tooltip=tooltip,
-        )
-        .properties(height=CHART_HEIGHT)
-    )
     swept = SETTING[found.axes[0]].label.lower() if found.axes else "the run"
-    shown = (
-        (accuracy, "Final test accuracy", f"Each run's final test accuracy (%) against its {swept}"),
-        (speed, "Seconds per epoch", f"Each run's training seconds per epoch against its {swept}"),
-        (worth, "Accuracy against training time", "Each run's final test accuracy (%) against its training seconds"),
-    )
-    for column, (chart, title, description) in zip(st.columns(3), shown):
-        lines = f", one line per {second.lower()}" if second else ""
-        charts.show(column, charts.spec(chart, title, description + lines + "."))
+    specs = sweep_charts.result_specs(*sweep_charts.x_axis(found), second, swept)
+    for column, spec in zip(st.columns(3), specs.values()):
+        charts.show(column, spec, {sweep_charts.RESULTS: rows})
 
 
 def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
@@ -311,8 +271,7 @@ def main() -> None:
     train_size = len(data.train_labels)
     read_link_once()
     read_sweep_link()
-    if message := st.session_state.pop(ACTION_ERROR, None):
-        st.error(inert(message), icon=":material/error:")
+    commands.show_error(st, ACTION_ERROR)
 
     with st.expander("New sweep", expanded=not st.session_state.get(SWEEP_KEY)):
         sweep_form(registry)
@@ -328,8 +287,8 @@ def main() -> None:
             "Stopping..." if stopping else "Stop sweep",
             icon=":material/stop:",
             disabled=not busy or stopping or not owner_may,
-            on_click=run_command,
-            args=(stop_sweep, registry, current.sweep_id),
+            on_click=commands.run,
+            args=(ACTION_ERROR, "Could not stop the sweep", stop_sweep, registry, current.sweep_id),
             help=None if owner_may else "This sweep was started in another browser: only that browser can stop it.",
         )
         st.fragment(sweep_view, run_every=POLL_SECONDS if busy else None)(registry, busy, train_size)

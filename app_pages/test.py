@@ -6,28 +6,25 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, epoch_views, ui
+from dashboard import charts, epoch_views, evaluation_charts, evaluation_tables, ui
 from dashboard.inert import inert
 from dashboard.ui import ChosenModel
 from rnn_core import CheckpointError, MnistData, RowClassifier
 from rnn_core.checkpoint import SAVE_A_STATE_DICT
 from rnn_core.config import describe
 from rnn_core.export import FORMATS, export_bytes, loading_line
-from rnn_core.guess import UNSURE_BELOW, Guess, best_two
+from rnn_core.guess import best_two
 from rnn_core.inspection import (
-    SURE_PROBABILITY,
     EvaluationReport,
     Reading,
     read_image,
     report_on,
 )
-from rnn_core.model import ROWS
 from rnn_core.notebook_models import load_model_file, scored
 from rnn_core.safe_files import error_words
 
@@ -37,7 +34,6 @@ GALLERY_SIZE = 32
 GALLERY_COLUMNS = 8
 GALLERY_SCALE = 2  # 28 px -> 56 px, by repeating pixels so they stay sharp
 PICTURE_SCALE = 6  # one digit on its own: 168 px
-READING_PX = 5  # one pixel of the digit in the reading chart: 140 px, so that the chart fits a phone
 # what the page remembers of the model it shows; cleared when another model is chosen
 PICKS = (
     "test_cell_true",
@@ -101,13 +97,6 @@ def load_upload(name: str, content: bytes) -> tuple[str | None, str | None]:
     return None, f"{inert(name)}: {kind}, {describe(checkpoint.model_config)}, kept as run {run_id}."
 
 
-NOTEBOOK_FILES = {
-    "state-dict": ("Weights for the notebook", "Its weights under the notebook's names: `lstm.*`, `hidden2digits.*`"),
-    "script": ("Python script", "A program that rebuilds this run with plain PyTorch and torchvision"),
-    "notebook": ("Jupyter notebook", "The same program as a notebook, one step per cell"),
-}
-
-
 def downloads(chosen: ChosenModel) -> None:
     """The model as this app saves it; for the notebook's class; and the code that rebuilds the run."""
     st.download_button(
@@ -126,7 +115,7 @@ def downloads(chosen: ChosenModel) -> None:
         f"**Download for the notebook**: load it with `{line}`. **Get the code**: the model class, the "
         "training and test loops and this run's settings, in plain PyTorch."
     )
-    for to, (label, help_text) in NOTEBOOK_FILES.items():
+    for to, (label, help_text) in evaluation_tables.NOTEBOOK_FILES.items():
         st.download_button(
             label,
             data=lambda to=to: export_bytes(chosen.checkpoint, chosen.run_id, to),
@@ -179,218 +168,22 @@ def forget_picks_of_another_model(fingerprint: str) -> None:
 # ----- charts -----------------------------------------------------------------------------
 
 
-# The probability and reading charts are redrawn after every stroke on the canvas: their specs
-# are built (and validated by Altair, which is slow) once, and only their tables change.
-PROBABILITIES, PIXELS, GUESSES, SURE_ROW, HIDDEN = "probabilities", "pixels", "guesses", "sure_row", "hidden"
-CONFUSION, PER_DIGIT = "confusion", "per_digit"
-
-
-@charts.cached_spec
-def probability_bars_spec() -> dict:
-    base = alt.Chart(alt.Data(name=PROBABILITIES)).encode(
-        x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
-        tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%"), "role:N"],
-    )
-    bars = base.mark_bar().encode(color=alt.Color("role:N", scale=charts.ROLE_SCALE, legend=None))
-    labels = base.mark_text(dy=-6, fontSize=11, color=charts.TEXT).encode(text=alt.Text("probability:Q", format=".0%"))
-    return charts.spec(
-        (bars + labels).properties(height=220),
-        "Probability of each digit",
-        "Bar chart of the model's probability for each digit, 0 to 9, after the last row: blue is "
-        "its answer, green the true digit when the answer is another one.",
-    )
-
-
-def probability_table(probabilities: torch.Tensor, true_digit: int | None) -> pd.DataFrame:
-    roles = charts.digit_roles(probabilities.numpy(), true_digit)
-    return pd.DataFrame({"digit": range(10), "probability": probabilities.numpy(), "role": roles})
-
-
-@charts.cached_spec
-def reading_spec(units: int) -> dict:
-    """The image and the guesses after each row beside it, the guess after the rows read, and
-    the hidden state, one under the other (narrow enough for a phone), with a slider that
-    reveals the rows one by one (all in the browser, no rerun)."""
-    rows_read = alt.param(
-        name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name="rows read ")
-    )
-    revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(charts.DIMMED))
-    image_view = charts.digit_heatmap(PIXELS, READING_PX, opacity=revealed, row_title="row").properties(title="image")
-    heatmap = (
-        alt.Chart(alt.Data(name=GUESSES))
-        .mark_rect()
-        .encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=charts.row_axis(None, labels=False),
-            color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
-            opacity=revealed,
-            tooltip=["row:O", "digit:O", alt.Tooltip("probability:Q", format=".1%")],
-        )
-    )
-    guesses = (heatmap + charts.row_frame(SURE_ROW)).properties(
-        width=100, height=ROWS * READING_PX, title="guess per row"
-    )
-    after_rows = (
-        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'guess after row ' + rows_read")))
-        .transform_filter("datum.row == rows_read")
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition("datum.answer", alt.value(charts.ANSWER), alt.value(charts.OTHER)),
-            tooltip=["digit:O", alt.Tooltip("probability:Q", format=".1%")],
-        )
-        .properties(width=260, height=120)
-    )
-    hidden_view = (
-        alt.Chart(alt.Data(name=HIDDEN), title="hidden state h after each row (one line per unit)")
-        .mark_rect()
-        .encode(
-            x=alt.X(
-                "row:O",
-                scale=alt.Scale(domain=list(range(1, ROWS + 1))),
-                title="row",
-                axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0),
-            ),
-            y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
-            color=alt.Color(
-                "value:Q",
-                scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True),
-                title="h",
-                legend=alt.Legend(orient="bottom", gradientLength=120),
-            ),
-            opacity=revealed,
-            tooltip=["row:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
-        )
-        .properties(width=260, height=int(np.clip(units * 4, 100, 240)))
-    )
-    # Each view has its own colour scale: a concatenation would otherwise merge them into one.
-    top = alt.hconcat(image_view, guesses, spacing=8).resolve_scale(color="independent")
-    chart = alt.vconcat(top, after_rows, hidden_view).resolve_scale(color="independent").add_params(rows_read)
-    return charts.spec(
-        chart,
-        "How the RNN reads the digit",
-        "Four views of one reading, with a slider for the rows read: the digit, 28 rows of 28 pixels; "
-        "beside it a heatmap of the probability of each digit after each row (the row from which the "
-        "model is sure is framed in orange); the probabilities after the rows read; and a heatmap of "
-        "the hidden state's units after each row.",
-    )
-
-
-def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) -> dict[str, pd.DataFrame]:
-    steps, digits = np.indices(reading.probabilities.shape)
-    hidden_steps, units = np.indices(reading.hidden.shape)
-    return {
-        PIXELS: charts.pixel_table(image),
-        GUESSES: pd.DataFrame(
-            {
-                "row": steps.ravel() + 1,
-                "digit": digits.ravel(),
-                "probability": reading.probabilities.numpy().ravel(),
-                "answer": digits.ravel() == reading.prediction,
-            }
-        ),
-        SURE_ROW: pd.DataFrame({"row": [] if sure_row is None else [sure_row]}, dtype=int),
-        HIDDEN: pd.DataFrame(
-            {"row": hidden_steps.ravel() + 1, "unit": units.ravel(), "value": reading.hidden.numpy().ravel()}
-        ),
-    }
-
-
-def explain_reading(reading: Reading, sure_row: int | None) -> str:
-    answer, confidence = reading.prediction, reading.final[reading.prediction].item()
-    if sure_row is None:
-        verdict = f"It never gets {SURE_PROBABILITY:.0%} sure: its final answer is **{answer}** with {confidence:.0%}."
-    elif sure_row == 1:
-        verdict = f"It says **{answer}** from the first row on, above {SURE_PROBABILITY:.0%}."
-    else:
-        verdict = (
-            f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
-            f"with more than {SURE_PROBABILITY:.0%} (framed in orange)."
-        )
-    changes = reading.mind_changes()
-    if changes:
-        listed = ", ".join(f"row {row}: {before}→{after}" for row, before, after in changes[-6:])
-        more = f" (the last 6 of {len(changes)})" if len(changes) > 6 else ""
-        verdict += f" Its leading guess changed {len(changes)} time(s){more}: {listed}."
-    return verdict
-
-
 def show_reading(image: torch.Tensor, reading: Reading) -> None:
     st.subheader("How the RNN makes up its mind")
     sure_row = reading.sure_row()
     chart_col, words_col = st.columns([1, 1])
     charts.show(
-        chart_col, reading_spec(reading.hidden.shape[1]), reading_tables(image, reading, sure_row), width="content"
+        chart_col,
+        evaluation_charts.reading_spec(reading.hidden.shape[1]),
+        evaluation_tables.reading_tables(image, reading, sure_row),
+        width="content",
     )
-    words_col.markdown(explain_reading(reading, sure_row))
+    words_col.markdown(evaluation_tables.explain_reading(reading, sure_row))
     words_col.caption(
         "Move the *rows read* slider under the chart to hide the rows the network has not read yet. "
         "Each row of the heatmap beside the digit is the output layer applied to the hidden state "
         "after that row; only the last one is the network's answer. Below: the guess after the rows "
         "read, and the hidden state, one line per unit."
-    )
-
-
-def confusion_table(confusion: np.ndarray, chosen: tuple[int, int]) -> pd.DataFrame:
-    true, predicted = np.indices(confusion.shape)
-    frame = pd.DataFrame({"true": true.ravel(), "predicted": predicted.ravel(), "count": confusion.ravel()})
-    frame["share"] = frame["count"] / frame.groupby("true")["count"].transform("sum").clip(lower=1)
-    # White counts on the darker cells; the colour scale is logarithmic, so is the threshold.
-    frame["dark"] = frame["count"] > float(np.expm1(0.6 * np.log1p(frame["count"].max())))
-    frame["chosen"] = (frame["true"] == chosen[0]) & (frame["predicted"] == chosen[1])
-    return frame
-
-
-@charts.cached_spec
-def confusion_spec() -> dict:
-    cell = alt.selection_point(name="cell", fields=["true", "predicted"], empty=False)
-    base = alt.Chart(alt.Data(name=CONFUSION)).encode(
-        x=alt.X("predicted:O", axis=alt.Axis(labelAngle=0, orient="top"), title="predicted"),
-        y=alt.Y("true:O", title="true digit"),
-    )
-    colours = base.mark_rect().encode(
-        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None)
-    )
-    counts = base.mark_text(fontSize=11).encode(
-        text="count:Q", color=alt.condition("datum.dark", alt.value("white"), alt.value("black"))
-    )
-    # A see-through layer on top takes the clicks and tooltips (the numbers would catch them
-    # otherwise) and outlines the chosen cell.
-    clickable = (
-        base.mark_rect(fill="white", fillOpacity=0.001, stroke=charts.HIGHLIGHT)
-        .encode(
-            strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(0)),
-            tooltip=[
-                alt.Tooltip("true:O", title="true digit"),
-                "predicted:O",
-                "count:Q",
-                alt.Tooltip("share:Q", format=".1%", title="share of this digit"),
-            ],
-        )
-        .add_params(cell)
-    )
-    return charts.spec(
-        (colours + counts + clickable).properties(height=400),
-        "Test images per true digit and answer",
-        "Heatmap of 10 by 10 cells: the count of test images of each true digit (rows) given each "
-        "answer (columns); the diagonal holds the right answers; the chosen cell is framed in orange.",
-    )
-
-
-@charts.cached_spec
-def class_accuracy_spec() -> dict:
-    base = alt.Chart(alt.Data(name=PER_DIGIT)).encode(
-        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="accuracy (%)"),
-        tooltip=["digit:O", alt.Tooltip("accuracy:Q", format=".2f"), "images:Q"],
-    )
-    labels = base.mark_text(dy=-6, fontSize=11, color=charts.TEXT).encode(text=alt.Text("accuracy:Q", format=".1f"))
-    return charts.spec(
-        (base.mark_bar(color=charts.ANSWER) + labels).properties(height=260),
-        "Share of each digit's test images read right",
-        "Bar chart: the share of the test images of each digit, 0 to 9, that the model reads right.",
     )
 
 
@@ -458,8 +251,8 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         chosen = (state["test_cell_true"], state["test_cell_predicted"])
         charts.show(
             st,
-            confusion_spec(),
-            {CONFUSION: confusion_table(confusion, chosen)},
+            evaluation_charts.confusion_spec(),
+            {evaluation_charts.CONFUSION: evaluation_tables.confusion_table(confusion, chosen)},
             key="test_confusion",
             on_select=_select_cell,
         )
@@ -468,7 +261,7 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         per_digit = pd.DataFrame(
             {"digit": range(10), "accuracy": report.per_class_accuracy.numpy(), "images": confusion.sum(1)}
         )
-        charts.show(st, class_accuracy_spec(), {PER_DIGIT: per_digit})
+        charts.show(st, evaluation_charts.class_accuracy_spec(), {evaluation_charts.PER_DIGIT: per_digit})
         true_box, predicted_box = st.columns(2)
         true_digit = true_box.selectbox("True digit", range(10), key="test_cell_true")
         predicted = predicted_box.selectbox("Predicted as", range(10), key="test_cell_predicted")
@@ -528,7 +321,11 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
         )
         verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
         right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
-        charts.show(right, probability_bars_spec(), {PROBABILITIES: probability_table(probabilities, true_digit)})
+        charts.show(
+            right,
+            evaluation_charts.probability_bars_spec(),
+            {evaluation_charts.PROBABILITIES: evaluation_tables.probability_table(probabilities, true_digit)},
+        )
         right.caption(charts.ROLE_KEY)
         show_reading(image, reading)
 
@@ -542,16 +339,6 @@ def suggest_drawing_preset() -> None:
         "slanted, resized and with thicker and thinner strokes, and reads drawn digits better."
     )
     link.page_link("app_pages/train.py", label="Train it", query_params={"preset": "drawing"}, icon=":material/draw:")
-
-
-def prediction_words(guess: Guess) -> str:
-    if not guess.unsure:
-        return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
-    return (
-        f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
-        f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
-        f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
-    )
 
 
 @st.fragment
@@ -571,8 +358,12 @@ def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
             caption="what the model sees: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
         )
-    answer_column.markdown(prediction_words(best_two(reading.final)))
-    charts.show(answer_column, probability_bars_spec(), {PROBABILITIES: probability_table(reading.final, None)})
+    answer_column.markdown(evaluation_tables.prediction_words(best_two(reading.final)))
+    charts.show(
+        answer_column,
+        evaluation_charts.probability_bars_spec(),
+        {evaluation_charts.PROBABILITIES: evaluation_tables.probability_table(reading.final, None)},
+    )
     show_reading(image, reading)
 
 

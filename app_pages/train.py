@@ -13,28 +13,21 @@ removing and adding elements: nothing jumps. What the first click on a fresh ser
 
 from __future__ import annotations
 
-import math
-
-import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, compare_tables, explore_tables, settings, ui
+from dashboard import charts, commands, explore_tables, settings, train_charts, train_words, ui
 from dashboard.inert import inert
 from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
-from rnn_core.config import SETTINGS, describe
+from rnn_core.config import describe
 from rnn_core.history import RunStatus
 from rnn_core.jobs import JobSnapshot
 from rnn_core.registry import JobRegistry, RunView
-from rnn_core.runs import RESULT_COLUMNS, owner_digest
-from rnn_core.safe_files import error_words
 
 PROGRESS_SECONDS, EPOCH_VIEW_SECONDS = 0.5, 1.0
-LOSS_DATA, HISTORY_DATA = "training_loss", "history"
 METRIC_HEIGHT, TABLE_HEIGHT = 128, 248  # fixed, so that the page does not move as epochs come in
-CHART_HEIGHT = 300
 # The status slot above the loss chart holds the progress bar while a run trains and a message
 # when idle: at least as tall as a four-line message on a wide screen (the longest, a run that
 # learned next to nothing), so that swapping one for the other moves nothing below.
@@ -42,46 +35,8 @@ STATUS_KEY, STATUS_MIN_HEIGHT = "train_status", "8rem"
 STATUS_STYLE = (
     f"<style>@media (min-width: 640px) {{ .st-key-{STATUS_KEY} {{ min-height: {STATUS_MIN_HEIGHT}; }} }}</style>"
 )
-BLOW_UP = "blew up"
-LOSS_CEILING = 1e4  # on the log scale of a diverged run, a larger loss (or NaN) is drawn here
-NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
 STRIP_PER_DIGIT, STRIP_COLUMNS = 2, 20
-ACTION_ERROR, CONFIRM_DELETE = "train_action_error", "train_confirm_delete"
-ADMIN_ATTEMPT = "train_admin_attempt"  # what the gate said of the last typed password
-# The saved runs' table, in this order: when, the settings, the results.
-RUN_COLUMNS = [
-    "created",
-    "status",
-    *(declared.name for declared in SETTINGS if declared.described),
-    *RESULT_COLUMNS[:-3],
-    "run_id",
-]
-RUN_COLUMN_CONFIG = {
-    **{
-        declared.name: st.column_config.NumberColumn(declared.label, format="%g")
-        if declared.kind is float
-        else declared.label
-        for declared in SETTINGS
-    },
-    "run_id": "Run",
-    "status": "Status",
-    "parent": "Continues",
-    "epochs_trained": "Epochs trained",
-    "final_accuracy": st.column_config.NumberColumn("Final acc. (%)", format="%.2f"),
-    "best_accuracy": st.column_config.NumberColumn("Best acc. (%)", format="%.2f"),
-    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
-    "images_per_second": st.column_config.NumberColumn("Images/s", format="%.0f"),
-    "created": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
-}
-# The test-set charts and the table share these names for the history's columns.
-HISTORY_COLUMNS = {
-    "epoch": "Epoch",
-    "train_loss": "Train loss",
-    "test_loss": "Test loss",
-    "test_accuracy": "Test accuracy (%)",
-    "train_seconds": "Seconds",
-    "images_per_second": "Images/s",
-}
+ACTION_ERROR = "train_action_error"
 
 
 # ----- settings: side panel and page link -------------------------------------------------
@@ -102,14 +57,6 @@ def settings_sidebar() -> tuple:
 
 
 # ----- commands ----------------------------------------------------------------------------
-
-
-def run_command(command, *args) -> None:
-    """Button callback: any refusal becomes a message on the page instead of a traceback."""
-    try:
-        command(*args)
-    except (ValueError, RuntimeError, OSError, LookupError) as err:
-        st.session_state[ACTION_ERROR] = error_words(err)
 
 
 def start_training(runs: JobRegistry, configs: tuple) -> None:
@@ -150,15 +97,15 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         width="stretch",
         help="Train a new model with the training settings, as a new run.",
     ):
-        run_command(start_training, runs, configs)
+        commands.run(ACTION_ERROR, "Could not start training", start_training, runs, configs)
         st.rerun()
     stop.button(
         "Stopping..." if stopping else "Stop",
         icon=":material/stop:",
         disabled=not busy or stopping or not mine,
         width="stretch",
-        on_click=run_command,
-        args=(stop_training, runs, view.run_id if view else None),
+        on_click=commands.run,
+        args=(ACTION_ERROR, "Could not stop the run", stop_training, runs, view.run_id if view else None),
         help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
     )
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
@@ -169,17 +116,16 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         disabled=busy or view is None or not view.has_model,
         width="stretch",
         help="Train this model further, with its own settings and optimizer state. "
-        + (continue_plan(view) + " " if view is not None else "")
+        + (train_words.continue_plan(view) + " " if view is not None else "")
         + (
             "It is finished or not yours, so this makes a new run that starts from it; the original stays as it is."
             if forks
             else "It goes on in the same run."
         ),
     ):
-        run_command(continue_training, runs, view.run_id)
+        commands.run(ACTION_ERROR, "Could not continue the run", continue_training, runs, view.run_id)
         st.rerun()
-    if error := st.session_state.pop(ACTION_ERROR, None):
-        st.error(inert(error), icon=":material/error:")
+    commands.show_error(st, ACTION_ERROR)
 
 
 def describe_model(view: RunView | None) -> str:
@@ -195,23 +141,6 @@ def describe_model(view: RunView | None) -> str:
 
 
 # ----- live view ---------------------------------------------------------------------------
-
-
-def duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def history_frame(view: RunView | None) -> pd.DataFrame:
-    rows = (
-        [{**record.as_dict(), "seconds_per_epoch": record.seconds_per_epoch} for record in view.history] if view else []
-    )
-    frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "partial", "seconds_per_epoch"])
-    return frame.astype({"train_loss": float, "images_per_second": float, "seconds_per_epoch": float})
 
 
 def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
@@ -238,12 +167,8 @@ def progress_bar(runs: JobRegistry, snapshot: JobSnapshot) -> None:
     if snapshot.images_per_second:
         parts.append(f"{snapshot.images_per_second:,.0f} images/s")
     if snapshot.seconds_left is not None:
-        parts.append(f"about {duration(snapshot.seconds_left)} left")
+        parts.append(f"about {train_words.duration(snapshot.seconds_left)} left")
     st.progress(done, text=" · ".join(parts))
-
-
-def sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def status_message(view: RunView | None) -> None:
@@ -256,57 +181,26 @@ def status_message(view: RunView | None) -> None:
         return
     reason = inert(view.reason)
     if view.status == RunStatus.DIVERGED:
-        st.error(f"**The training diverged.** {sentence(reason)}", icon=":material/trending_up:")
+        st.error(f"**The training diverged.** {train_words.sentence(reason)}", icon=":material/trending_up:")
     elif view.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         st.error(
             f"**The training {view.status.value}:** {reason}. **Continue** goes on from the last saved epoch.",
             icon=":material/error:",
         )
-    elif view.status == RunStatus.FINISHED and learned_little(view):
-        st.warning(f"Finished: {reason}, {near_chance_advice(view)}", icon=":material/lightbulb:")
+    elif view.status == RunStatus.FINISHED and train_words.learned_little(view):
+        st.warning(f"Finished: {reason}, {train_words.near_chance_advice(view)}", icon=":material/lightbulb:")
     elif view.status == RunStatus.FINISHED:
         st.success(f"Finished: {reason}.", icon=":material/check_circle:")
     elif view.status == RunStatus.STOPPED:
-        st.info(f"Stopped: {reason.removeprefix('stopped ')}. {continue_plan(view)}", icon=":material/pause_circle:")
+        st.info(
+            f"Stopped: {reason.removeprefix('stopped ')}. {train_words.continue_plan(view)}",
+            icon=":material/pause_circle:",
+        )
     else:
         st.info(
             "An uploaded model. **Continue** trains it further as a new run; the Test page uses it.",
             icon=":material/save:",
         )
-
-
-def continue_plan(view: RunView) -> str:
-    """What Continue does with this run, in words: an epoch a stop cut short is finished first,
-    so that epochs stay whole."""
-    trained = view.history[-1].epoch if view.history else 0
-    if float(trained).is_integer():
-        return "**Continue** trains it *More epochs* further."
-    return (
-        f"It has trained {trained:g} epochs: **Continue** first finishes epoch {math.ceil(trained)}, "
-        "then trains *More epochs* more."
-    )
-
-
-def learned_little(view: RunView) -> bool:
-    return bool(view.history) and view.history[-1].test_accuracy <= NEAR_CHANCE
-
-
-def near_chance_advice(view: RunView) -> str:
-    """Why a finished run is near chance, and what to change: small quick runs otherwise end
-    at 10% without a word."""
-    train, last = view.record.train_config, view.history[-1]
-    sgd = (
-        " SGD needs many batches to get going: the notebook's model is at about 33% after one epoch of all "
-        "60,000 images."
-        if train.optimizer == "SGD"
-        else ""
-    )
-    return (
-        f"but it learned next to nothing: {last.test_accuracy:.1f}% on the test set is what guessing gives (10%), "
-        f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or "
-        "epochs, a higher learning rate, "
-        "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
-    )
 
 
 def metrics_row(frame: pd.DataFrame) -> None:
@@ -338,121 +232,8 @@ def metrics_row(frame: pd.DataFrame) -> None:
     speed.metric("Seconds per epoch", f"{whole_epochs.mean():.2f}" if len(whole_epochs) else "–", **box)
 
 
-def epoch_end(view: RunView | None) -> float:
-    if view is None:
-        return 1
-    target = view.live.epochs_target if view.live else 0
-    return max(1, target, view.history[-1].epoch if view.history else 0)
-
-
-def epoch_axis(end: float, whole_ticks: bool = True) -> alt.X:
-    # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
-    axis = alt.Axis(tickMinStep=1) if whole_ticks else alt.Axis()
-    return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=axis)
-
-
-def point_size(end: float) -> int:
-    # big enough to hover over a few epochs, small enough not to merge into a band over many
-    return 50 if end <= 30 else 12
-
-
-def shows_blow_up(view: RunView | None) -> bool:
-    """The run diverged here and its batch losses, up to the one that blew up, are at hand."""
-    return (
-        view is not None
-        and view.status == RunStatus.DIVERGED
-        and view.live is not None
-        and bool(view.live.batch_losses)
-    )
-
-
-def loss_chart_end(view: RunView | None) -> float:
-    # a diverged run's chart ends where it blew up, often early in its first epoch
-    return max(epoch for epoch, _ in view.live.batch_losses) if shows_blow_up(view) else epoch_end(view)
-
-
-def loss_points(view: RunView | None, frame: pd.DataFrame) -> pd.DataFrame:
-    losses = view.live.batch_losses if view and view.live else ()
-    batches = pd.DataFrame(losses, columns=["epoch", "loss"]).assign(series="batch")
-    epochs = frame.loc[frame["train_loss"].notna(), ["epoch", "train_loss"]]
-    epochs = epochs.rename(columns={"train_loss": "loss"}).assign(series="epoch mean")
-    points = pd.concat([batches, epochs], ignore_index=True)
-    if shows_blow_up(view):
-        # the last batch loss is the one that blew up; NaN and infinity are drawn at the ceiling
-        points = pd.concat([points, batches.tail(1).assign(series=BLOW_UP)], ignore_index=True)
-        points["loss"] = points["loss"].fillna(LOSS_CEILING).clip(1e-4, LOSS_CEILING)
-    return points
-
-
-@charts.cached_spec
-def training_loss_spec(end: float, blow_up: bool = False) -> dict:
-    """The training-loss chart without its data. Altair builds it once per epoch span; a
-    redraw then only sends the data, which keeps the polls short (an Altair build takes tens
-    of milliseconds, during which the training thread waits for the GIL).
-    `blow_up`: the run diverged; a log scale shows the blown-up loss beside the normal ones,
-    and the point where it blew up is marked."""
-    x = epoch_axis(end, whole_ticks=not blow_up)
-    # told apart by the subtitle rather than a legend, which would squeeze the plot
-    colour = alt.Color(
-        "series:N", legend=None, scale=alt.Scale(domain=["batch", "epoch mean"], range=[charts.OTHER, charts.ANSWER])
-    )
-    tooltip = [
-        alt.Tooltip("series:N", title="Loss of"),
-        alt.Tooltip("epoch:Q", format=".2f"),
-        alt.Tooltip("loss:Q", format=".4f"),
-    ]
-    scale = alt.Scale(type="log") if blow_up else alt.Scale(zero=True)
-    y = alt.Y("loss:Q", title="Loss (log scale)" if blow_up else "Loss", scale=scale, axis=alt.Axis(format="~r"))
-    batches, epochs, blown = (
-        alt.Chart().transform_filter(alt.datum.series == name) for name in ("batch", "epoch mean", BLOW_UP)
-    )
-    batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
-    # invisible points over the batch line, so every point of it has a tooltip
-    batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
-    epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(
-        x, y, colour, tooltip=tooltip
-    )
-    layers = [batch_line, batch_points, epoch_points]
-    subtitle = "grey: each batch · blue: mean over the epoch"
-    description = "Training loss against epochs: each batch's loss as a grey line, each epoch's mean as blue points."
-    if blow_up:
-        layers += [
-            blown.mark_point(shape="cross", size=220, filled=True, color=charts.BLOW_UP).encode(x, y, tooltip=tooltip),
-            blown.mark_text(align="right", dx=-12, fontWeight="bold", color=charts.BLOW_UP).encode(
-                x, y, text=alt.value("blew up")
-            ),
-        ]
-        subtitle = "grey: each batch · red cross: the loss blew up here and the training stopped"
-        description += " On a log scale; a red cross marks the batch where the loss blew up and the training stopped."
-    chart = alt.layer(*layers, data=alt.NamedData(LOSS_DATA)).properties(height=CHART_HEIGHT - 60)
-    return charts.spec(chart, alt.Title("Training loss", subtitle=subtitle), description)
-
-
-@charts.cached_spec
-def test_chart_spec(column: str, colour: str, end: float) -> dict:
-    """A per-epoch test-set chart without its data (see training_loss_spec)."""
-    tooltip = [
-        alt.Tooltip("epoch:Q", title="Epoch"),
-        alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
-        alt.Tooltip("test_loss:Q", title="Test loss", format=".4f"),
-        alt.Tooltip("train_seconds:Q", title="Seconds", format=".1f"),
-    ]
-    scale = alt.Scale(domain=[0, 100]) if column == "test_accuracy" else alt.Scale(zero=True)
-    title = HISTORY_COLUMNS[column]
-    y = alt.Y(f"{column}:Q", title=title, scale=scale, axis=alt.Axis(format="~r"))
-    chart = (
-        alt.Chart(alt.NamedData(HISTORY_DATA))
-        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=point_size(end)))
-        .encode(epoch_axis(end), y, tooltip=tooltip)
-        .properties(height=CHART_HEIGHT)
-    )
-    name = title.replace(" (%)", "")
-    description = f"{title} on the 10,000 test images after each epoch; epoch 0 is the untrained model."
-    return charts.spec(chart, alt.Title(name, subtitle="on the 10,000 test images"), description)
-
-
 def epoch_table(frame: pd.DataFrame) -> None:
-    table = frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
+    table = frame[list(train_charts.HISTORY_COLUMNS)].rename(columns=train_charts.HISTORY_COLUMNS)
     st.dataframe(
         table,
         hide_index=True,
@@ -486,8 +267,10 @@ def live_progress(runs: JobRegistry, polling: bool) -> None:
             progress_bar(runs, view.live)
         else:
             status_message(view)
-    loss_spec = training_loss_spec(loss_chart_end(view), shows_blow_up(view))
-    charts.show(st, loss_spec, {LOSS_DATA: loss_points(view, history_frame(view))})
+    loss_spec = train_charts.training_loss_spec(train_charts.loss_chart_end(view), train_charts.shows_blow_up(view))
+    charts.show(
+        st, loss_spec, {train_charts.LOSS_DATA: train_charts.loss_points(view, train_charts.history_frame(view))}
+    )
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -521,159 +304,31 @@ def guess_strip(data: MnistData) -> None:
 def prepare_charts(end: float) -> None:
     """Builds and keeps the chart specs a run of `end` epochs is drawn with, while the page is
     idle: a click on Train then redraws the charts without waiting for Altair."""
-    training_loss_spec(end, False)
-    test_chart_spec("test_accuracy", charts.RIGHT, end)
-    test_chart_spec("test_loss", charts.HIGHLIGHT, end)
+    train_charts.training_loss_spec(end, False)
+    train_charts.test_chart_spec("test_accuracy", charts.RIGHT, end)
+    train_charts.test_chart_spec("test_loss", charts.HIGHLIGHT, end)
 
 
 def epoch_view(runs: JobRegistry) -> None:
     """What changes once an epoch, so redrawn less often: the scores, their charts, the table."""
     view = ui.current_run()
-    frame = history_frame(view)
+    frame = train_charts.history_frame(view)
     metrics_row(frame)
     guess_strip(runs.data)
     accuracy_column, test_loss_column = st.columns(2)
-    history = frame[list(HISTORY_COLUMNS)]
+    history = frame[list(train_charts.HISTORY_COLUMNS)]
     charts.show(
-        accuracy_column, test_chart_spec("test_accuracy", charts.RIGHT, epoch_end(view)), {HISTORY_DATA: history}
+        accuracy_column,
+        train_charts.test_chart_spec("test_accuracy", charts.RIGHT, train_charts.epoch_end(view)),
+        {train_charts.HISTORY_DATA: history},
     )
     charts.show(
-        test_loss_column, test_chart_spec("test_loss", charts.HIGHLIGHT, epoch_end(view)), {HISTORY_DATA: history}
+        test_loss_column,
+        train_charts.test_chart_spec("test_loss", charts.HIGHLIGHT, train_charts.epoch_end(view)),
+        {train_charts.HISTORY_DATA: history},
     )
     st.markdown("**Per epoch** (epoch 0 is the untrained model)")
     epoch_table(frame)
-
-
-# ----- compare runs ------------------------------------------------------------------------
-
-
-def overlay_chart(history: pd.DataFrame) -> dict:
-    """Test accuracy of the runs against epochs and against training time, one colour per
-    run; stacked so that they share one legend."""
-    tooltip = [
-        alt.Tooltip("run:N", title="Run"),
-        alt.Tooltip("epoch:Q", title="Epoch"),
-        alt.Tooltip("seconds:Q", title="Training seconds", format=".1f"),
-        alt.Tooltip("test_accuracy:Q", title="Test accuracy (%)", format=".2f"),
-    ]
-    base = (
-        alt.Chart(history)
-        .mark_line(point=alt.OverlayMarkDef(size=40))
-        .encode(
-            y=alt.Y("test_accuracy:Q", title="Test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
-            color=alt.Color(
-                "run:N",
-                title="Settings that differ",
-                scale=alt.Scale(scheme="tableau10"),
-                legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
-            ),
-            tooltip=tooltip,
-        )
-    )
-    by_epoch = base.encode(x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)))
-    by_time = base.encode(x=alt.X("seconds:Q", title="Training seconds"))
-    chart = alt.vconcat(
-        by_epoch.properties(height=CHART_HEIGHT - 80, title="by epoch"),
-        by_time.properties(height=CHART_HEIGHT - 80, title="by training time"),
-    )
-    description = (
-        "Test accuracy of the compared runs, one coloured line per run, against epochs and against training seconds."
-    )
-    return charts.spec(chart, "Test accuracy of the runs", description)
-
-
-def delete_run(runs: JobRegistry, run_id: str) -> None:
-    st.session_state.pop(CONFIRM_DELETE, None)
-    runs.delete(run_id, browser_token(), ui.admin_password())
-    if st.session_state.get(ui.RUN_KEY) == run_id:
-        ui.choose_run(None)
-
-
-def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None) -> None:
-    by_id, labels = {view.run_id: view for view in listing.views}, listing.labels
-    if shown is not None and shown.run_id in by_id and "train_action_run" not in st.session_state:
-        st.session_state["train_action_run"] = shown.run_id  # the actions start on the run on show
-    choose, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    run_id = choose.selectbox("Run", list(by_id), format_func=labels.__getitem__, key="train_action_run")
-    view = by_id[run_id]
-    allowed = ui.may_change(run_id)
-    use.button(
-        "Show this run",
-        icon=":material/visibility:",
-        width="stretch",
-        on_click=ui.choose_run,
-        args=(run_id,),
-        help="Every page shows this run: its charts here, its model on Explore and Test. Continue trains it further.",
-    )
-    refusal = None if allowed else "Only the browser that started this run, or the admin password, can delete it."
-    if view.busy:
-        refusal = "This run is training: stop it before deleting it."
-    if delete.button(
-        "Delete run", icon=":material/delete:", width="stretch", disabled=refusal is not None, help=refusal
-    ):
-        st.session_state[CONFIRM_DELETE] = run_id
-    if refusal:
-        st.caption(refusal)
-    pending = st.session_state.get(CONFIRM_DELETE)
-    if pending and pending in by_id:
-        ask, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
-        ask.warning(f"Delete run `{pending}`? Its model and history are removed from disk.")
-        yes.button("Yes, delete", type="primary", on_click=run_command, args=(delete_run, runs, pending))
-        no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
-
-
-def try_admin_password(runs: JobRegistry) -> None:
-    """A typed password counts only once the registry's gate accepts it (a wrong one makes the
-    next try wait, for every tab); the tab keeps it for later checks only then."""
-    attempt = runs.admin_gate.attempt(st.session_state["train_admin_input"], who=owner_digest(browser_token())[:8])
-    st.session_state[ui.ADMIN_KEY] = st.session_state["train_admin_input"] if attempt.accepted else None
-    st.session_state[ADMIN_ATTEMPT] = attempt.message
-
-
-def admin_box(runs: JobRegistry) -> None:
-    if not ui.server_settings().admin_password:
-        return
-    with st.expander("Teacher: admin password"):
-        st.text_input(
-            "Admin password",
-            type="password",
-            key="train_admin_input",
-            on_change=try_admin_password,
-            args=(runs,),
-            help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
-        )
-        if message := st.session_state.get(ADMIN_ATTEMPT):
-            st.caption(message)
-
-
-def compare_runs(runs: JobRegistry, shown: RunView | None) -> None:
-    st.header("Compare runs", divider="gray")
-    listing = ui.run_listing()
-    views = listing.views
-    for problem in listing.problems:
-        st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")
-    if not views:
-        st.caption("Every training is saved here as a run. None yet.")
-        return
-    records = [view.record for view in views]
-    table = listing.table.copy()
-    table["status"] = [view.status.value for view in views]
-    st.caption("Select rows to compare them; without a selection the five newest runs are drawn.")
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        on_select="rerun",
-        selection_mode="multi-row",
-        column_order=RUN_COLUMNS,
-        key="train_runs_table",
-        height=min(35 * (len(table) + 1) + 3, 320),
-        column_config=RUN_COLUMN_CONFIG,
-    )
-    rows = selection.selection.rows or list(range(min(5, len(views))))
-    history = compare_tables.overlay_history([records[row] for row in rows])
-    charts.show(st, overlay_chart(history))
-    run_actions(runs, listing, shown)
-    admin_box(runs)
 
 
 # ----- the page ----------------------------------------------------------------------------
@@ -702,7 +357,11 @@ def main() -> None:
     # epoch is redrawn twice a second.
     st.fragment(live_progress, run_every=PROGRESS_SECONDS if busy else None)(registry, busy)
     st.fragment(epoch_view, run_every=EPOCH_VIEW_SECONDS if busy else None)(registry)
-    compare_runs(registry, current)
+    st.page_link(
+        "app_pages/runs.py",
+        label="Compare your runs with the others, delete one: the Runs page",
+        icon=":material/stacked_line_chart:",
+    )
     if not busy:
         prepare_charts(configs[1].epochs)
     ui.warm_up_training(registry.data)  # once the page is drawn, so that it does not slow the page

@@ -19,8 +19,6 @@ from rnn_core.data import MnistData
 from rnn_core.inspection import read_image
 from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
 
-READ, CURRENT, TO_COME = "read", "current", "to come"
-
 
 def class_counts(data: MnistData) -> pd.DataFrame:
     """Images per digit in each split: columns split, digit, count, share (percent of the split)."""
@@ -68,50 +66,42 @@ def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
     return pd.concat([pixel_frame(mean).assign(digit=digit) for digit, mean in enumerate(means)], ignore_index=True)
 
 
-def _check_step(t: int) -> None:
-    if not 1 <= t <= ROWS:
-        raise ValueError(f"time step t must be in 1..{ROWS}, got {t}")
-
-
-def _step_states(steps: np.ndarray, t: int) -> np.ndarray:
-    return np.where(steps < t, READ, np.where(steps == t, CURRENT, TO_COME))
-
-
-def row_reveal_frame(image: torch.Tensor, t: int) -> pd.DataFrame:
-    """pixel_frame of the image at time step t, with a state per pixel: rows before t have
-    been read, row t is being read, the rows after it are still to come."""
-    _check_step(t)
-    frame = pixel_frame(image)
-    frame["state"] = _step_states(frame["row"].to_numpy(), t)
-    return frame
-
-
-def input_vector_frame(image: torch.Tensor, t: int) -> pd.DataFrame:
-    """The 28 numbers the network receives at step t: row t of the image (columns 1-28)."""
-    _check_step(t)
-    return pd.DataFrame({"column": np.arange(1, PIXELS_PER_ROW + 1), "ink": image[t - 1].numpy()})
-
-
 def running_guess(model: nn.Module, image: torch.Tensor) -> np.ndarray:
     """Class probabilities [28, 10] after each row of one image."""
     return read_image(model, image).probabilities.numpy()
 
 
-def running_guess_frame(probabilities: np.ndarray, t: int) -> pd.DataFrame:
-    """One line per (row, digit): the probability the model gives the digit after reading
-    rows 1..row (probabilities[row - 1]), with the row's state at time step t as in
-    row_reveal_frame."""
-    _check_step(t)
+def guess_frame(probabilities: np.ndarray, label: int) -> pd.DataFrame:
+    """One line per (row, digit): the probability the model gives the digit after reading rows
+    1..row (probabilities[row - 1]), and the digit's role after that row (see charts.digit_roles)."""
     rows, digits = np.indices(probabilities.shape)
-    rows = rows + 1
+    roles = [role for after_row in probabilities for role in charts.digit_roles(after_row, label)]
     return pd.DataFrame(
-        {
-            "row": rows.ravel(),
-            "digit": digits.ravel(),
-            "probability": probabilities.ravel(),
-            "state": _step_states(rows.ravel(), t),
-        }
+        {"row": rows.ravel() + 1, "digit": digits.ravel(), "probability": probabilities.ravel(), "role": roles}
     )
+
+
+def reading_now(t: int) -> str:
+    """Where the reading is at time step t, in words."""
+    read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
+    to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
+    return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
+
+
+def step_sentences(probabilities: np.ndarray | None, label: int) -> list[str]:
+    """For each time step t = 1..28: where the reading is and, with a model, its guess so far."""
+    sentences = []
+    for t in range(1, ROWS + 1):
+        sentence = reading_now(t)
+        if probabilities is not None:
+            guess = int(probabilities[t - 1].argmax())
+            verdict = "the prediction" if t == ROWS else "its guess so far"
+            sentence += (
+                f" After {t} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
+                f"True label: **{label}**."
+            )
+        sentences.append(sentence)
+    return sentences
 
 
 RIGHT_RGB, WRONG_RGB, UNKNOWN_RGB = charts.rgb(charts.RIGHT), charts.rgb(charts.WRONG), charts.rgb(charts.UNKNOWN)

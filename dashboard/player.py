@@ -1,87 +1,96 @@
-"""Play and Pause over the 28 rows of a digit: a slider for row t, and a fragment that steps it.
+"""Play and Pause over the 28 rows of a digit, done in the browser from data sent once.
 
-Explore and Inside the LSTM both walk through a digit row by row. A `Player` keeps its place in
-the session state under its own prefix, so each page has its own, and draws the same controls.
+Explore and Inside the LSTM both walk through a digit row by row. Their charts are drawn once
+with every row's data and a Vega-Lite parameter, row t, that decides what is read, what is
+framed and what is faded (`row_param`, `fog_after_row`, `row_frame`, `only_row`). The player
+(`row_player`, a small component, `row_player.js`) holds Play, Pause, the row slider, the pace
+and a sentence per row, and sets that parameter in every chart of the page.
+
+Why in the browser: a timer that reran a fragment on the server for every row sent every chart
+again at every step. On a busy server those reruns queued up, the pace followed the server's
+load instead of the clock, and Streamlit's message cache (large messages are sent once and then
+referred to by hash, and the browser forgets them after two script runs) was asked for messages
+the browser had already dropped: "Cached ForwardMsg MISS", and a dead page. Now Play runs no
+script at all.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
+import html
+import re
+from collections.abc import Sequence
+from pathlib import Path
 
+import altair as alt
 import streamlit as st
 
+from dashboard import charts
 from rnn_core.model import ROWS
 
+SPEEDS_S = (0.6, 0.3, 0.15, 0.05)  # seconds a row the pace menu offers
+CSS = """
+.rp-controls { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: end; }
+.rp-button { min-width: 6.5rem; padding: 0.35rem 0.9rem; border-radius: 0.5rem; cursor: pointer;
+  border: 1px solid rgba(49, 51, 63, 0.3); background: #ffffff; color: #31333f; font: inherit; }
+.rp-button:hover { border-color: #c2410c; color: #c2410c; }
+.rp-label { flex: 1 1 14rem; display: flex; flex-direction: column; font-size: 0.875rem; color: #31333f; }
+.rp-line { display: flex; align-items: center; gap: 0.5rem; }
+.rp-slider { flex: 1; accent-color: #c2410c; }
+.rp-value { min-width: 1.5rem; font-weight: 600; }
+.rp-speed { padding: 0.3rem; border-radius: 0.5rem; font: inherit; color: #31333f; }
+.rp-text { margin: 0.6rem 0 0.2rem; color: #31333f; }
+"""
+_COMPONENT = st.components.v2.component(
+    "rnn_row_player", css=CSS, js=(Path(__file__).parent / "row_player.js").read_text(), isolate_styles=False
+)
 
-class Player:
-    """Rows 1-28 on a slider keyed `slider_key`, stepped every `interval` seconds while playing."""
 
-    def __init__(self, prefix: str, slider_key: str, interval: float, start: int):
-        self.prefix, self.slider_key, self.interval, self.start = prefix, slider_key, interval, start
-        self.step_key, self.playing_key = f"{prefix}_step", f"{prefix}_playing"
+def row_param(name: str, start: int) -> alt.Parameter:
+    """Row t of a chart, 1-28, set by the player of the page (its hidden input is named `name`)."""
+    return alt.param(name=name, value=start, bind=alt.binding_range(min=1, max=ROWS, step=1, name=name))
 
-    def _begin(self) -> None:
-        state = st.session_state
-        state.setdefault(self.slider_key, self.start)
-        state.setdefault(self.step_key, self.start)  # where Play is; the slider follows it while playing
-        state.setdefault(self.playing_key, False)
 
-    @property
-    def playing(self) -> bool:
-        return st.session_state.get(self.playing_key, False)
+def fog_after_row(param: alt.Parameter, background: str = charts.PAPER) -> alt.Chart:
+    """A veil over the rows after row t, in the chart's background colour: they show at
+    charts.DIMMED of their strength. Layered over a heatmap, it is all a step redraws (fading
+    each cell by an opacity that depends on row t re-encodes every cell at every step)."""
+    rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
+    veil = rows.mark_rect(color=background, opacity=1 - charts.DIMMED).encode(y=charts.row_axis(None))
+    return veil.transform_filter(alt.datum.row > param)
 
-    def _play(self) -> None:
-        state = st.session_state
-        if not state[self.playing_key]:  # at the last row it starts over at row 1
-            state[self.step_key] = 0 if state[self.slider_key] == ROWS else state[self.slider_key]
-        state[self.playing_key] = True
 
-    def _pause(self) -> None:
-        st.session_state[self.playing_key] = False
+def only_row(chart: alt.Chart, param: alt.Parameter) -> alt.Chart:
+    """The chart's lines of row t alone (a table with every row's lines)."""
+    return chart.transform_filter(alt.datum.row == param)
 
-    def _step_forward(self) -> None:
-        # On a busy machine queued timer runs arrive back to back; stepping on each of them would
-        # skip rows on screen, so a run that comes too soon after the last step does not step.
-        state, now = st.session_state, time.monotonic()
-        if now - state.get(f"{self.prefix}_stepped_at", 0.0) < 0.7 * self.interval:
-            return
-        state[f"{self.prefix}_stepped_at"] = now
-        state[self.step_key] = min(state[self.step_key] + 1, ROWS)
-        if state[self.step_key] == ROWS:
-            state[self.playing_key] = False
 
-    def controls(self, ticking: bool, label: str, widths: tuple[int, int] = (1, 6)) -> int:
-        """Play or Pause and the row slider; the row t to show. Call it in the fragment `run`
-        starts, with the `ticking` it was given."""
-        state = st.session_state
-        if ticking:
-            # Each queued timer run carries the slider value the browser showed when it was
-            # queued: the play position overrides it.
-            state[self.slider_key] = state[self.step_key]
-        if self.playing != ticking:
-            st.rerun()  # the whole page, so that the fragment is set up again with or without its timer
-        if self.playing:
-            self._step_forward()
-            state[self.slider_key] = state[self.step_key]
-        play_col, slider_col = st.columns(list(widths), vertical_alignment="bottom")
-        # Two buttons, each doing one thing: on a busy server a click can reach the callbacks
-        # twice, and a toggle would then undo itself (Pause, then Play again).
-        if self.playing:
-            play_col.button(
-                "Pause", icon=":material/pause:", on_click=self._pause, key=f"{self.prefix}_pause", width="stretch"
-            )
-        else:
-            play_col.button(
-                "Play", icon=":material/play_arrow:", on_click=self._play, key=f"{self.prefix}_play", width="stretch"
-            )
-        slider_col.slider(label, 1, ROWS, key=self.slider_key, persist_state="session")
-        t = state[self.step_key] = state[self.slider_key]
-        return t
+def row_frame(param: alt.Parameter, colour: str = charts.HIGHLIGHT) -> alt.Chart:
+    """An orange frame around row t across a heatmap."""
+    rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
+    return only_row(rows.mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2).encode(y=charts.row_axis(None)), param)
 
-    def run(self, view: Callable[..., None], *args: Any) -> None:
-        """`view(*args, ticking)` as a fragment, rerun every `interval` seconds while playing."""
-        self._begin()
-        ticking = self.playing
-        st.fragment(run_every=self.interval if ticking else None)(view)(*args, ticking)
+
+def row_layers(chart: alt.Chart, param: alt.Parameter, background: str = charts.PAPER) -> alt.LayerChart:
+    """A heatmap of the 28 rows with the rows after row t veiled and row t framed."""
+    return alt.layer(chart, fog_after_row(param, background), row_frame(param)).add_params(param)
+
+
+def bold_html(text: str) -> str:
+    """A sentence with **bold** parts (Markdown's way) as safe HTML for the player."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def row_player(param: str, label: str, texts: Sequence[str], start: int, interval_s: float) -> None:
+    """Play, Pause, the row slider and the pace, for the charts carrying `row_param(param, start)`;
+    `texts[t - 1]` (Markdown's **bold** allowed) is shown under them at row t."""
+    if len(texts) != ROWS:
+        raise ValueError(f"the player needs one sentence per row, {ROWS}, got {len(texts)}")
+    data = {
+        "param": param,
+        "label": label,
+        "texts": [bold_html(text) for text in texts],
+        "start": start,
+        "interval": interval_s,
+        "speeds": sorted({*SPEEDS_S, interval_s}, reverse=True),
+    }
+    _COMPONENT(key=f"{param}_player", data=data)

@@ -37,12 +37,27 @@ SHUTDOWN_REASON = "because the server shut down"
 CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
 
-class NotAllowed(PermissionError):
+class Refused(Exception):
+    """A command the registry turns down; its message is a sentence meant for the user, and
+    nothing went wrong on the server (a page shows it and logs nothing)."""
+
+
+class NotAllowed(Refused, PermissionError):
     """Refused because the run belongs to someone else; the message is meant for the user."""
 
 
-class LimitReached(RuntimeError):
+class LimitReached(Refused, RuntimeError):
     """Refused by one of the server's limits per person; the message is meant for the user."""
+
+
+class OutOfRange(Refused, ValueError):
+    """Refused because a number asked for is more than the server allows; the message is meant
+    for the user."""
+
+
+class NotNow(Refused, RuntimeError):
+    """Refused because of the run's state (training, or without a model); the message is meant
+    for the user."""
 
 
 @dataclass(frozen=True)
@@ -133,12 +148,12 @@ class JobRegistry:
         run id that trains."""
         view = self.view(run_id)
         if view.busy:
-            raise RuntimeError(f"run {run_id} is training already")
+            raise NotNow(f"run {run_id} is training already")
         if not view.has_model:
-            raise RuntimeError(f"run {run_id} has no model to continue")
+            raise NotNow(f"run {run_id} has no model to continue")
         trained = view.history[-1].epoch
         if math.ceil(trained) + epochs >= MAX_EPOCH:
-            raise ValueError(
+            raise OutOfRange(
                 f"run {run_id} has trained {trained:,g} epochs, and runs here count fewer than {MAX_EPOCH:,}: "
                 f"it cannot train {epochs} more"
             )
@@ -255,7 +270,7 @@ class JobRegistry:
             )
         job = self._job(run_id)
         if job is not None and not job.done.is_set():
-            raise RuntimeError("the run is training: stop it first")
+            raise NotNow("the run is training: stop it first")
         if job is None:
             self._refuse_if_trained_elsewhere(run_id, "stop it there first")
         self.store.delete(run_id)
@@ -298,7 +313,7 @@ class JobRegistry:
         except (LookupError, ValueError, OSError):  # no such run, or unreadable: nothing trains it
             return
         if live:
-            raise RuntimeError(f"run {run_id} trains in another process on this runs folder: {what_then}")
+            raise NotNow(f"run {run_id} trains in another process on this runs folder: {what_then}")
 
     # ----- reading ----------------------------------------------------------------------------
 

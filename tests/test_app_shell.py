@@ -29,7 +29,7 @@ def sidebar_text(at: AppTest) -> str:
 def test_entry_page_opens_on_explore_and_names_the_data_source():
     at = entry()
     assert not at.exception
-    assert at.button(key="explore_play")  # the Explore page's own control
+    assert [player.proto.component_name for player in at.get("bidi_component")] == ["rnn_row_player"]  # Explore's
     text = sidebar_text(at)
     assert "Data: MNIST, 60,000 train / 10,000 test" in text
     assert "No model yet" in text

@@ -1,11 +1,12 @@
-"""AppTest checks of the Explore page: gallery, row-by-row view, Play, running guess, no data."""
+"""AppTest checks of the Explore page: gallery, row-by-row view and its player, running guess, no data.
+
+Play itself runs in the browser (tests/browser/test_browser_play.py); here: what is sent for it."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import time
 
 import numpy as np
 import pytest
@@ -13,12 +14,10 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.explore_tables import TO_COME, running_guess
+from dashboard.explore_tables import running_guess
 from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from rnn_core.model import RowClassifier
-from tests.conftest import APP_TIMEOUT, REPO, charts_with, new_app
-
-PLAY_INTERVAL_S = 0.15  # as on the page
+from tests.conftest import APP_TIMEOUT, REPO, charts, charts_with, new_app
 
 
 def app_data() -> MnistData:
@@ -32,10 +31,14 @@ def gallery(at: AppTest) -> list[tuple[int, int]]:
     return [(int(label), int(index)) for label, index in re.findall(r"(\d) #(\d+)", picture.captions[0])]
 
 
-def revealed_rows(at: AppTest) -> int:
-    (datasets,) = charts_with(at, "pixels")
-    pixels = datasets["pixels"]
-    return pixels.loc[pixels["state"] != TO_COME, "row"].nunique()
+def player_data(at: AppTest) -> dict:
+    """What the page hands its row player: the parameter it moves, a sentence per row..."""
+    (player,) = at.get("bidi_component")
+    return json.loads(player.proto.json)
+
+
+def row_params(spec: dict) -> list[dict]:
+    return [param for param in spec.get("params", []) if "bind" in param]
 
 
 @pytest.fixture
@@ -94,52 +97,19 @@ def test_gallery_shows_the_chosen_split_and_shuffle_picks_other_images(explore):
     assert max(indices) < 10_000 and "test images" in explore.caption[0].value
 
 
-def test_moving_t_changes_how_many_rows_are_revealed(explore):
-    assert revealed_rows(explore) == 1  # t = 1: only the row being read, the first
-    explore.slider(key="explore_t").set_value(21).run()
-    assert revealed_rows(explore) == 21
-    (datasets,) = charts_with(explore, "row_input")
-    assert np.allclose(datasets["row_input"]["ink"], app_data().test_images[0][20].numpy())  # row 21
-    assert datasets["row_input"]["column"].tolist() == list(range(1, 29))
-    explore.slider(key="explore_t").set_value(6).run()
-    assert revealed_rows(explore) == 6
-    (datasets,) = charts_with(explore, "now")
-    assert datasets["now"]["row"].tolist() == [6]  # the row framed as being read
-    assert any(markdown.value.startswith("**t = 6**") for markdown in explore.markdown)
-
-
-def test_play_steps_t_forward_until_paused(explore):
-    assert explore.session_state["explore_t"] == 1  # the first row
-    explore.button(key="explore_play").click().run()
-    assert explore.session_state["explore_t"] == 2
-    assert explore.button(key="explore_pause").label == "Pause"
-    time.sleep(PLAY_INTERVAL_S)
-    explore.run()  # what a timer tick does
-    assert explore.session_state["explore_t"] == 3
-    assert revealed_rows(explore) == 3
-    explore.button(key="explore_pause").click().run()
-    assert explore.button(key="explore_play").label == "Play"
-    explore.run()
-    assert explore.session_state["explore_t"] == 3
-
-
-def test_a_pause_delivered_twice_still_pauses(explore):
-    explore.button(key="explore_play").click().run()
-    pause = explore.button(key="explore_pause")
-    pause.click().run()
-    assert not explore.session_state["explore_playing"]
-    pause.click().run()  # the same click arriving again, from a page drawn before the first
-    assert not explore.session_state["explore_playing"]
-
-
-def test_play_stops_at_the_last_row_and_then_starts_over(explore):
-    explore.slider(key="explore_t").set_value(27).run()
-    explore.button(key="explore_play").click().run()
-    assert explore.session_state["explore_t"] == 28
-    assert not explore.session_state["explore_playing"]
-    time.sleep(PLAY_INTERVAL_S)
-    explore.button(key="explore_play").click().run()
-    assert explore.session_state["explore_t"] == 1
+def test_the_row_view_is_sent_once_with_every_row_and_a_row_t_its_player_moves(explore):
+    player = player_data(explore)
+    assert player["param"] == "explore_t" and player["start"] == 1  # t = 1: the first row read
+    assert len(player["texts"]) == 28 and player["texts"][5].startswith("<b>t = 6</b>")
+    row_charts = [chart for chart in charts(explore) if row_params(chart.spec)]
+    assert {chart.title for chart in row_charts} == {"The image, row by row", "Input at step t: row t, 28 numbers"}
+    for chart in row_charts:
+        (param,) = row_params(chart.spec)
+        assert param["name"] == "explore_t" and param["value"] == 1
+        assert param["bind"]["input"] == "range" and (param["bind"]["min"], param["bind"]["max"]) == (1, 28)
+    (datasets,) = charts_with(explore, "pixels")[:1]
+    pixels = datasets["pixels"].pivot(index="row", columns="column", values="ink")
+    assert np.allclose(pixels.to_numpy(), app_data().test_images[0].numpy())  # all 28 rows, row 1 first
 
 
 def test_random_image_and_split_choose_the_image_read(explore):
@@ -190,14 +160,11 @@ def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh
     at.run()
     assert not at.exception
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
-    at.slider(key="explore_t").set_value(10).run()
-    (pictures,) = charts_with(at, "guesses")
-    (bars,) = charts_with(at, "guess_now")
+    pictures, bars = charts_with(at, "guesses")
     expected = running_guess(checkpoint.build_model(), app_data().test_images[0])
-    now = bars["guess_now"].sort_values("digit")
-    assert np.allclose(now["probability"], expected[9], atol=1e-6)  # after rows 1-10
-    assert now["role"].tolist()[int(expected[9].argmax())] == "answer"
     guesses = pictures["guesses"]
-    assert len(guesses) == 28 * 10
-    assert set(guesses.loc[guesses["row"] > 10, "state"]) == {TO_COME}
-    assert any("True label: **7**" in markdown.value for markdown in at.markdown)  # test image 0 is a 7
+    assert len(guesses) == 28 * 10 and guesses.equals(bars["guesses"])  # the bars show row t's lines
+    after_10 = guesses[guesses["row"] == 10].sort_values("digit")
+    assert np.allclose(after_10["probability"], expected[9], atol=1e-6)  # after rows 1-10
+    assert after_10["role"].tolist()[int(expected[9].argmax())] == "answer"
+    assert all("True label: <b>7</b>" in text for text in player_data(at)["texts"])  # test image 0 is a 7

@@ -4,6 +4,7 @@ one click starts the RNN / GRU / LSTM comparison."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -80,24 +81,17 @@ def test_a_plain_rnn_says_it_has_no_gates_and_shows_its_hidden_state(runs_dir, t
     assert HIDDEN in titles and not titles & set(GATE_NAMES.values())
 
 
-def test_the_row_slider_frames_row_t_and_dims_the_rows_to_come(runs_dir, tiny_data):
+def test_the_panels_carry_row_t_from_the_last_row_and_the_player_a_sentence_per_row(runs_dir, tiny_data):
     at = open_inside(run=train_run(runs_dir, tiny_data))
-    at.slider(key="inside_row").set_value(5).run()
     assert not at.exception
-    tables = chart_titled(at, GATE_NAMES["forget"]).tables
-    assert tables["now"]["row"].tolist() == [5]
-    values = tables["values"]
-    assert (values["read"] == (values["row"] <= 5)).all()
-    assert chart_titled(at, "The image").tables["now"]["row"].tolist() == [5]
-
-
-def test_play_starts_and_pause_stops(runs_dir, tiny_data):
-    at = open_inside(run=train_run(runs_dir, tiny_data))
-    at.slider(key="inside_row").set_value(28).run()
-    at.button(key="inside_play").click().run()
-    assert at.session_state["inside_playing"] and at.session_state["inside_step"] == 1  # from the end: start over
-    at.button(key="inside_pause").click().run()
-    assert not at.session_state["inside_playing"]
+    for title in ("The image", GATE_NAMES["forget"], HIDDEN):
+        (param,) = [param for param in chart_titled(at, title).spec["params"] if "bind" in param]
+        assert param["name"] == "inside_row" and param["value"] == 28  # the whole image read
+    (player,) = at.get("bidi_component")
+    data = json.loads(player.proto.json)
+    assert data["param"] == "inside_row" and data["start"] == 28 and data["interval"] == 0.3
+    assert len(data["texts"]) == 28
+    assert data["texts"][4].startswith("<b>Row 5 of 28</b>. Guess after it:") and "forget gate f" in data["texts"][4]
 
 
 def test_the_rows_curve_ends_at_the_test_accuracy_and_has_every_digit(runs_dir, tiny_data, app_test_set):

@@ -126,11 +126,10 @@ def shape(node) -> str | list:
 
 
 def page_shape(at: AppTest) -> list:
-    """The page above the runs (whose table and chart grow with each run) as a tree of kinds:
-    a change in it is an element the browser removes and adds again, and the page jumps."""
-    nodes = list(at.main.children.values())
-    runs = next(place for place, node in enumerate(nodes) if getattr(node, "type", "") == "header")
-    return [shape(node) for node in nodes[:runs]]
+    """The page as a tree of kinds (the runs' table and chart, which grow with each run, are on
+    the Runs page): a change in it is an element the browser removes and adds again, and the
+    page jumps."""
+    return [shape(node) for node in at.main.children.values()]
 
 
 def test_the_page_keeps_its_shape_when_a_run_starts_and_ends():
@@ -201,14 +200,14 @@ def test_a_second_tab_on_the_run_link_sees_the_same_live_run_and_the_tab_going_a
     assert RunStore(runs_dir).read(run_id).status == RunStatus.STOPPED
 
 
-def test_another_browser_sees_the_run_but_cannot_stop_or_delete_it(runs_dir):
+def test_another_browser_sees_the_run_but_cannot_stop_it_or_delete_it_on_the_runs_page(runs_dir):
     owner = press(open_train_page(token="a" * 32, **LONG), "Train")
     run_id = owner.query_params["run"]
     other = open_train_page(token="b" * 32, run=run_id)
     assert training(other) and stop_button(other).disabled
-    other.selectbox(key="train_action_run").set_value(run_id).run()
-    delete = button(other, "Delete run")
-    assert delete.disabled
+    other.switch_page("app_pages/runs.py").run()
+    other.selectbox(key="runs_action_run").set_value(run_id).run()
+    assert button(other, "Delete run").disabled
     rerun_until_idle(press(owner, "Stop"))
 
 
@@ -236,7 +235,8 @@ def test_continue_on_your_own_stopped_run_finishes_the_cut_epoch_then_trains_mor
     not_counted = [row.epoch for row in run.history[1:] if row.seconds_per_epoch is None]
     assert not_counted == ([stopped_at, finished_epochs[0]] if cut else [])
     assert metric(at, "Seconds per epoch") == f"{sum(whole) / len(whole):.2f}"
-    assert at.dataframe[1].value["seconds_per_epoch"].item() == pytest.approx(sum(whole) / len(whole))
+    at.switch_page("app_pages/runs.py").run()  # the table of runs
+    assert at.dataframe[0].value["seconds_per_epoch"].item() == pytest.approx(sum(whole) / len(whole))
 
 
 def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_dir):
@@ -355,51 +355,6 @@ def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up(
     assert loss_chart.spec["layer"][0]["encoding"]["x"]["scale"]["domain"][1] == blown["epoch"].item()
 
 
-def test_compare_runs_names_what_differs_and_any_run_can_be_shown():
-    at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    slider(at, "Learning rate").set_value(1.0).run()
-    rerun_until_idle(press(at, "Train"))
-    overlay = chart_titled(at, "Test accuracy of the runs")
-    [history] = overlay.tables.values()
-    assert set(history["run"]) == {"lr 0.1", "lr 1"}
-    assert overlay.spec["vconcat"][1]["encoding"]["x"]["field"] == "seconds"
-    runs = at.dataframe[1].value
-    assert len(runs) == 2 and set(runs["learning_rate"]) == {0.1, 1.0}
-    first = runs.loc[runs["learning_rate"] == 0.1, "run_id"].item()
-    at.selectbox(key="train_action_run").set_value(first).run()
-    press(at, "Show this run")
-    assert f"run `{first}`" in current_model(at) and "lr 0.1" in current_model(at)
-    assert epoch_column(at) == [0, 1, 2] and at.query_params["run"] == first
-
-
-def test_deleting_a_run_asks_first_and_the_tab_then_shows_another():
-    at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    rerun_until_idle(press(at, "Train"))
-    current = current_model(at).split("`")[1]
-    other = next(run_id for run_id in at.dataframe[1].value["run_id"] if run_id != current)
-    at.selectbox(key="train_action_run").set_value(other).run()
-    press(at, "Delete run")
-    assert any(f"Delete run `{other}`?" in w.value for w in at.warning)
-    press(at, "Cancel")
-    assert len(at.dataframe[1].value) == 2
-    press(at, "Delete run")
-    press(at, "Yes, delete")
-    assert list(at.dataframe[1].value["run_id"]) == [current]
-    at.selectbox(key="train_action_run").set_value(current).run()
-    press(at, "Delete run")
-    press(at, "Yes, delete")
-    assert at.dataframe[0].value.empty and "run" not in at.query_params
-
-
-def test_a_damaged_run_folder_is_shown_as_a_warning(runs_dir):
-    broken = runs_dir / "20260101-000000-0000bb"
-    broken.mkdir(parents=True)
-    (broken / "run.json").write_text("{ not json")
-    at = open_train_page()
-    assert any(broken.name in plain(w.value) for w in at.warning)
-    assert not at.exception
-
-
 def test_a_run_without_a_model_can_be_shown_but_not_continued(runs_dir):
     run = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
     run.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
@@ -499,15 +454,3 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir
     assert not at.exception
     gone = [plain(w.value) for w in at.sidebar.warning if "can no longer be shown" in plain(w.value)]
     assert len(gone) == 1 and run.run_id in gone[0] and "deleted" in gone[0]
-
-
-def test_a_wrong_admin_password_makes_even_the_right_one_wait(runs_dir, monkeypatch):
-    """Issue 25, item 5: no run of quick guesses from one tab."""
-    monkeypatch.setenv("RNN_ADMIN_PASSWORD", "sesame")
-    RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1)).finish(RunStatus.STOPPED, "")
-    at = open_train_page()
-    at.text_input(key="train_admin_input").set_value("guess").run()
-    assert any("try again in 1 s" in c.value for c in at.caption)
-    at.text_input(key="train_admin_input").set_value("sesame").run()
-    assert not any("may stop and delete every run" in c.value for c in at.caption)
-    assert at.session_state[ui.ADMIN_KEY] is None

@@ -46,10 +46,10 @@ def start_training(page, url: str, path: str) -> str:
 
 
 def open_run(page, url: str, run_id: str) -> None:
-    """A fresh page on the run's link: the run table's actions start on that run."""
-    page.goto(f"{url}/train?run={run_id}")
+    """A fresh Runs page on the run's link: the actions start on that run."""
+    page.goto(f"{url}/runs?run={run_id}")
     wait_for_app(page)
-    expect(page.locator(".st-key-train_action_run input")).to_have_value(re.compile(run_id), timeout=10_000)
+    expect(page.locator(".st-key-runs_action_run input")).to_have_value(re.compile(run_id), timeout=10_000)
 
 
 def wait_for_status(store: RunStore, run_id: str, status: RunStatus, timeout: float = 90.0):

@@ -4,17 +4,13 @@ import torch
 
 from dashboard import explore_tables
 from dashboard.explore_tables import (
-    CURRENT,
-    READ,
-    TO_COME,
     class_counts,
     gallery_indices,
-    input_vector_frame,
+    guess_frame,
     mean_image_frame,
     mean_images,
-    row_reveal_frame,
     running_guess,
-    running_guess_frame,
+    step_sentences,
 )
 from rnn_core.config import ModelConfig
 from rnn_core.model import RowClassifier
@@ -70,31 +66,17 @@ def test_mean_image_frame_has_every_pixel_of_every_digit():
     assert sorted(frame["digit"].unique()) == list(range(10))
 
 
-@pytest.mark.parametrize("t", [1, 13, 28])
-def test_row_reveal_marks_rows_read_current_and_to_come(t):
-    """Rows are numbered 1-28: at t = 1 the first row is being read and none before it."""
-    image = torch.rand(28, 28)
-    frame = row_reveal_frame(image, t)
-    states = frame.groupby("row")["state"].first()
-    assert list(states.index) == list(range(1, 29))
-    assert (states[states.index < t] == READ).all() and (states.index < t).sum() == t - 1
-    assert states[t] == CURRENT
-    assert (states[states.index > t] == TO_COME).all()
-    pixel = frame[(frame["row"] == 5) & (frame["column"] == 9)]
-    assert pixel["ink"].item() == pytest.approx(image[4, 8].item())
-
-
-def test_input_vector_is_the_current_row():
-    image = torch.rand(28, 28)
-    frame = input_vector_frame(image, 6)
-    assert frame["column"].tolist() == list(range(1, 29))
-    assert np.allclose(frame["ink"], image[5].numpy())  # row 6 is the sixth row
-
-
-@pytest.mark.parametrize("t", [0, 29])
-def test_time_step_outside_the_image_is_refused(t):
-    with pytest.raises(ValueError, match="1..28"):
-        row_reveal_frame(torch.rand(28, 28), t)
+def test_each_step_says_what_is_read_and_the_guess_so_far():
+    """Rows are numbered 1-28: at t = 1 the first row is the input and none is read yet."""
+    probabilities = np.full((28, 10), 0.05)
+    probabilities[:, 3] = 0.55
+    sentences = step_sentences(probabilities, label=7)
+    assert len(sentences) == 28
+    assert sentences[0].startswith("**t = 1**: no row read yet, row 1 is the input now, rows 2-28 to come.")
+    assert "rows 1-12 read" in sentences[12] and "its guess so far: **3** (55%)" in sentences[12]
+    assert "none to come" in sentences[27] and "the prediction: **3**" in sentences[27]
+    assert all("True label: **7**" in sentence for sentence in sentences)
+    assert "guess" not in step_sentences(None, label=7)[5]
 
 
 def test_running_guess_gives_probabilities_after_each_row_ending_with_the_prediction():
@@ -111,15 +93,16 @@ def test_running_guess_gives_probabilities_after_each_row_ending_with_the_predic
     assert model.training  # the caller's mode is left alone
 
 
-def test_running_guess_frame_has_a_probability_per_row_and_digit():
+def test_the_guess_frame_has_a_probability_and_a_role_per_row_and_digit():
     probabilities = np.random.default_rng(0).dirichlet(np.ones(10), size=28)
-    frame = running_guess_frame(probabilities, t=4)
+    frame = guess_frame(probabilities, label=2)
     assert len(frame) == 280
     assert sorted(frame["row"].unique()) == list(range(1, 29))
     cell = frame[(frame["row"] == 4) & (frame["digit"] == 2)]
     assert cell["probability"].item() == pytest.approx(probabilities[3, 2])  # after rows 1-4
-    assert cell["state"].item() == CURRENT
-    assert set(frame.loc[frame["row"] > 4, "state"]) == {TO_COME}
+    after_row_4 = frame[frame["row"] == 4].set_index("digit")["role"]
+    assert after_row_4[int(probabilities[3].argmax())] == "answer"
+    assert (after_row_4 == "answer").sum() == 1
 
 
 def test_the_fixed_examples_are_the_first_of_each_digit_in_order():

@@ -1,0 +1,58 @@
+"""The Train page's sentences: durations, what Continue will do with a run, and what to change
+when a finished run learned next to nothing."""
+
+from __future__ import annotations
+
+import math
+
+from rnn_core.config import describe
+from rnn_core.registry import RunView
+
+NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def continue_plan(view: RunView) -> str:
+    """What Continue does with this run, in words: an epoch a stop cut short is finished first,
+    so that epochs stay whole."""
+    trained = view.history[-1].epoch if view.history else 0
+    if float(trained).is_integer():
+        return "**Continue** trains it *More epochs* further."
+    return (
+        f"It has trained {trained:g} epochs: **Continue** first finishes epoch {math.ceil(trained)}, "
+        "then trains *More epochs* more."
+    )
+
+
+def learned_little(view: RunView) -> bool:
+    return bool(view.history) and view.history[-1].test_accuracy <= NEAR_CHANCE
+
+
+def near_chance_advice(view: RunView) -> str:
+    """Why a finished run is near chance, and what to change: small quick runs otherwise end
+    at 10% without a word."""
+    train, last = view.record.train_config, view.history[-1]
+    sgd = (
+        " SGD needs many batches to get going: the notebook's model is at about 33% after one epoch of all "
+        "60,000 images."
+        if train.optimizer == "SGD"
+        else ""
+    )
+    return (
+        f"but it learned next to nothing: {last.test_accuracy:.1f}% on the test set is what guessing gives (10%), "
+        f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or "
+        "epochs, a higher learning rate, "
+        "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
+    )
