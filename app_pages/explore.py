@@ -8,10 +8,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import charts, explore_charts, explore_tables, ui
+from dashboard import charts, explore_charts, explore_tables, explore_words, ui
 from dashboard.inert import inert
 from dashboard.player import row_player
+from dashboard.step_lines import StepLines
 from rnn_core.data import MnistData
+from rnn_core.reading_order import ORDER_WORDS, ORDERS, ReadingOrder
 
 GALLERY_SIZE = 24
 GALLERY_COLUMNS = 8
@@ -69,29 +71,45 @@ def _random_image(data: MnistData) -> None:
     state.explore_index = random.randrange(len(images))
 
 
-def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None) -> None:
-    """The player and the charts of every step t, sent once."""
+def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, lines: StepLines) -> None:
+    """The player and the charts of every line t, sent once."""
+    words = explore_words.Words(lines)
     row_player(
         explore_charts.ROW_T,
-        "Time step t (the row being read; 1 = the first)",
-        explore_tables.step_sentences(probabilities, label),
+        words.player_label,
+        explore_tables.step_sentences(probabilities, label, lines),
         start=explore_charts.T_FIRST,
         interval_s=PLAY_INTERVAL_S,
     )
     # three columns side by side on a screen, one under the other on a phone
     picture_col, map_col, side_col = st.columns([7, 4, 7])
-    pixels = charts.pixel_table(image)
-    charts.show(picture_col, explore_charts.reveal_spec(), {explore_charts.PIXELS: pixels}, width="content")
+    pixels = {explore_charts.PIXELS: lines.pixel_table(image)}
+    reveal = explore_charts.reveal_spec() if lines.is_rows else explore_charts.order_reveal_spec(words.order)
+    charts.show(picture_col, reveal, pixels, width="content")
+    if not lines.is_rows:
+        charts.show(picture_col, explore_charts.read_map_spec(), pixels, width="content")
     if probabilities is not None:
         guesses = explore_tables.guess_frame(probabilities, label)
-        charts.show(map_col, explore_charts.guess_map_spec(), {explore_charts.GUESSES: guesses}, width="content")
+        spec = explore_charts.guess_map_spec(words.line)
+        charts.show(map_col, spec, {explore_charts.GUESSES: guesses}, width="content")
     with side_col:
-        charts.show(st, explore_charts.input_vector_spec(), {explore_charts.PIXELS: pixels})
+        inputs = {explore_charts.INPUTS: lines.line_inputs(image)}
+        charts.show(st, explore_charts.input_spec(*words.input_chart), inputs)
         if probabilities is None:
-            st.info("Train a model on the **Train** page to see its guess after each row here.", icon=":material/info:")
+            st.info(words.no_guess, icon=":material/info:")
             return
-        charts.show(st, explore_charts.guess_bars_spec(), {explore_charts.GUESSES: guesses})
+        charts.show(st, explore_charts.guess_bars_spec(words.line), {explore_charts.GUESSES: guesses})
         st.caption(charts.ROLE_KEY)
+
+
+def order_picker(chosen: ui.ChosenModel | None) -> ReadingOrder:
+    """Explore's own order: the chosen run's when it changes, any other the student picks."""
+    run_order = chosen.model.order if chosen is not None else ReadingOrder()
+    if state.get("explore_order_of") != (chosen and chosen.run_id):
+        state.explore_order_of = chosen and chosen.run_id
+        state.explore_order = run_order.name
+    name = st.selectbox("Reading order", ORDERS, format_func=ORDER_WORDS.get, key="explore_order")
+    return run_order if name == run_order.name else ReadingOrder(name)
 
 
 def row_by_row(data: MnistData) -> None:
@@ -103,7 +121,8 @@ def row_by_row(data: MnistData) -> None:
         "are the same output layer applied to the memory after each row: training only scores the last "
         "one, so early guesses are often wrong and the model changes its mind as it reads."
     )
-    split_col, index_col, random_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    chosen = ui.chosen_model(explain=False)
+    split_col, index_col, random_col, order_col = st.columns([2, 2, 1, 3], vertical_alignment="bottom")
     split = split_col.segmented_control(
         "Image from", ["train", "test"], required=True, key="explore_split", persist_state="session"
     )
@@ -113,17 +132,24 @@ def row_by_row(data: MnistData) -> None:
         "Index", min_value=0, max_value=len(images) - 1, step=1, key="explore_index", persist_state="session"
     )
     random_col.button("Random image", icon=":material/casino:", on_click=_random_image, args=(data,), width="stretch")
+    with order_col:
+        order = order_picker(chosen)
     image, label = images[index], int(labels[index])
-
-    chosen = ui.chosen_model(explain=False)
+    lines = StepLines.whole(order)
+    if note := explore_words.order_note(lines):
+        st.markdown(note)
     probabilities = None
-    if chosen is not None:
-        probabilities = explore_tables.running_guess(chosen.model, image)
+    if chosen is not None and chosen.model.order == order:
+        probabilities = explore_tables.running_guess(chosen.model, image, lines)
         st.caption(
             f"Running guess of {inert(chosen.name)}: {chosen.description}. Another run can be picked under "
             "**Run** in the side panel."
         )
-    row_view(image, label, probabilities)
+    elif chosen is not None:
+        st.caption(
+            f"{inert(chosen.name)} reads {ORDER_WORDS[chosen.model.order.name]}: pick that order to see its guesses."
+        )
+    row_view(image, label, probabilities, lines)
 
 
 # ----- classes -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import altair as alt
 
 from dashboard import charts
+from dashboard.order_charts import order_layers, read_map
 from dashboard.player import only_row, row_layers, row_param
 from rnn_core.model import ROWS
 
@@ -15,7 +16,8 @@ GUESS_PX = 14  # width of one digit's column in the guess map
 
 # The row view's charts are drawn once per image, with every row's data: the player moves row t
 # in the browser (see dashboard/player.py), so Play sends nothing and reruns nothing.
-PIXELS, GUESSES, COUNTS = "pixels", "guesses", "counts"
+PIXELS, INPUTS, GUESSES, COUNTS = "pixels", "inputs", "guesses", "counts"
+MAP_PX = 4  # the mini-map of what has been read: 112 px
 ROW_T = "explore_t"
 T_FIRST = 1  # the first row read
 ROW = row_param(ROW_T, T_FIRST)
@@ -35,8 +37,31 @@ def reveal_spec() -> dict:
 
 
 @charts.cached_spec
-def guess_map_spec() -> dict:
-    """The guess after every row, each row level with the image row just read; rows to come dimmed."""
+def order_reveal_spec(order_words: str) -> dict:
+    """reveal_spec for any order but rows: the pixels read so far clear, line t's framed."""
+    picture = charts.digit_heatmap(PIXELS, PIXEL_PX, row_title=None)
+    return charts.spec(
+        order_layers(picture, PIXELS, ROW, charts.FOG).configure_view(fill=charts.FOG, stroke=None),
+        "The image, in the run's order",
+        f"Heatmap of the chosen digit, read {order_words}; the pixels read so far are clear, those read "
+        "at step t are framed in orange, those to come are faded.",
+    )
+
+
+@charts.cached_spec
+def read_map_spec() -> dict:
+    return charts.spec(
+        read_map(PIXELS, ROW, MAP_PX),
+        "What has been read",
+        "Mini-map of the 28 by 28 pixels: dark blue the pixels read before step t, orange those read at "
+        "step t, grey those to come, ink or no ink.",
+    )
+
+
+@charts.cached_spec
+def guess_map_spec(line_title: str = "row") -> dict:
+    """The guess after every line, each line level with the image row just read (rows order);
+    lines to come dimmed."""
     chart = (
         alt.Chart(alt.Data(name=GUESSES))
         .mark_rect()
@@ -45,7 +70,7 @@ def guess_map_spec() -> dict:
             y=charts.row_axis(None, labels=False),
             color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
             tooltip=[
-                alt.Tooltip("row:O", title="after row"),
+                alt.Tooltip("row:O", title=f"after {line_title}"),
                 alt.Tooltip("digit:O"),
                 alt.Tooltip("probability:Q", format=".1%"),
             ],
@@ -54,33 +79,30 @@ def guess_map_spec() -> dict:
     )
     return charts.spec(
         row_layers(chart, ROW, charts.FOG).configure_view(fill=charts.FOG, stroke=None),
-        "Guess per row",
-        "Heatmap of the model's probability for each digit (columns) after each row read (rows, "
-        "level with the image's rows): darker blue is more probable; rows to come are faded.",
+        f"Guess per {line_title}",
+        f"Heatmap of the model's probability for each digit (columns) after each {line_title} read (one "
+        "line each, top to bottom): darker blue is more probable; those to come are faded.",
     )
 
 
 @charts.cached_spec
-def input_vector_spec() -> dict:
+def input_spec(x_title: str, title: str, description: str) -> dict:
+    """The numbers the network receives at line t (a table from StepLines.line_inputs)."""
     chart = (
-        alt.Chart(alt.Data(name=PIXELS))
+        alt.Chart(alt.Data(name=INPUTS))
         .mark_bar(color=charts.HIGHLIGHT)
         .encode(
-            x=alt.X("column:O", title="pixel column", axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
+            x=alt.X("position:O", title=x_title, axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0)),
             y=alt.Y("ink:Q", scale=alt.Scale(domain=[0, 1]), title="value"),
-            tooltip=[alt.Tooltip("column:O"), alt.Tooltip("ink:Q", format=".2f", title="value")],
+            tooltip=[alt.Tooltip("position:O", title=x_title), alt.Tooltip("ink:Q", format=".2f", title="value")],
         )
         .properties(height=230)
     )
-    return charts.spec(
-        only_row(chart, ROW).add_params(ROW),
-        "Input at step t: row t, 28 numbers",
-        "Bar chart of the 28 numbers the network receives at step t: the ink of each pixel of row t, from 0 to 1.",
-    )
+    return charts.spec(only_row(chart, ROW).add_params(ROW), title, description)
 
 
 @charts.cached_spec
-def guess_bars_spec() -> dict:
+def guess_bars_spec(line_title: str = "row") -> dict:
     chart = (
         alt.Chart(alt.Data(name=GUESSES))
         .mark_bar()
@@ -94,8 +116,8 @@ def guess_bars_spec() -> dict:
     )
     return charts.spec(
         only_row(chart, ROW).add_params(ROW),
-        "Guess after row t",
-        "Bar chart of the model's probability for each digit after reading rows 1 to t: blue is "
+        f"Guess after {line_title} t",
+        f"Bar chart of the model's probability for each digit after reading {line_title}s 1 to t: blue is "
         "its answer, green the true label when the answer is another digit.",
     )
 

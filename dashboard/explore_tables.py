@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dashboard import charts
+from dashboard.step_lines import StepLines
 from rnn_core.data import MnistData
 from rnn_core.inspection import read_image
 from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
@@ -66,9 +67,9 @@ def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
     return pd.concat([pixel_frame(mean).assign(digit=digit) for digit, mean in enumerate(means)], ignore_index=True)
 
 
-def running_guess(model: nn.Module, image: torch.Tensor) -> np.ndarray:
-    """Class probabilities [28, 10] after each row of one image."""
-    return read_image(model, image).probabilities.numpy()
+def running_guess(model: nn.Module, image: torch.Tensor, lines: StepLines) -> np.ndarray:
+    """Class probabilities [28, 10] after each line of one image, read in the model's order."""
+    return lines.sample(read_image(model, image).probabilities).numpy()
 
 
 def guess_frame(probabilities: np.ndarray, label: int) -> pd.DataFrame:
@@ -81,23 +82,27 @@ def guess_frame(probabilities: np.ndarray, label: int) -> pd.DataFrame:
     )
 
 
-def reading_now(t: int) -> str:
-    """Where the reading is at time step t, in words."""
+def reading_now(t: int, lines: StepLines) -> str:
+    """Where the reading is at line t, in words (rows, in the notebook's words)."""
+    if not lines.is_rows:
+        before = "" if t == 1 else f", after {lines.after_line(t - 1)}"
+        return f"**t = {t}**: the input now is {lines.line_words(t)}{before}."
     read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
     to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
     return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
 
 
-def step_sentences(probabilities: np.ndarray | None, label: int) -> list[str]:
-    """For each time step t = 1..28: where the reading is and, with a model, its guess so far."""
+def step_sentences(probabilities: np.ndarray | None, label: int, lines: StepLines) -> list[str]:
+    """For each line t = 1..28: where the reading is and, with a model, its guess so far
+    (`probabilities` [28, 10], after each line)."""
     sentences = []
     for t in range(1, ROWS + 1):
-        sentence = reading_now(t)
+        sentence = reading_now(t, lines)
         if probabilities is not None:
             guess = int(probabilities[t - 1].argmax())
             verdict = "the prediction" if t == ROWS else "its guess so far"
             sentence += (
-                f" After {t} of {ROWS} rows, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
+                f" After {lines.after_line(t)}, {verdict}: **{guess}** ({probabilities[t - 1, guess]:.0%}). "
                 f"True label: **{label}**."
             )
         sentences.append(sentence)

@@ -15,8 +15,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.explore_tables import running_guess
+from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from rnn_core.model import RowClassifier
+from rnn_core.reading_order import COLUMNS, PERMUTED, ReadingOrder
 from tests.conftest import APP_TIMEOUT, REPO, charts, charts_with, new_app
 
 
@@ -141,10 +143,30 @@ def test_missing_data_is_explained_and_the_page_stops(tmp_path, monkeypatch, fre
     assert not at.get("vega_lite_chart") and not at.get("image")
 
 
+def order_picker(at: AppTest):
+    (picker,) = [box for box in at.selectbox if box.label == "Reading order"]
+    return picker
+
+
+def test_the_order_picker_animates_columns_with_a_frame_of_pixels_and_a_mini_map(explore):
+    assert order_picker(explore).value == "rows"  # no run: the notebook's order
+    at = order_picker(explore).set_value(COLUMNS).run()
+    assert not at.exception
+    titles = [chart.title for chart in charts(at)]
+    assert "The image, in the run's order" in titles and "What has been read" in titles
+    assert "Input at step t: column t, 28 numbers" in titles
+    pictures = charts_with(at, "pixels")[0]["pixels"]
+    assert (pictures["line"] == pictures["column"]).all()  # column t is read at step t
+    inputs = charts_with(at, "inputs")[0]["inputs"]
+    second = inputs[inputs["row"] == 2].sort_values("position")["ink"].to_numpy()
+    assert np.allclose(second, app_data().test_images[0][:, 1].numpy(), atol=1e-6)
+    assert player_data(at)["texts"][2].startswith("<b>t = 3</b>: the input now is step 3 (column 3)")
+
+
 @pytest.fixture
-def small_checkpoint(tmp_path) -> tuple[Checkpoint, str]:
+def small_checkpoint(tmp_path, request) -> tuple[Checkpoint, str]:
     torch.manual_seed(0)
-    config = ModelConfig(hidden_size=8)
+    config = ModelConfig(hidden_size=8, reading_order=getattr(request, "param", "rows"))
     history = (EpochRecord(1, 2.0, 1.9, 42.0, 1.0, 1000.0),)
     checkpoint = Checkpoint(config, TrainConfig(epochs=1), RowClassifier(config).state_dict(), history)
     path = tmp_path / "model.pt"
@@ -161,10 +183,30 @@ def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh
     assert not at.exception
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
     pictures, bars = charts_with(at, "guesses")
-    expected = running_guess(checkpoint.build_model(), app_data().test_images[0])
+    expected = running_guess(checkpoint.build_model(), app_data().test_images[0], StepLines.whole(ReadingOrder()))
     guesses = pictures["guesses"]
     assert len(guesses) == 28 * 10 and guesses.equals(bars["guesses"])  # the bars show row t's lines
     after_10 = guesses[guesses["row"] == 10].sort_values("digit")
     assert np.allclose(after_10["probability"], expected[9], atol=1e-6)  # after rows 1-10
     assert after_10["role"].tolist()[int(expected[9].argmax())] == "answer"
     assert all("True label: <b>7</b>" in text for text in player_data(at)["texts"])  # test image 0 is a 7
+
+
+@pytest.mark.parametrize("small_checkpoint", [PERMUTED], indirect=True)
+def test_a_permuted_run_sets_the_order_and_its_guess_is_taken_every_28_steps(small_checkpoint, fresh_caches, runs_dir):
+    checkpoint, _ = small_checkpoint
+    run_id = RunStore(runs_dir).add_checkpoint(checkpoint, "uploaded model.pt").run_id
+    at = new_app()
+    at.query_params["run"] = run_id
+    at.run()
+    assert order_picker(at).value == PERMUTED
+    model = checkpoint.build_model()
+    expected = running_guess(model, app_data().test_images[0], StepLines.whole(model.order))
+    guesses = charts_with(at, "guesses")[0]["guesses"]
+    after_2 = guesses[guesses["row"] == 2].sort_values("digit")
+    assert np.allclose(after_2["probability"], expected[1], atol=1e-6)  # after step 56
+    pictures = charts_with(at, "pixels")[0]["pixels"]
+    assert sorted(pictures["line"].value_counts().unique()) == [28]  # 28 scattered pixels a frame
+    assert "After step 56 of 784" in player_data(at)["texts"][1]
+    at = order_picker(at).set_value(COLUMNS).run()
+    assert not charts_with(at, "guesses") and any("pick that order" in c.value for c in at.caption)

@@ -12,8 +12,12 @@ from dashboard.explore_tables import (
     running_guess,
     step_sentences,
 )
+from dashboard.step_lines import StepLines
 from rnn_core.config import ModelConfig
 from rnn_core.model import RowClassifier
+from rnn_core.reading_order import PIXEL_BY_PIXEL, ReadingOrder
+
+ROW_LINES = StepLines.whole(ReadingOrder())
 
 
 def test_class_counts_count_each_digit_in_both_splits(tiny_data):
@@ -70,13 +74,13 @@ def test_each_step_says_what_is_read_and_the_guess_so_far():
     """Rows are numbered 1-28: at t = 1 the first row is the input and none is read yet."""
     probabilities = np.full((28, 10), 0.05)
     probabilities[:, 3] = 0.55
-    sentences = step_sentences(probabilities, label=7)
+    sentences = step_sentences(probabilities, label=7, lines=ROW_LINES)
     assert len(sentences) == 28
     assert sentences[0].startswith("**t = 1**: no row read yet, row 1 is the input now, rows 2-28 to come.")
     assert "rows 1-12 read" in sentences[12] and "its guess so far: **3** (55%)" in sentences[12]
     assert "none to come" in sentences[27] and "the prediction: **3**" in sentences[27]
     assert all("True label: **7**" in sentence for sentence in sentences)
-    assert "guess" not in step_sentences(None, label=7)[5]
+    assert "guess" not in step_sentences(None, label=7, lines=ROW_LINES)[5]
 
 
 def test_running_guess_gives_probabilities_after_each_row_ending_with_the_prediction():
@@ -84,13 +88,29 @@ def test_running_guess_gives_probabilities_after_each_row_ending_with_the_predic
     model = RowClassifier(ModelConfig(hidden_size=8))
     model.train()
     image = torch.rand(28, 28)
-    probabilities = running_guess(model, image)
+    probabilities = running_guess(model, image, ROW_LINES)
     assert probabilities.shape == (28, 10)
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
     with torch.no_grad():
         final = model(image[None]).exp()[0].numpy()
     assert np.allclose(probabilities[-1], final, atol=1e-6)
     assert model.training  # the caller's mode is left alone
+
+
+def test_a_pixel_order_is_told_in_steps_and_its_guess_taken_every_28_steps():
+    torch.manual_seed(0)
+    order = ReadingOrder(PIXEL_BY_PIXEL)
+    model = RowClassifier(ModelConfig(hidden_size=8, reading_order=PIXEL_BY_PIXEL))
+    lines = StepLines.whole(order)
+    image = torch.rand(28, 28)
+    probabilities = running_guess(model, image, lines)
+    assert probabilities.shape == (28, 10)
+    with torch.no_grad():
+        final = model.eval()(image[None]).exp()[0].numpy()
+    assert np.allclose(probabilities[-1], final, atol=1e-6)
+    sentences = step_sentences(probabilities, label=7, lines=lines)
+    assert sentences[1].startswith("**t = 2**: the input now is steps 29-56, after step 28 of 784.")
+    assert "After step 784 of 784, the prediction" in sentences[27]
 
 
 def test_the_guess_frame_has_a_probability_and_a_role_per_row_and_digit():
