@@ -9,35 +9,30 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, inside_tables, ui
+from dashboard import charts, commands, epoch_views, inside_cell, inside_charts, inside_tables, inside_view, ui
 from dashboard.inert import inert
 from dashboard.inside_tables import (
     CELL_TRIO,
     TRIO_MODEL,
     TRIO_TRAIN,
-    Panel,
-    cell_panels,
     cell_trios,
     describe_settings,
     gradient_frame,
     gradient_ratio,
-    panel_frame,
     per_digit_frame,
     rows_curve_frame,
     trio_configs,
     untrained_model,
 )
-from dashboard.player import row_player
+from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
 
-PLAY_INTERVAL_S = 0.3
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
 IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
 GRADIENT_IMAGES = 2000  # the first test images: enough for a steady curve in about a second
 TRIO_POLL_S = 2.0
 TRIO_ERROR = "inside_trio_error"
-PANELS_PER_LINE = 4
 
 
 state = st.session_state
@@ -50,20 +45,25 @@ state = st.session_state
 def _rows_needed(
     fingerprint: str, data_description: str, _model: RowClassifier, _data: MnistData
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Accuracy after rows 1..28 [28] and per digit [10, 28], on the whole test set."""
+    """Accuracy after lines 1..28 [28] and per digit [10, 28] (StepLines.whole of the model's
+    order: after each row, or every 28 steps), on the whole test set."""
     correct = correct_by_rows(_model, _data.test_images, _data.test_labels)
-    return correct.double().mean(0) * 100, accuracy_by_rows_per_digit(correct, _data.test_labels)
+    lines = StepLines.whole(_model.order)
+    per_digit = accuracy_by_rows_per_digit(correct, _data.test_labels)
+    return lines.sample(correct.double().mean(0) * 100), lines.sample(per_digit.T).T
 
 
 @st.cache_resource(max_entries=16, show_spinner="Measuring the gradient of every row (once per model)...")
 def _gradients(
     fingerprint: str, data_description: str, _checkpoint: Checkpoint, _model: RowClassifier, _data: MnistData
 ):
-    """(trained, untrained) mean |dNLL / d row t| over the first GRADIENT_IMAGES test images;
-    the untrained model is the run's own starting point (same config, same seed)."""
+    """(trained, untrained) mean |dNLL / d row t| over the first GRADIENT_IMAGES test images,
+    per line (StepLines.pooled_sizes); the untrained model is the run's own starting point (same
+    config, same seed)."""
     images, labels = _data.test_images[:GRADIENT_IMAGES], _data.test_labels[:GRADIENT_IMAGES]
     start = untrained_model(_checkpoint.model_config, _checkpoint.train_config.seed)
-    return gradient_by_row(_model, images, labels), gradient_by_row(start, images, labels)
+    pooled = StepLines.whole(_model.order).pooled_sizes
+    return pooled(gradient_by_row(_model, images, labels)), pooled(gradient_by_row(start, images, labels))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -96,29 +96,7 @@ def explain_cell(cell_type: str) -> None:
         st.info(inside_cell.explanation(cell_type), icon=":material/info:")
 
 
-def cell_view(image: torch.Tensor, reading: Reading, panels: list[Panel]) -> None:
-    """The row player and the heatmaps of every row, sent once: Play runs in the browser."""
-    inside_cell_player(reading)
-    cells: list = [(inside_cell.image_spec(), {inside_cell.PIXELS: charts.pixel_table(image)})]
-    cells += [(inside_cell.panel_chart(panel), {inside_cell.VALUES: panel_frame(panel)}) for panel in panels]
-    for start in range(0, len(cells), PANELS_PER_LINE):
-        line = cells[start : start + PANELS_PER_LINE]
-        for column, (spec, datasets) in zip(st.columns(PANELS_PER_LINE), line):
-            charts.show(column, spec, datasets)
-    st.caption(inside_cell.colour_key(panels))
-
-
-def inside_cell_player(reading: Reading) -> None:
-    row_player(
-        inside_cell.ROW_T,
-        "Row t (1 = the first row read)",
-        inside_cell.row_summaries(reading),
-        start=inside_cell.T_LAST,
-        interval_s=PLAY_INTERVAL_S,
-    )
-
-
-def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.Tensor, Reading]:
+def test_image_reading(chosen: ui.ChosenModel, data: MnistData, last: str) -> tuple[torch.Tensor, Reading]:
     count = len(data.test_labels)
     state.inside_index = min(state.inside_index, count - 1)
     index_col, random_col, label_col = st.columns([2, 1, 2], vertical_alignment="bottom")
@@ -127,7 +105,7 @@ def test_image_reading(chosen: ui.ChosenModel, data: MnistData) -> tuple[torch.T
     image, label = data.test_images[index], int(data.test_labels[index])
     reading = read_image(chosen.model, image)
     verdict = "right" if reading.prediction == label else "wrong"
-    label_col.markdown(f"True digit **{label}** · answer after row 28: **{reading.prediction}** ({verdict})")
+    label_col.markdown(f"True digit **{label}** · answer after {last}: **{reading.prediction}** ({verdict})")
     return image, reading
 
 
@@ -139,6 +117,8 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
         "are stacked), one line per row read."
     )
     explain_cell(cell_type)
+    order = chosen.model.order
+    last = "row 28" if order.is_identity else f"step {order.steps}"
     source = st.segmented_control("Image", IMAGE_SOURCES, required=True, key="inside_source", persist_state="session")
     if source == DRAWN:
         canvas_col, answer_col = st.columns([1, 2])
@@ -153,11 +133,10 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
             caption="what the model reads: 28×28, MNIST-style",
             alt="Your drawing as the model receives it: 28 by 28 grey pixels, centred and scaled like an MNIST digit.",
         )
-        answer_col.markdown(f"Answer after row 28: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
+        answer_col.markdown(f"Answer after {last}: **{reading.prediction}** ({reading.final[reading.prediction]:.0%})")
     else:
-        image, reading = test_image_reading(chosen, data)
-    panels = cell_panels(reading, cell_type)
-    cell_view(image, reading, panels)
+        image, reading = test_image_reading(chosen, data, last)
+    inside_view.cell_view(image, reading, cell_type, inside_view.step_lines(order, "inside_window"))
 
 
 # ----- 2. how many rows does it need ----------------------------------------------------------
@@ -195,19 +174,16 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         st.caption("Pick at least one run.")
         return
     left, right = st.columns([3, 2])
-    charts.show(
-        left, inside_charts.rows_spec(), {inside_charts.CURVES: rows_curve_frame(curves)}, key="inside_rows_chart"
-    )
+    lines = StepLines.whole(chosen.model.order)
+    rows_spec = inside_charts.rows_spec(read=inside_tables.lines_read(lines))
+    charts.show(left, rows_spec, {inside_charts.CURVES: rows_curve_frame(curves)}, key="inside_rows_chart")
     mine, _ = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)
-    left.caption(
-        f"{chosen.run_id}: {mine[6]:.1f}% right after 7 rows, {mine[13]:.1f}% after 14, {mine[20]:.1f}% after 21, "
-        f"{mine[27]:.1f}% after all 28 (its test accuracy)."
-    )
+    left.caption(inside_tables.rows_needed_caption(chosen.run_id, mine, lines))
     if per_digit is None:
         per_digit = _rows_needed(chosen.fingerprint, data.description, chosen.model, data)[1]
     charts.show(
         right,
-        inside_charts.per_digit_spec(chosen.run_id),
+        inside_charts.per_digit_spec(chosen.run_id, inside_tables.lines_read(lines)),
         {inside_charts.PER_DIGIT: per_digit_frame(per_digit)},
         key="inside_digits_chart",
     )
@@ -217,7 +193,7 @@ def rows_needed(chosen: ui.ChosenModel, data: MnistData, views: list) -> None:
         "Darker green: more of that digit's test images guessed right after reading rows 1..t (white 0%, darkest 100%)."
     )
     right.caption(
-        f"After half the image (14 rows) the digits told apart best are {', '.join(best)} "
+        f"After half the image ({lines.after_line(14)}) the digits told apart best are {', '.join(best)} "
         f"({half[int(best[0])]:.0f}% for {best[0]})."
     )
 
@@ -229,16 +205,19 @@ def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
     trained, untrained = _gradients(chosen.fingerprint, data.description, chosen.checkpoint, chosen.model, data)
     name = chosen.checkpoint.model_config.cell_type
     frame = gradient_frame({(name, "untrained"): untrained, (name, "trained"): trained})
+    lines = StepLines.whole(chosen.model.order)
+    x_title = "row of the input" if lines.is_rows else f"line of the input ({lines.per_line} steps a line)"
     spec = inside_charts.gradient_spec(
         f"How much each row moves the answer: {chosen.run_id}",
         "Line chart, log scale: the mean size of the loss's gradient with respect to each input row, for this "
         "model before training (dashed) and after (solid).",
         colour_by_cell=False,
+        x_title=x_title,
     )
     charts.show(st, spec, {inside_charts.GRADIENTS: frame}, key="inside_gradient_chart")
     st.caption(
-        f"On the first {GRADIENT_IMAGES:,} test images. Row 1 moves the answer "
-        f"{gradient_ratio(untrained):.2g} times as much as row 28 before training (seed "
+        f"On the first {GRADIENT_IMAGES:,} test images. {lines.line_words(1).capitalize()} moves the answer "
+        f"{gradient_ratio(untrained):.2g} times as much as {lines.line_words(28)} before training (seed "
         f"{chosen.checkpoint.train_config.seed}), {gradient_ratio(trained):.2g} times after."
     )
 

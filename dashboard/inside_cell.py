@@ -12,7 +12,9 @@ import altair as alt
 
 from dashboard import charts
 from dashboard.inside_tables import CELL, HIDDEN, SIGMOID, Panel, colour_domain, gate_summary
+from dashboard.order_charts import order_layers
 from dashboard.player import row_layers, row_param
+from dashboard.step_lines import StepLines
 from rnn_core.inspection import Reading
 from rnn_core.model import ROWS
 
@@ -37,7 +39,19 @@ def image_spec() -> dict:
 
 
 @charts.cached_spec
-def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int) -> dict:
+def order_image_spec() -> dict:
+    """image_spec for any order but rows: the pixels read at line t framed, those after faded."""
+    pixels = charts.digit_heatmap(PIXELS, None, row_title=None)
+    return charts.spec(
+        order_layers(pixels, PIXELS, ROW, charts.PAPER).properties(height=ROWS * ROW_PX),
+        "The image",
+        "The digit read, 28 by 28 pixels, dark ink on white; the pixels read at line t are framed in orange, "
+        "those read after it are faded.",
+    )
+
+
+@charts.cached_spec
+def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int, lines: str = "rows") -> dict:
     what = {
         CELL: "the cell state c_t, the LSTM's long-term memory",
         HIDDEN: "the hidden state h_t, what the output layer reads",
@@ -58,14 +72,15 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
     return charts.spec(
         row_layers(heat, ROW).properties(height=ROWS * ROW_PX),
         quantity,
-        f"Heatmap of {what} over the 28 rows (top to bottom) and the {units} units; row t is framed in orange.",
+        f"Heatmap of {what} over the 28 {lines} (top to bottom) and the {units} units; line t is framed in orange.",
     )
 
 
-def panel_chart(panel: Panel) -> dict:
+def panel_chart(panel: Panel, lines: StepLines) -> dict:
     """The spec of one panel, its colours set by what the quantity can hold."""
     scheme = "blues" if panel.scale == SIGMOID else "redblue"
-    return panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1])
+    what = "rows" if lines.is_rows else "steps" if lines.one_step_a_line else "lines of 28 steps"
+    return panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1], what)
 
 
 def explanation(cell_type: str) -> str:
@@ -93,10 +108,13 @@ def explanation(cell_type: str) -> str:
     )
 
 
-def row_summary(reading: Reading, t: int) -> str:
-    """Row t in words: the guess after it, the gates' means, whether the cell keeps its memory."""
+def row_summary(reading: Reading, t: int, lines: StepLines) -> str:
+    """Line t in words: the guess after it, the gates' means, whether the cell keeps its memory
+    (`reading` has 28 lines, StepLines.sample_reading)."""
     guess = int(reading.probabilities[t - 1].argmax())
-    parts = [f"**Row {t} of {ROWS}**. Guess after it: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
+    where = f"Row {t} of {ROWS}" if lines.is_rows else lines.line_words(t).capitalize() + f" of {lines.order.steps}"
+    after = "after it" if lines.one_step_a_line else f"after step {lines.last_step(t)}"
+    parts = [f"**{where}**. Guess {after}: **{guess}** ({reading.probabilities[t - 1, guess]:.0%})."]
     means = gate_summary(reading, t)
     if means:
         parts.append(
@@ -114,15 +132,18 @@ def row_summary(reading: Reading, t: int) -> str:
     return " ".join(parts)
 
 
-def row_summaries(reading: Reading) -> list[str]:
-    return [row_summary(reading, t) for t in range(1, ROWS + 1)]
+def row_summaries(reading: Reading, lines: StepLines) -> list[str]:
+    return [row_summary(reading, t, lines) for t in range(1, ROWS + 1)]
 
 
-def colour_key(panels: list[Panel]) -> str:
+def colour_key(panels: list[Panel], lines: StepLines) -> str:
     """The heatmaps' colours in words (they have no legends)."""
     parts = [
         "Each panel: one line per row read (row 1 at the top, level with the image's rows), one column per "
         "unit; rows not read yet are faded."
+        if lines.is_rows
+        else "Each panel: one line per step, the first shown at the top, one column per unit; steps not read "
+        "yet are faded."
     ]
     if any(panel.scale == SIGMOID for panel in panels):
         parts.append("Gates: white = 0 (closed), dark blue = 1 (open).")

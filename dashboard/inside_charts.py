@@ -16,14 +16,14 @@ ROW_AXIS = alt.Axis(values=charts.ROW_TICKS, labelAngle=0)
 
 
 @charts.cached_spec
-def rows_spec(colour_by_cell: bool = False) -> dict:
+def rows_spec(colour_by_cell: bool = False, read: str = "rows") -> dict:
     colour = (
         alt.Color("run:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
         if colour_by_cell
         else alt.Color("run:N", legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=300))
     )
     base = alt.Chart(alt.Data(name=CURVES)).encode(
-        x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title="rows read (1..t)", axis=ROW_AXIS),
+        x=alt.X("rows:Q", scale=alt.Scale(domain=[1, ROWS]), title=f"{read} read (1..t)", axis=ROW_AXIS),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 100]), title="test accuracy (%)"),
         color=colour,
         tooltip=["run:N", "rows:Q", alt.Tooltip("accuracy:Q", format=".1f")],
@@ -33,19 +33,19 @@ def rows_spec(colour_by_cell: bool = False) -> dict:
     )
     return charts.spec(
         (base.mark_line(point=True) + half).properties(height=360 if colour_by_cell else 320),
-        "Accuracy after reading rows 1..t",
-        "Line chart: the share of the 10,000 test images guessed right after reading only the first t rows, "
+        f"Accuracy after reading {read} 1..t",
+        f"Line chart: the share of the 10,000 test images guessed right after reading only the first t {read}, "
         "one line per run; the last point is the run's test accuracy.",
     )
 
 
 @charts.cached_spec
-def per_digit_spec(name: str) -> dict:
+def per_digit_spec(name: str, read: str = "rows") -> dict:
     chart = (
         alt.Chart(alt.Data(name=PER_DIGIT))
         .mark_rect()
         .encode(
-            x=alt.X("rows:O", title="rows read (1..t)", axis=ROW_AXIS),
+            x=alt.X("rows:O", title=f"{read} read (1..t)", axis=ROW_AXIS),
             y=alt.Y("digit:O", title="true digit"),
             color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 100], scheme="greens"), legend=None),
             tooltip=["digit:O", "rows:O", alt.Tooltip("accuracy:Q", format=".1f")],
@@ -55,12 +55,12 @@ def per_digit_spec(name: str) -> dict:
     return charts.spec(
         chart,
         f"Per digit: {name}",
-        "Heatmap: accuracy per true digit (rows of the chart) after reading the first t rows of the image (columns).",
+        f"Heatmap: accuracy per true digit (rows of the chart) after reading the first t {read} (columns).",
     )
 
 
 @charts.cached_spec
-def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
+def gradient_spec(title: str, description: str, colour_by_cell: bool, x_title: str = "row of the input") -> dict:
     colour = (
         alt.Color("model:N", scale=CELL_COLOURS, legend=alt.Legend(orient="bottom", title=None))
         if colour_by_cell
@@ -74,7 +74,7 @@ def gradient_spec(title: str, description: str, colour_by_cell: bool) -> dict:
         alt.Chart(alt.Data(name=GRADIENTS))
         .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
         .encode(
-            x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title="row of the input", axis=ROW_AXIS),
+            x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title=x_title, axis=ROW_AXIS),
             y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
             color=colour,
             strokeDash=alt.StrokeDash(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dashboard.step_lines import StepLines
 from rnn_core.config import PRESETS, ModelConfig, TrainConfig, describe
 from rnn_core.inspection import Reading
 from rnn_core.model import GRU_GATES, LSTM_GATES, ROWS, RowClassifier
@@ -204,3 +205,24 @@ def trio_verdict(table: pd.DataFrame, gradients: dict) -> str:
     else:
         text += f" (RNN {scores['RNN']}%, GRU {scores['GRU']}%, LSTM {scores['LSTM']}%)."
     return text
+
+
+# ----- words for a run's reading order ---------------------------------------------------------
+
+
+def lines_read(lines: StepLines) -> str:
+    """What the accuracy charts count as read: rows, or the lines of the run's own order."""
+    if lines.is_rows:
+        return "rows"
+    return f"{lines.noun}s" if lines.one_step_a_line else f"lines of {lines.per_line} steps"
+
+
+def rows_needed_caption(run_id: str, curve: torch.Tensor, lines: StepLines) -> str:
+    """The accuracy after a quarter, half, three quarters and all of the image (`curve` [28])."""
+    if lines.is_rows:
+        points = [f"{curve[t - 1]:.1f}% right after {t} rows" for t in (7, 14, 21)]
+        last = "all 28"
+    else:
+        points = [f"{curve[t - 1]:.1f}% right after {lines.after_line(t)}" for t in (7, 14, 21)]
+        last = f"all {lines.order.steps} steps"
+    return f"{run_id}: {', '.join(points)}, {curve[-1]:.1f}% after {last} (its test accuracy)."

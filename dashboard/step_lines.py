@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnn_core.inspection import Reading
 from rnn_core.reading_order import COLUMNS, ROWS, ROWS_UPWARD, SIDE, ReadingOrder
 
 LINES = SIDE
@@ -64,6 +65,20 @@ class StepLines:
     def sample(self, values: torch.Tensor) -> torch.Tensor:
         """[28, ...] of a tensor [steps, ...]: each line's value after its last step."""
         return values[self.last_steps()]
+
+    def sample_reading(self, reading: Reading) -> Reading:
+        """The reading at each line's last step: 28 lines of probabilities, states and gates."""
+        return Reading(
+            probabilities=self.sample(reading.probabilities),
+            hidden=self.sample(reading.hidden),
+            cell=None if reading.cell is None else self.sample(reading.cell),
+            gates={name: self.sample(values) for name, values in reading.gates.items()},
+        )
+
+    def pooled_sizes(self, sizes: torch.Tensor) -> torch.Tensor:
+        """[28] of the sizes (vector lengths) of each step's gradient, [steps]: each line's steps
+        taken as one vector, so that a line of 28 one-pixel steps weighs as a row of 28 pixels."""
+        return sizes.reshape(-1, self.per_line).pow(2).sum(1).sqrt()
 
     def line_of_step(self, step: int) -> int:
         """The line (1-28) holding `step` (from 1), 0 before the view, 29 after it."""

@@ -17,6 +17,7 @@ from rnn_core import RunStore, Trainer, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import evaluate
 from rnn_core.inspection import gradient_by_row
+from rnn_core.reading_order import COLUMNS, PIXEL_BY_PIXEL
 from tests.conftest import chart_titled, charts, new_app, table_with
 
 
@@ -26,10 +27,12 @@ def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
     return data.test_images, data.test_labels
 
 
-def train_run(runs_dir, data, cell_type: str = "LSTM", label: str = "for the inside page", hidden: int = 6) -> str:
+def train_run(
+    runs_dir, data, cell_type: str = "LSTM", label: str = "for the inside page", hidden: int = 6, order: str = "rows"
+) -> str:
     store = RunStore(runs_dir)
     model_config, train_config = (
-        ModelConfig(hidden_size=hidden, cell_type=cell_type),
+        ModelConfig(hidden_size=hidden, cell_type=cell_type, reading_order=order),
         TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3),
     )
     run = store.create(model_config, train_config, label=label)
@@ -193,3 +196,40 @@ def test_the_link_opens_the_cell_of_the_untrained_model_and_the_choice_follows_t
     at.switch_page("app_pages/test.py").run()
     assert at.query_params["epoch"] == "0"
     assert any("after epoch 0" in m.value for m in at.markdown if m.value.startswith("**Testing"))
+
+
+def test_a_pixels_run_shows_a_window_of_28_steps_and_its_curves_every_28_steps(runs_dir, tiny_data, app_test_set):
+    run_id = train_run(runs_dir, tiny_data, order=PIXEL_BY_PIXEL)
+    at = open_inside(run=run_id)
+    assert not at.exception
+    model = RunStore(runs_dir).checkpoint(run_id).build_model().eval()
+    index = at.number_input(key="inside_index").value
+    with torch.no_grad():
+        trace = model.trace(app_test_set[0][index][None])
+    shown = as_matrix(chart_titled(at, HIDDEN).tables["values"])
+    torch.testing.assert_close(shown, trace.hidden[0, :28].double(), rtol=0, atol=1e-6)  # steps 1-28
+    at = at.select_slider(key="inside_window").set_value(57).run()
+    shown = as_matrix(chart_titled(at, GATE_NAMES["forget"]).tables["values"])
+    torch.testing.assert_close(shown, trace.gates["forget"][0, 56:84].double(), rtol=0, atol=1e-6)
+    pixels = chart_titled(at, "The image").tables["pixels"]
+    assert (pixels[pixels["row"] == 3]["line"] == pixels[pixels["row"] == 3]["column"]).all()  # image row 3
+    (player,) = at.get("bidi_component")
+    assert json.loads(player.proto.json)["texts"][0].startswith("<b>Step 57 of 784</b>. Guess after it:")
+    images, labels = app_test_set
+    curve = table_with(at, "run", "rows", "accuracy")
+    assert curve["rows"].tolist() == list(range(1, 29))  # after steps 28, 56, ..., 784
+    assert curve["accuracy"].iloc[-1] == pytest.approx(evaluate(model, images, labels).accuracy, abs=1e-9)
+    gradients = table_with(at, "model", "state", "row", "gradient")
+    assert len(gradients) == 2 * 28
+    assert any("after step 392 of 784" in caption.value for caption in at.caption)
+
+
+def test_a_columns_run_counts_steps_and_frames_column_t(runs_dir, tiny_data):
+    at = open_inside(run=train_run(runs_dir, tiny_data, order=COLUMNS))
+    assert not at.exception
+    assert not at.get("select_slider")  # 28 steps: all shown
+    pixels = chart_titled(at, "The image").tables["pixels"]
+    assert (pixels["line"] == pixels["column"]).all()
+    (player,) = at.get("bidi_component")
+    assert json.loads(player.proto.json)["texts"][4].startswith("<b>Step 5 (column 5) of 28</b>.")
+    assert "columns read (1..t)" in json.dumps(chart_titled(at, "Accuracy after reading columns 1..t").spec)
