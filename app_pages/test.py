@@ -13,6 +13,7 @@ import torch
 
 from dashboard import charts, epoch_views, evaluation_charts, evaluation_tables, ui
 from dashboard.inert import inert
+from dashboard.step_lines import StepLines
 from dashboard.ui import ChosenModel
 from rnn_core import CheckpointError, MnistData, RowClassifier
 from rnn_core.checkpoint import SAVE_A_STATE_DICT
@@ -168,23 +169,15 @@ def forget_picks_of_another_model(fingerprint: str) -> None:
 # ----- charts -----------------------------------------------------------------------------
 
 
-def show_reading(image: torch.Tensor, reading: Reading) -> None:
+def show_reading(image: torch.Tensor, reading: Reading, model: RowClassifier) -> None:
+    """The reading chart and its words, in the model's reading order."""
     st.subheader("How the RNN makes up its mind")
-    sure_row = reading.sure_row()
+    lines = StepLines.whole(model.order)
     chart_col, words_col = st.columns([1, 1])
-    charts.show(
-        chart_col,
-        evaluation_charts.reading_spec(reading.hidden.shape[1]),
-        evaluation_tables.reading_tables(image, reading, sure_row),
-        width="content",
-    )
-    words_col.markdown(evaluation_tables.explain_reading(reading, sure_row))
-    words_col.caption(
-        "Move the *rows read* slider under the chart to hide the rows the network has not read yet. "
-        "Each row of the heatmap beside the digit is the output layer applied to the hidden state "
-        "after that row; only the last one is the network's answer. Below: the guess after the rows "
-        "read, and the hidden state, one line per unit."
-    )
+    spec = evaluation_charts.reading_spec(reading.hidden.shape[1], *evaluation_tables.slider_words(lines))
+    charts.show(chart_col, spec, evaluation_tables.reading_tables(image, reading, lines), width="content")
+    words_col.markdown(evaluation_tables.explain_reading(reading, lines))
+    words_col.caption(evaluation_tables.reading_caption(lines))
 
 
 # ----- the three views ----------------------------------------------------------------------
@@ -327,7 +320,7 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
             {evaluation_charts.PROBABILITIES: evaluation_tables.probability_table(probabilities, true_digit)},
         )
         right.caption(charts.ROLE_KEY)
-        show_reading(image, reading)
+        show_reading(image, reading, model)
 
     show_one()
 
@@ -364,7 +357,7 @@ def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
         evaluation_charts.probability_bars_spec(),
         {evaluation_charts.PROBABILITIES: evaluation_tables.probability_table(reading.final, None)},
     )
-    show_reading(image, reading)
+    show_reading(image, reading, model)
 
 
 def main() -> None:

@@ -36,15 +36,19 @@ def probability_bars_spec() -> dict:
 
 
 @charts.cached_spec
-def reading_spec(units: int) -> dict:
+def reading_spec(
+    units: int, slider: str = "rows read", title: str = "'guess after row ' + rows_read", line: str = "row"
+) -> dict:
     """The image and the guesses after each row beside it, the guess after the rows read, and
     the hidden state, one under the other (narrow enough for a phone), with a slider that
-    reveals the rows one by one (all in the browser, no rerun)."""
+    reveals the rows one by one (all in the browser, no rerun). In another reading order the
+    slider counts steps (StepLines.whole) and reveals each pixel at the step it is read."""
     rows_read = alt.param(
-        name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name="rows read ")
+        name="rows_read", value=ROWS, bind=alt.binding_range(min=1, max=ROWS, step=1, name=f"{slider} ")
     )
     revealed = alt.condition("datum.row <= rows_read", alt.value(1.0), alt.value(charts.DIMMED))
-    image_view = charts.digit_heatmap(PIXELS, READING_PX, opacity=revealed, row_title="row").properties(title="image")
+    read = alt.condition("datum.line <= rows_read", alt.value(1.0), alt.value(charts.DIMMED))  # a pixel's line
+    image_view = charts.digit_heatmap(PIXELS, READING_PX, opacity=read, row_title="row").properties(title="image")
     heatmap = (
         alt.Chart(alt.Data(name=GUESSES))
         .mark_rect()
@@ -57,10 +61,10 @@ def reading_spec(units: int) -> dict:
         )
     )
     guesses = (heatmap + charts.row_frame(SURE_ROW)).properties(
-        width=100, height=ROWS * READING_PX, title="guess per row"
+        width=100, height=ROWS * READING_PX, title=f"guess per {line}"
     )
     after_rows = (
-        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr("'guess after row ' + rows_read")))
+        alt.Chart(alt.Data(name=GUESSES), title=alt.Title(alt.expr(title)))
         .transform_filter("datum.row == rows_read")
         .mark_bar()
         .encode(
@@ -72,13 +76,13 @@ def reading_spec(units: int) -> dict:
         .properties(width=260, height=120)
     )
     hidden_view = (
-        alt.Chart(alt.Data(name=HIDDEN), title="hidden state h after each row (one line per unit)")
+        alt.Chart(alt.Data(name=HIDDEN), title=f"hidden state h after each {line} (one line per unit)")
         .mark_rect()
         .encode(
             x=alt.X(
                 "row:O",
                 scale=alt.Scale(domain=list(range(1, ROWS + 1))),
-                title="row",
+                title=line,
                 axis=alt.Axis(values=charts.ROW_TICKS, labelAngle=0),
             ),
             y=alt.Y("unit:O", axis=alt.Axis(values=list(range(0, units, max(1, units // 10))))),
@@ -99,10 +103,10 @@ def reading_spec(units: int) -> dict:
     return charts.spec(
         chart,
         "How the RNN reads the digit",
-        "Four views of one reading, with a slider for the rows read: the digit, 28 rows of 28 pixels; "
-        "beside it a heatmap of the probability of each digit after each row (the row from which the "
-        "model is sure is framed in orange); the probabilities after the rows read; and a heatmap of "
-        "the hidden state's units after each row.",
+        f"Four views of one reading, with a slider for the {slider}: the digit, 28 rows of 28 pixels; "
+        f"beside it a heatmap of the probability of each digit after each {line} (the {line} from which the "
+        f"model is sure is framed in orange); the probabilities after the {slider}; and a heatmap of "
+        f"the hidden state's units after each {line}.",
     )
 
 

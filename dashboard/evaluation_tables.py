@@ -9,6 +9,7 @@ import torch
 
 from dashboard import charts
 from dashboard.evaluation_charts import GUESSES, HIDDEN, PIXELS, SURE_ROW
+from dashboard.step_lines import StepLines
 from rnn_core.guess import UNSURE_BELOW, Guess
 from rnn_core.inspection import SURE_PROBABILITY, Reading
 
@@ -18,17 +19,21 @@ def probability_table(probabilities: torch.Tensor, true_digit: int | None) -> pd
     return pd.DataFrame({"digit": range(10), "probability": probabilities.numpy(), "role": roles})
 
 
-def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) -> dict[str, pd.DataFrame]:
+def reading_tables(image: torch.Tensor, reading: Reading, lines: StepLines) -> dict[str, pd.DataFrame]:
+    """The reading chart's tables, one line per row (or per 28 steps of a 784-step order)."""
+    sure_step = reading.sure_row()
+    sure_row = None if sure_step is None else lines.line_of_step(sure_step)
+    prediction, reading = reading.prediction, lines.sample_reading(reading)
     steps, digits = np.indices(reading.probabilities.shape)
     hidden_steps, units = np.indices(reading.hidden.shape)
     return {
-        PIXELS: charts.pixel_table(image),
+        PIXELS: lines.pixel_table(image),
         GUESSES: pd.DataFrame(
             {
                 "row": steps.ravel() + 1,
                 "digit": digits.ravel(),
                 "probability": reading.probabilities.numpy().ravel(),
-                "answer": digits.ravel() == reading.prediction,
+                "answer": digits.ravel() == prediction,
             }
         ),
         SURE_ROW: pd.DataFrame({"row": [] if sure_row is None else [sure_row]}, dtype=int),
@@ -38,20 +43,47 @@ def reading_tables(image: torch.Tensor, reading: Reading, sure_row: int | None) 
     }
 
 
-def explain_reading(reading: Reading, sure_row: int | None) -> str:
+def slider_words(lines: StepLines) -> tuple[str, str, str]:
+    """The reading chart's words: its slider's name, the expression of the guess's title (from
+    the slider's value, rows_read) and what one line of its heatmaps is."""
+    if lines.is_rows:
+        return "rows read", "'guess after row ' + rows_read", "row"
+    if lines.one_step_a_line:
+        return "steps read", "'guess after step ' + rows_read", "step"
+    return f"steps read (x {lines.per_line})", f"'guess after step ' + rows_read * {lines.per_line}", "28 steps"
+
+
+def reading_caption(lines: StepLines) -> str:
+    if lines.is_rows:
+        return (
+            "Move the *rows read* slider under the chart to hide the rows the network has not read yet. "
+            "Each row of the heatmap beside the digit is the output layer applied to the hidden state "
+            "after that row; only the last one is the network's answer. Below: the guess after the rows "
+            "read, and the hidden state, one line per unit."
+        )
+    every = "" if lines.one_step_a_line else f", shown every {lines.per_line} steps"
+    return (
+        f"This run reads {lines.order.describe()}{every}. Move the *steps read* slider under the chart to hide "
+        "the pixels the network has not read yet. Each line of the heatmap beside the digit is the output layer "
+        "applied to the hidden state after that step; only the last one is the network's answer."
+    )
+
+
+def explain_reading(reading: Reading, lines: StepLines) -> str:
     answer, confidence = reading.prediction, reading.final[reading.prediction].item()
-    if sure_row is None:
+    sure, steps, noun = reading.sure_row(), lines.order.steps, "row" if lines.is_rows else "step"
+    if sure is None:
         verdict = f"It never gets {SURE_PROBABILITY:.0%} sure: its final answer is **{answer}** with {confidence:.0%}."
-    elif sure_row == 1:
-        verdict = f"It says **{answer}** from the first row on, above {SURE_PROBABILITY:.0%}."
+    elif sure == 1:
+        verdict = f"It says **{answer}** from the first {noun} on, above {SURE_PROBABILITY:.0%}."
     else:
         verdict = (
-            f"It becomes sure after **row {sure_row}** of 28: from there on it answers **{answer}** "
+            f"It becomes sure after **{noun} {sure}** of {steps}: from there on it answers **{answer}** "
             f"with more than {SURE_PROBABILITY:.0%} (framed in orange)."
         )
     changes = reading.mind_changes()
     if changes:
-        listed = ", ".join(f"row {row}: {before}→{after}" for row, before, after in changes[-6:])
+        listed = ", ".join(f"{noun} {row}: {before}→{after}" for row, before, after in changes[-6:])
         more = f" (the last 6 of {len(changes)})" if len(changes) > 6 else ""
         verdict += f" Its leading guess changed {len(changes)} time(s){more}: {listed}."
     return verdict

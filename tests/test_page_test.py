@@ -15,10 +15,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
+from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, RunStore, Trainer, guess, load_mnist
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
 from rnn_core.history import RunStatus
+from rnn_core.inspection import read_image
+from rnn_core.reading_order import COLUMNS, PIXEL_BY_PIXEL
 from tests.conftest import new_app, table_with
 
 
@@ -462,3 +465,32 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_in_the_side_panel(saved_ru
     assert not at.exception
     gone = [w.value.replace("\\", "") for w in at.sidebar.warning if "can no longer be shown" in w.value]
     assert len(gone) == 1 and run_id in gone[0] and "deleted" in gone[0]
+
+
+@pytest.mark.parametrize("order", [COLUMNS, PIXEL_BY_PIXEL])
+def test_one_image_is_read_in_the_runs_order_and_counted_in_steps(runs_dir, tiny_data, app_test_set, order):
+    store = RunStore(runs_dir)
+    model_config, train_config = ModelConfig(hidden_size=6, reading_order=order), TrainConfig(epochs=1, device="cpu")
+    run = store.create(model_config, train_config, label=f"read in {order}")
+    trainer = Trainer(tiny_data, model_config, train_config)
+    trainer.run(on_event=run.record(trainer))
+    model = store.checkpoint(run.run_id).build_model().eval()
+    at = open_test_page(run=run.run_id)
+    at.session_state["test_view"] = "One image at a time"
+    at.run()
+    assert not at.exception
+    index = shown_index(at)
+    reading = read_image(model, app_test_set[0][index])
+    lines = StepLines.whole(model.order)
+    guesses = table_with(at, "row", "digit", "probability", "answer")
+    after_2 = guesses[guesses["row"] == 2].sort_values("digit")["probability"].to_numpy()
+    assert after_2 == pytest.approx(reading.probabilities[lines.last_step(2) - 1].numpy(), abs=1e-6)
+    pixels = table_with(at, "row", "column", "ink", "line")
+    if order == COLUMNS:
+        assert (pixels["line"] == pixels["column"]).all()
+    else:
+        assert (pixels["line"] == pixels["row"]).all()  # pixel by pixel: 28 steps a line, a row of the image
+    spec = json.dumps([json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")])
+    assert "steps read" in spec and "rows read" not in spec
+    words = " ".join(markdown.value for markdown in at.markdown)
+    assert "row 1" not in words and ("of 28" if order == COLUMNS else "of 784") in words or "never gets" in words
