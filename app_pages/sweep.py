@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, commands, settings, sweep_charts, ui
+from dashboard import charts, commands, cost_note, settings, sweep_charts, ui
 from dashboard.inert import inert
 from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
 from dashboard.ui import browser_token
@@ -139,7 +139,11 @@ def sweep_form(runs: JobRegistry) -> None:
         if name not in chosen_axes() and name not in {declared.name for declared in per_run}
     ]
     st.caption(f"The other settings, from the Train page: {inert(', '.join(fixed))}.")
-    count = len(sweep.grid(base, chosen_axes()))
+    cells = sweep.grid(base, chosen_axes())
+    count = len(cells)
+    long_cells = [settings.configs(cell) for cell in cells if cost_note.is_long(settings.configs(cell)[0])]
+    if long_cells:
+        cost_note.show(runs.data, *long_cells[0], PREFIX, runs=len(long_cells))
     st.button(
         f"Start sweep ({count} runs)",
         type="primary",

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import charts, commands, explore_tables, settings, train_charts, train_words, ui
+from dashboard import charts, commands, cost_note, explore_tables, settings, train_charts, train_words, ui
 from dashboard.inert import inert
 from dashboard.ui import browser_token
 from rnn_core import MnistData, RowClassifier
@@ -350,6 +350,8 @@ def main() -> None:
     for problem in problems:
         st.warning(f"The page link had a setting that cannot be used: {inert(problem)}", icon=":material/link_off:")
     busy = current is not None and current.busy
+    if not busy:  # timed before a run starts, not while one trains beside the timing
+        cost_note.show(registry.data, *configs, settings.TRAIN_PANEL)
     st.fragment(command_bar, run_every=PROGRESS_SECONDS if busy else None)(registry, configs)
     st.markdown(describe_model(current))
     st.html(STATUS_STYLE)

@@ -111,3 +111,14 @@ def test_a_link_to_an_unknown_or_malformed_sweep_says_so():
     for linked in ("20200101-000000-abcdef", "../../etc/passwd"):
         at = open_sweep_page(sweep=linked)
         assert "cannot be shown" in at.warning[0].value and not at.subheader
+
+
+def test_a_sweep_with_784_step_orders_says_what_an_epoch_costs_before_it_starts():
+    at = open_sweep_page(x="order", xv="columns,pixels,permuted", y="none", epochs="1", images="5000")
+    assert at.multiselect(key="sweep_first_values").value == ["columns", "pixels", "permuted"]
+    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
+    assert "for each of the 2 runs" in note and "5,000 training images" in note
+    button(at, "Use 2,000 images").click().run()
+    assert at.session_state["sweep_train_limit"] == 2000
+    at.multiselect(key="sweep_first_values").set_value(["rows", "columns"]).run()
+    assert not [w for w in at.warning if "An epoch will take" in w.value]  # 28 steps: nothing to warn of

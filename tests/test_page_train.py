@@ -454,3 +454,30 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir
     assert not at.exception
     gone = [plain(w.value) for w in at.sidebar.warning if "can no longer be shown" in plain(w.value)]
     assert len(gone) == 1 and run.run_id in gone[0] and "deleted" in gone[0]
+
+
+def test_a_784_step_order_says_what_an_epoch_costs_before_training_and_offers_fewer_images(monkeypatch):
+    import streamlit as st
+
+    from dashboard import cost_note
+
+    st.cache_resource.clear()
+    timings = []
+    real = cost_note.estimate_epoch_cost
+
+    def counted(*args, **kwargs):
+        timings.append(args[1].order.name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cost_note, "estimate_epoch_cost", counted)
+    assert not [w for w in open_train_page(hidden="8").warning if "An epoch will take" in w.value]  # rows: no note
+    at = open_train_page(hidden="8", order="pixels", images="10000")
+    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
+    assert "pixel by pixel (784 steps), 10,000 training images" in note and "a batch of 100 on auto" in note
+    offer = button(at, next(b.label for b in at.button if b.label.startswith("Use 2,000 images")))
+    offer.click().run()
+    assert at.session_state["train_train_limit"] == 2000
+    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
+    assert "2,000 training images" in note
+    assert timings == ["pixels"]  # timed once: the image count only scales it
+    st.cache_resource.clear()
