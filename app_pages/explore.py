@@ -80,6 +80,7 @@ def row_view(image: torch.Tensor, label: int, probabilities: np.ndarray | None, 
         explore_tables.step_sentences(probabilities, label, lines),
         start=explore_charts.T_FIRST,
         interval_s=PLAY_INTERVAL_S,
+        unit=words.unit,
     )
     # three columns side by side on a screen, one under the other on a phone
     picture_col, map_col, side_col = st.columns([7, 4, 7])

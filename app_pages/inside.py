@@ -114,7 +114,7 @@ def inside_the_cell(chosen: ui.ChosenModel, data: MnistData) -> None:
     cell_type = chosen.checkpoint.model_config.cell_type
     st.caption(
         f"{inert(chosen.name)}: {chosen.description}. The panels show its recurrent layer (the top one, where layers "
-        "are stacked), one line per row read."
+        f"are stacked), one line per {'row' if chosen.model.order.is_identity else 'step'} read."
     )
     explain_cell(cell_type)
     order = chosen.model.order

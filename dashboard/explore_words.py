@@ -26,6 +26,11 @@ class Words:
         return "row" if self.lines.is_rows else "step" if self.lines.one_step_a_line else f"{LINES} steps"
 
     @property
+    def unit(self) -> str:
+        """What the player's pace is counted in."""
+        return "row" if self.lines.is_rows else "step" if self.lines.one_step_a_line else "frame"
+
+    @property
     def player_label(self) -> str:
         if self.lines.is_rows:
             return "Time step t (the row being read; 1 = the first)"

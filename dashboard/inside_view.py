@@ -39,16 +39,25 @@ def step_lines(order: ReadingOrder, key: str) -> StepLines:
     return StepLines.window(order, (first - 1) // LINES)
 
 
+def player_label(lines: StepLines) -> str:
+    if lines.is_rows:
+        return "Row t (1 = the first row read)"
+    if lines.order.steps == LINES:
+        return f"Step t (1 = the first {lines.noun} read)"
+    return f"Line t (1 = step {lines.last_step(1)}, 28 = step {lines.last_step(LINES)})"
+
+
 def cell_view(image: torch.Tensor, reading: Reading, cell_type: str, lines: StepLines) -> None:
     """The row player and the heatmaps of every line, sent once: Play runs in the browser."""
     shown = lines.sample_reading(reading)
     panels: list[Panel] = cell_panels(shown, cell_type)
     row_player(
         inside_cell.ROW_T,
-        "Row t (1 = the first row read)" if lines.is_rows else f"Line t: {lines.line_words(1)} is line 1",
+        player_label(lines),
         inside_cell.row_summaries(shown, lines),
         start=inside_cell.T_LAST,
         interval_s=PLAY_INTERVAL_S,
+        unit="row" if lines.is_rows else "step",
     )
     image_spec = inside_cell.image_spec() if lines.is_rows else inside_cell.order_image_spec()
     pixels = {inside_cell.PIXELS: lines.pixel_table(image)}

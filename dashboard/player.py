@@ -80,9 +80,10 @@ def bold_html(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
 
 
-def row_player(param: str, label: str, texts: Sequence[str], start: int, interval_s: float) -> None:
+def row_player(param: str, label: str, texts: Sequence[str], start: int, interval_s: float, unit: str = "row") -> None:
     """Play, Pause, the row slider and the pace, for the charts carrying `row_param(param, start)`;
-    `texts[t - 1]` (Markdown's **bold** allowed) is shown under them at row t."""
+    `texts[t - 1]` (Markdown's **bold** allowed) is shown under them at row t; the pace is in
+    seconds a `unit` (a row, a step, a frame)."""
     if len(texts) != ROWS:
         raise ValueError(f"the player needs one sentence per row, {ROWS}, got {len(texts)}")
     data = {
@@ -91,6 +92,7 @@ def row_player(param: str, label: str, texts: Sequence[str], start: int, interva
         "texts": [bold_html(text) for text in texts],
         "start": start,
         "interval": interval_s,
+        "unit": unit,
         "speeds": sorted({*SPEEDS_S, interval_s}, reverse=True),
     }
     _COMPONENT(key=f"{param}_player", data=data)

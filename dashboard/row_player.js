@@ -28,6 +28,7 @@ function show(player, row) {
   root.querySelector(".rp-slider").value = String(row);
   root.querySelector(".rp-value").textContent = String(row);
   root.querySelector(".rp-text").innerHTML = data.texts[row - 1] ?? "";
+  root.querySelector(".rp-label-text").textContent = data.label; // a new window of steps names its own
   syncCharts(player);
 }
 
@@ -75,7 +76,7 @@ function build(parentElement, data) {
   for (const seconds of data.speeds) {
     const option = document.createElement("option");
     option.value = String(seconds);
-    option.textContent = `${seconds} s a row`;
+    option.textContent = `${seconds} s a ${data.unit}`;
     option.selected = seconds === data.interval;
     speed.appendChild(option);
   }
