@@ -174,13 +174,19 @@ def small_checkpoint(tmp_path, request) -> tuple[Checkpoint, str]:
     return checkpoint, str(path)
 
 
-def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh_caches, runs_dir):
-    checkpoint, _ = small_checkpoint
+def open_with(checkpoint: Checkpoint, runs_dir) -> AppTest:
+    """Explore, opened on the link to a run of this checkpoint."""
     run_id = RunStore(runs_dir).add_checkpoint(checkpoint, "uploaded model.pt").run_id
     at = new_app()
     at.query_params["run"] = run_id
     at.run()
     assert not at.exception
+    return at
+
+
+def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh_caches, runs_dir):
+    checkpoint, _ = small_checkpoint
+    at = open_with(checkpoint, runs_dir)
     assert any("after 1 epochs (42.0% on the test set)" in caption.value for caption in at.caption)
     pictures, bars = charts_with(at, "guesses")
     expected = running_guess(checkpoint.build_model(), app_data().test_images[0], StepLines.whole(ReadingOrder()))
@@ -195,10 +201,7 @@ def test_running_guess_follows_the_run_named_in_the_link(small_checkpoint, fresh
 @pytest.mark.parametrize("small_checkpoint", [PERMUTED], indirect=True)
 def test_a_permuted_run_sets_the_order_and_its_guess_is_taken_every_28_steps(small_checkpoint, fresh_caches, runs_dir):
     checkpoint, _ = small_checkpoint
-    run_id = RunStore(runs_dir).add_checkpoint(checkpoint, "uploaded model.pt").run_id
-    at = new_app()
-    at.query_params["run"] = run_id
-    at.run()
+    at = open_with(checkpoint, runs_dir)
     assert order_picker(at).value == PERMUTED
     model = checkpoint.build_model()
     expected = running_guess(model, app_data().test_images[0], StepLines.whole(model.order))

@@ -52,15 +52,19 @@ def as_matrix(table: pd.DataFrame) -> torch.Tensor:
     return torch.tensor(table.pivot(index="row", columns="unit", values="value").to_numpy())
 
 
-@pytest.mark.parametrize("cell_type", ["LSTM", "GRU"])
-def test_the_gate_and_state_heatmaps_are_the_traces_numbers(runs_dir, tiny_data, app_test_set, cell_type):
-    run_id = train_run(runs_dir, tiny_data, cell_type)
+def open_on_trace(runs_dir, run_id: str, test_images: torch.Tensor):
+    """The page on this run, its model, and the model's trace of the test image on show."""
     at = open_inside(run=run_id)
     assert not at.exception
     model = RunStore(runs_dir).checkpoint(run_id).build_model().eval()
-    index = at.number_input(key="inside_index").value
     with torch.no_grad():
-        trace = model.trace(app_test_set[0][index][None])
+        trace = model.trace(test_images[at.number_input(key="inside_index").value][None])
+    return at, model, trace
+
+
+@pytest.mark.parametrize("cell_type", ["LSTM", "GRU"])
+def test_the_gate_and_state_heatmaps_are_the_traces_numbers(runs_dir, tiny_data, app_test_set, cell_type):
+    at, _, trace = open_on_trace(runs_dir, train_run(runs_dir, tiny_data, cell_type), app_test_set[0])
     assert trace.gates, "an LSTM or GRU has gates"
     for name, gate in trace.gates.items():
         shown = as_matrix(chart_titled(at, GATE_NAMES[name]).tables["values"])
@@ -200,12 +204,7 @@ def test_the_link_opens_the_cell_of_the_untrained_model_and_the_choice_follows_t
 
 def test_a_pixels_run_shows_a_window_of_28_steps_and_its_curves_every_28_steps(runs_dir, tiny_data, app_test_set):
     run_id = train_run(runs_dir, tiny_data, order=PIXEL_BY_PIXEL)
-    at = open_inside(run=run_id)
-    assert not at.exception
-    model = RunStore(runs_dir).checkpoint(run_id).build_model().eval()
-    index = at.number_input(key="inside_index").value
-    with torch.no_grad():
-        trace = model.trace(app_test_set[0][index][None])
+    at, model, trace = open_on_trace(runs_dir, run_id, app_test_set[0])
     shown = as_matrix(chart_titled(at, HIDDEN).tables["values"])
     torch.testing.assert_close(shown, trace.hidden[0, :28].double(), rtol=0, atol=1e-6)  # steps 1-28
     at = at.select_slider(key="inside_window").set_value(57).run()

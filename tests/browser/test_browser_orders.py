@@ -43,6 +43,16 @@ def move_player_to(page, step: int) -> None:
     page.wait_for_function(f"() => document.querySelector('{PLAYER}').dataset.row === '{step}'", timeout=10_000)
 
 
+def check_the_player(page, step: int, sentence: str, play_to: int) -> None:
+    """At `step` the player says `sentence` and every chart stands there; Play then moves on."""
+    move_player_to(page, step)
+    page.locator(PLAYER).get_by_text(sentence).wait_for(timeout=10_000)
+    assert charts_at(page, "explore_t") == {step}
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"() => Number(document.querySelector('{PLAYER}').dataset.row) >= {play_to}", timeout=60_000)
+    page.get_by_role("button", name="Pause").click()
+
+
 def charts_at(page, param: str) -> set[int]:
     """Line t of every chart carrying the player's parameter."""
     return set(page.evaluate(f"() => [...document.querySelectorAll('input[name={param}]')].map(i => Number(i.value))"))
@@ -58,12 +68,7 @@ def test_explore_animates_a_columns_run_column_by_column(page, app_server, order
     wait_for_app(page, timeout=120_000)
     page.get_by_text("Reading order: columns from left to right.").wait_for(timeout=60_000)
     wait_for_charts(page, 5)  # the image, the mini-map, the guess map, the input and the guess bars
-    move_player_to(page, 5)
-    page.locator(PLAYER).get_by_text("the input now is step 5 (column 5)").wait_for(timeout=10_000)
-    assert charts_at(page, "explore_t") == {5}
-    page.get_by_role("button", name="Play").click()
-    page.wait_for_function(f"() => Number(document.querySelector('{PLAYER}').dataset.row) >= 8", timeout=60_000)
-    page.get_by_role("button", name="Pause").click()
+    check_the_player(page, 5, "the input now is step 5 (column 5)", play_to=8)
     assert page.get_by_text("Input at step t: column t, 28 numbers").count() == 1
     page.locator(PLAYER).screenshot(path=str(ARTIFACTS / "explore-columns-player.png"))
     no_error(page)
@@ -79,12 +84,7 @@ def test_explore_animates_a_pixel_scan_picked_in_its_own_order_picker(page, app_
     page.keyboard.press("Enter")
     page.get_by_text("The player shows 28 frames of 28 pixels").wait_for(timeout=60_000)
     wait_for_charts(page, 3)  # the image, the mini-map, the inputs (no run: no guesses)
-    move_player_to(page, 2)
-    page.locator(PLAYER).get_by_text("the input now is steps 29-56, after step 28 of 784").wait_for(timeout=10_000)
-    assert charts_at(page, "explore_t") == {2}
-    page.get_by_role("button", name="Play").click()
-    page.wait_for_function(f"() => Number(document.querySelector('{PLAYER}').dataset.row) >= 5", timeout=60_000)
-    page.get_by_role("button", name="Pause").click()
+    check_the_player(page, 2, "the input now is steps 29-56, after step 28 of 784", play_to=5)
     page.get_by_text("What has been read").first.wait_for(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "explore-pixels-1400.png"), full_page=True)
     no_error(page)
