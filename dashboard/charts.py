@@ -222,7 +222,7 @@ def row_frame(data_name: str, colour: str = HIGHLIGHT) -> alt.Chart:
     """A frame around one row across a heatmap, from a named table with a `row` column (1-28)."""
     return (
         alt.Chart(alt.Data(name=data_name))
-        .mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2)
+        .mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2, aria=False)  # decoration: the chart says it
         .encode(y=row_axis(None))
     )
 

@@ -29,12 +29,12 @@ def order_layers(picture: alt.Chart, data_name: str, param: alt.Parameter, backg
     """The picture with the pixels read after line t veiled and line t's pixels framed in orange."""
     veil = (
         _pixels(data_name)
-        .mark_rect(color=background, opacity=1 - charts.DIMMED)
+        .mark_rect(color=background, opacity=1 - charts.DIMMED, aria=False)  # decoration: the description tells
         .transform_filter(alt.datum.line > param)
     )
     frame = (
         _pixels(data_name)
-        .mark_rect(fillOpacity=0, stroke=charts.HIGHLIGHT, strokeWidth=1.5)
+        .mark_rect(fillOpacity=0, stroke=charts.HIGHLIGHT, strokeWidth=1.5, aria=False)
         .transform_filter(alt.datum.line == param)
     )
     return alt.layer(picture, veil, frame).add_params(param)
