@@ -17,7 +17,7 @@ GUESS_PX = 14  # width of one digit's column in the guess map
 # The row view's charts are drawn once per image, with every row's data: the player moves row t
 # in the browser (see dashboard/player.py), so Play sends nothing and reruns nothing.
 PIXELS, INPUTS, GUESSES, COUNTS = "pixels", "inputs", "guesses", "counts"
-MAP_PX = 4  # the mini-map of what has been read: 112 px
+MAP_PX = 6  # the mini-map of what has been read: 168 px
 ROW_T = "explore_t"
 T_FIRST = 1  # the first row read
 ROW = row_param(ROW_T, T_FIRST)

@@ -15,6 +15,7 @@ import altair as alt
 from dashboard import charts
 
 READ, BEING_READ, TO_COME = "read", "being read", "to come"
+LEGEND_PX = 110
 MAP_SCALE = alt.Scale(domain=[READ, BEING_READ, TO_COME], range=[charts.ANSWER, charts.HIGHLIGHT, charts.FOG])
 
 
@@ -48,9 +49,10 @@ def read_map(data_name: str, param: alt.Parameter, pixel_px: int) -> alt.Chart:
         .transform_calculate(state=state)
         .mark_rect()
         .encode(
-            color=alt.Color("state:N", scale=MAP_SCALE, legend=alt.Legend(orient="bottom", title=None)),
+            color=alt.Color("state:N", scale=MAP_SCALE, legend=alt.Legend(orient="bottom", title=None, columns=2)),
             tooltip=[alt.Tooltip("row:O"), alt.Tooltip("column:O"), alt.Tooltip("state:N")],
         )
-        .properties(width=28 * pixel_px, height=28 * pixel_px)
+        # the title and the legend take their room out of the chart's height as Streamlit fits it
+        .properties(width=28 * pixel_px, height=28 * pixel_px + LEGEND_PX)
         .add_params(param)
     )
