@@ -73,14 +73,6 @@ def stop_training(runs: JobRegistry, run_id: str) -> None:
     runs.stop(run_id, browser_token(), ui.admin_password())
 
 
-def continues_in_place(view: RunView) -> bool:
-    return view.record.owned_by(browser_token()) and view.status in (
-        RunStatus.STOPPED,
-        RunStatus.DIVERGED,
-        RunStatus.INTERRUPTED,
-    )
-
-
 def command_bar(runs: JobRegistry, configs: tuple) -> None:
     """Train, Stop, Continue. Drawn in a fragment of its own, polled while a run trains, so that
     a click on Stop reruns only this bar and *Stopping...* shows at once; Train and Continue
@@ -90,12 +82,18 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
     stopping = busy and view.live is not None and view.live.stopping
     mine = view is not None and ui.may_change(view.run_id)
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
+    # While this browser's run trains, Train says that it starts a second run: its label (and
+    # so its identity) changes, so a click meant for Train that arrives after the first one
+    # started the run starts nothing.
+    alongside = busy and mine
+    at_limit = alongside and len(runs.runs_going(browser_token())) >= runs.limits.runs_per_browser
     if train.button(
-        "Train",
+        "Start another run alongside" if alongside else "Train",
         type="primary",
-        icon=":material/play_arrow:",
+        icon=":material/add:" if alongside else ":material/play_arrow:",
         width="stretch",
-        help="Train a new model with the training settings, as a new run.",
+        disabled=at_limit,
+        help=train_words.train_help(alongside, at_limit, runs.limits.runs_per_browser),
     ):
         commands.run(ACTION_ERROR, "Could not start training", start_training, runs, configs)
         st.rerun()
@@ -109,7 +107,7 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
     )
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
-    forks = view is not None and not continues_in_place(view)
+    forks = view is not None and not runs.continues_in_place(view, browser_token())
     if go_on.button(
         "Continue",
         icon=":material/fast_forward:",

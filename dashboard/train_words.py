@@ -56,3 +56,18 @@ def near_chance_advice(view: RunView) -> str:
         "epochs, a higher learning rate, "
         "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
     )
+
+
+def train_help(alongside: bool, at_limit: bool, limit: int) -> str:
+    """What Train will do: a new run, or, while this browser's run trains, a second one."""
+    if not alongside:
+        return "Train a new model with the training settings, as a new run."
+    if at_limit:
+        return (
+            f"You have {limit} runs training or waiting, as many as this server allows one browser: "
+            "stop one, or wait until one ends, to start another."
+        )
+    return (
+        "Your run on show is still training. This starts a second run with the training settings, "
+        "beside it; both share the server's cores, so each trains slower."
+    )

@@ -162,7 +162,7 @@ class JobRegistry:
         state = checkpoint.trainer_state()
         # a state that does not fit this server's data is refused here, not in a worker
         trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
-        if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
+        if self.continues_in_place(view, owner):
             self._submit(self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs)
             if view.live is not None:  # the chart goes on from the batches trained before
                 self._job(run_id).follow(view.live)
@@ -172,6 +172,11 @@ class JobRegistry:
             checkpoint.model_config, checkpoint.train_config, label=f"continues {run_id}", owner=owner, parent=parent
         )
         return self._submit(run, checkpoint.model_config, checkpoint.train_config, state, epochs)
+
+    @staticmethod
+    def continues_in_place(view: RunView, owner: str | None) -> bool:
+        """Whether Continue trains this run on in its own folder (else it forks a new run)."""
+        return view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE
 
     def add_checkpoint(self, checkpoint: Checkpoint, name: str, owner: str | None) -> str:
         """Keep an uploaded model as a run of its own; returns its id."""

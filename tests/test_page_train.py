@@ -454,3 +454,14 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir
     assert not at.exception
     gone = [plain(w.value) for w in at.sidebar.warning if "can no longer be shown" in plain(w.value)]
     assert len(gone) == 1 and run.run_id in gone[0] and "deleted" in gone[0]
+
+
+def test_while_its_run_trains_train_offers_a_second_run_alongside_until_the_limit(runs_dir):
+    at = press(open_train_page(**LONG), "Train")
+    assert training(at)
+    assert "Train" not in [b.label for b in at.button]  # a click meant for Train starts nothing more
+    assert not button(at, "Start another run alongside").disabled
+    press(at, "Start another run alongside")
+    assert training(at) and len(RunStore(runs_dir).folder_names()) == 2
+    at_limit = button(at, "Start another run alongside")
+    assert at_limit.disabled and "as many as this server allows one browser" in at_limit.help
