@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from .checkpoint import Checkpoint
 from .evaluate import Score, confusion_matrix, per_class_accuracy, predict_log_probs, score
-from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+from .model import NUM_CLASSES, PIXELS_PER_ROW, ROWS, RowClassifier
 
 SURE_PROBABILITY = 0.9
 # Images per batch for the whole-set measures: memory stays bounded on 10,000 images.
@@ -139,7 +139,7 @@ class Reading:
 
 
 @torch.no_grad()
-def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
+def read_image(model: RowClassifier, image: torch.Tensor) -> Reading:
     """Run one [28, 28] image through the model row by row; the reading is on the CPU."""
     with _evaluating(model) as device:
         trace = model.trace(image.reshape(1, ROWS, PIXELS_PER_ROW).to(device))
@@ -152,7 +152,7 @@ def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
 
 
 @torch.no_grad()
-def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def correct_by_rows(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """bool [N, 28]: whether the model's guess after reading rows 1..t of each image is right."""
     chunks = []
     with _evaluating(model) as device:
@@ -162,7 +162,7 @@ def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return torch.cat(chunks) if chunks else torch.empty(0, ROWS, dtype=torch.bool)
 
 
-def accuracy_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def accuracy_by_rows(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """float [28]: percent of the images guessed right after reading rows 1..t; the last is
     the model's accuracy."""
     if len(labels) == 0:

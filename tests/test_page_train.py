@@ -20,6 +20,7 @@ from rnn_core.history import RunStatus
 from rnn_core.runs import RunStore
 from tests.conftest import chart_titled, new_app
 from tests.gfm import live_constructs
+from tests.kit import trained_run
 
 TINY = {"hidden": "8", "images": "500", "epochs": "2"}
 LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
@@ -444,18 +445,13 @@ def test_a_markdown_link_or_image_in_the_page_link_stays_plain_text():
 
 def finished_run(runs_dir, tiny_data, status: RunStatus):
     """A run trained to the end, then given `status` as a server that died would leave it."""
-    from rnn_core.trainer import Trainer
-
-    store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=20, device="cpu")
-    run = store.create(model_config, train_config, label="notebook")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
+    run_id = trained_run(runs_dir, tiny_data, "notebook")
     if status == RunStatus.INTERRUPTED:
-        info = json.loads((run.folder / "run.json").read_text())
+        info_path = RunStore(runs_dir).folder(run_id) / "run.json"
+        info = json.loads(info_path.read_text())
         info.update(status="running", pid=2**22 + 1, process="an-earlier-server")
-        (run.folder / "run.json").write_text(json.dumps(info))
-    return run.run_id
+        info_path.write_text(json.dumps(info))
+    return run_id
 
 
 @pytest.mark.parametrize("status", [RunStatus.FINISHED, RunStatus.INTERRUPTED])
