@@ -68,8 +68,9 @@ def test_a_reload_mid_training_shows_the_same_live_run_which_then_finishes(page,
     page.reload()
     page.get_by_text(re.compile(r"Epoch \d+ of 8 · batch")).wait_for(timeout=60_000)
     assert run_in_link(page) == run_id
-    page.get_by_text("Finished: trained to epoch 8").wait_for(timeout=120_000)
-    assert RunStore(app_server.runs_dir).read(run_id).status == RunStatus.FINISHED
+    record = wait_for_status(RunStore(app_server.runs_dir), run_id, RunStatus.FINISHED, timeout=180)
+    assert record.epochs == 8
+    page.get_by_text("Finished:").wait_for(timeout=60_000)  # the page shows the end too
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -94,7 +95,7 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     third.goto(f"{app_server.url}/train?run={run_id}")
     third.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=30_000)
     third.locator(MAIN).get_by_role("button", name="Stop").click()
-    third.get_by_text("Stopped: by the user").wait_for(timeout=60_000)
+    assert wait_for_status(store, run_id, RunStatus.STOPPED).reason.startswith("stopped by the user")
     context.close()
 
 
@@ -111,9 +112,10 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
     wait_for_app(visitor)
     visitor.get_by_text(f"run {run_id}").first.wait_for(timeout=10_000)
     visitor.get_by_role("button", name="Continue").click()
-    visitor.get_by_text("Finished: trained to epoch 2").wait_for(timeout=60_000)
+    visitor.wait_for_url(lambda url: run_id not in url, timeout=60_000)
     fork = run_in_link(visitor)
     store = RunStore(app_server.runs_dir)
+    assert wait_for_status(store, fork, RunStatus.FINISHED).epochs == 2
     assert fork != run_id and store.read(fork).parent == {"run_id": run_id, "epoch": 1}
     assert store.read(run_id).epochs == 1, "the original run is left as it was"
 
@@ -129,8 +131,8 @@ def test_closing_a_tab_that_trains_the_largest_model_never_blocks_the_server(bro
     context = browser.new_context()
     page = context.new_page()
     press_train(page, app_server.url, "train?hidden=512&layers=3&images=all&epochs=1")
-    page.get_by_text("Scoring the untrained model").wait_for(timeout=30_000)
     run_id = run_in_link(page)
+    wait_for_status(RunStore(app_server.runs_dir), run_id, RunStatus.RUNNING)
     page.close()  # the tab; the browser (its cookie) stays, to stop the run after
     # it answers while the closed tab's session is let go (how fast: bench/bench_browser.py)
     assert all(app_server.healthy(timeout=30) for _ in range(10)), "the server stopped answering"
