@@ -5,6 +5,7 @@ its status on disk) rather than as its wording."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +38,40 @@ def record(runs_dir: Path, run_id: str) -> RunRecord:
     return RunStore(runs_dir).read(run_id)
 
 
-def open_page(app_page: str, **params: str) -> AppTest:
-    """The dashboard under AppTest on one of its pages (`"app_pages/train.py"`), run once."""
+def open_page(page: str, token: str | None = None, **params: str) -> AppTest:
+    """A fresh tab on one of the dashboard's pages (`"train"`), run once; `token` stands for
+    the browser's cookie."""
     from tests.conftest import new_app
 
     at = new_app()
+    at.switch_page(f"app_pages/{page}.py")
     at.query_params.update(params)
-    return at.switch_page(app_page).run()
+    if token:
+        at.session_state["browser_token"] = token
+    return at.run()
 
 
 def press(at: AppTest, label: str) -> AppTest:
-    """Clicks the one button with this label and runs the script again."""
-    [button] = [button for button in at.button if button.label == label]
-    return button.click().run()
+    """Clicks the button with this label and runs the script again, which must not fail."""
+    next(button for button in at.button if button.label == label).click().run()
+    assert not at.exception
+    return at
+
+
+def busy(at: AppTest) -> bool:
+    """The run on show is training (or waiting for a slot): its progress bar is up."""
+    return len(at.get("progress")) > 0
+
+
+def rerun_until_idle(at: AppTest, timeout: float = 120.0) -> AppTest:
+    """Runs the script again until the run on show is no longer busy."""
+    deadline = time.monotonic() + timeout
+    while busy(at):
+        assert time.monotonic() < deadline, "the training did not end"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception
+    return at
 
 
 @dataclass(frozen=True)
@@ -68,10 +90,6 @@ def messages(at: AppTest) -> list[Message]:
         for kind in ("success", "info", "warning", "error")
         for element in getattr(at, kind)
     ]
-
-
-def kinds(at: AppTest) -> set[str]:
-    return {message.kind for message in messages(at)}
 
 
 def shown_run(at: AppTest) -> str | None:

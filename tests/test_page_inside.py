@@ -16,8 +16,8 @@ from rnn_core import RunStore, load_mnist
 from rnn_core.config import ModelConfig
 from rnn_core.evaluate import evaluate
 from rnn_core.inspection import gradient_by_row
-from tests.conftest import chart_titled, charts, new_app, table_with
-from tests.kit import trained_run
+from tests.conftest import chart_titled, charts, table_with
+from tests.kit import open_page, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,7 @@ def train_run(runs_dir, data, cell_type: str = "LSTM", label: str = "for the ins
 
 
 def open_inside(**params) -> AppTest:
-    at = new_app()
-    at.query_params.update(params)
-    return at.switch_page("app_pages/inside.py").run()
+    return open_page("inside", **params)
 
 
 def as_matrix(table: pd.DataFrame) -> torch.Tensor:

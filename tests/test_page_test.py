@@ -20,7 +20,7 @@ from rnn_core.config import ModelConfig
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
 from rnn_core.history import RunStatus
 from tests.conftest import new_app, table_with
-from tests.kit import trained_run
+from tests.kit import open_page, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,7 @@ def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
 
 
 def open_test_page(**params) -> AppTest:
-    at = new_app()
-    at.query_params.update(params)
-    return at.switch_page("app_pages/test.py").run()
+    return open_page("test", **params)
 
 
 def model_under_test(at: AppTest) -> str:

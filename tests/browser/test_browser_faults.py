@@ -28,7 +28,7 @@ def own_server(tmp_path_factory):
 
 def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app_shell(page, own_server):
     page.goto(f"{own_server.url}/train?hidden=16&lr=0.03")
-    wait_for_app(page)
+    wait_for_app(page, timeout=180_000)  # the first page of a server loads MNIST and torch
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Data: MNIST, 60,000 train").wait_for(timeout=60_000)
     assert sidebar.get_by_role("link", name="Explore").count() == 1
