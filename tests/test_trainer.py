@@ -192,16 +192,15 @@ def preset_epoch(real_mnist, name: str, images: int) -> Trainer:
     return trainer
 
 
-def test_the_notebook_preset_learns_real_mnist_with_its_sgd(real_mnist):
-    trainer = preset_epoch(real_mnist, "notebook", 5000)
-    # 50 steps of SGD at lr 0.1 barely leave chance (33% after a whole epoch in the notebook)
+@pytest.mark.parametrize("name, images", [("notebook", 5000), ("strong", 640)])
+def test_a_preset_learns_real_mnist_in_a_short_epoch(real_mnist, name, images):
+    trainer = preset_epoch(real_mnist, name, images)
+    # a few dozen steps barely leave chance (the notebook's SGD: 33% after a whole epoch)
     assert trainer.history[1].test_loss < trainer.history[0].test_loss
 
 
-@pytest.mark.parametrize("name, images", [("quick", 3000), ("strong", 3000)])
-def test_an_adam_preset_reads_real_mnist_well_above_chance_after_one_short_epoch(real_mnist, name, images):
-    trainer = preset_epoch(real_mnist, name, images)
-    assert trainer.history[1].test_accuracy >= 20  # quick 62%, strong 32% (3,000 images) when measured
+def test_the_quick_preset_reads_real_mnist_well_above_chance_after_one_short_epoch(real_mnist):
+    assert preset_epoch(real_mnist, "quick", 3000).history[1].test_accuracy >= 40  # 62% when measured
 
 
 def test_the_initial_model_comes_from_its_seed_alone_and_leaves_the_global_generator_alone():
