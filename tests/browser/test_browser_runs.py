@@ -29,7 +29,9 @@ def run_in_link(page) -> str:
 def press_train(page, url: str, path: str) -> None:
     page.goto(f"{url}/{path}")
     # the page drawn to its charts: a click while its first script run is still going can be lost
-    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=180_000)  # a fresh server's first page
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(
+        timeout=300_000
+    )  # a fresh server's first page (Ray's: minutes)
     wait_for_app(page)
     page.get_by_role("button", name="Train", exact=True).click()
 
