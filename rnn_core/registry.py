@@ -164,8 +164,9 @@ class JobRegistry:
         trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
         if self.continues_in_place(view, owner):
             self._submit(self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs)
-            if view.live is not None:  # the chart goes on from the batches trained before
-                self._job(run_id).follow(view.live)
+            job = self._job(run_id)
+            if job is not None and view.live is not None:  # the chart goes on from the batches trained before
+                job.follow(view.live)
             return run_id
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
         run = self.store.create(
