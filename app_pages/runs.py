@@ -139,8 +139,6 @@ def main() -> None:
         "listed as interrupted). Compare them, show one on every page, or delete one you started."
     )
     registry = ui.registry()
-    if registry is None:
-        st.stop()
     listing = ui.run_listing()
     for problem in listing.problems:
         st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")

@@ -340,8 +340,6 @@ def main() -> None:
         "switch pages, reload or close the tab, and come back through the page link."
     )
     registry = ui.registry()
-    if registry is None:
-        st.stop()
     problems = settings.read_link_once(settings.TRAIN_PANEL)
     current = ui.current_run()
     configs = settings_sidebar()

@@ -82,6 +82,9 @@ def test_a_sweep_trains_fills_its_table_and_charts_and_has_its_own_link(runs_dir
         "Seconds per epoch",
         "Accuracy against training time",
     }
+    accuracy = next(chart for chart in charts(at) if chart.title == "Final test accuracy")
+    assert accuracy.spec["encoding"]["x"]["axis"]["values"] == [4, 8]  # ticked at the swept sizes only
+    assert accuracy.spec["encoding"]["x"]["scale"]["nice"] is False
     records, _ = RunStore(runs_dir).scan()
     assert sorted(record.label for record in records) == sorted(
         f"sweep {sweep_id}: hidden {h}, lr {lr}" for h in (4, 8) for lr in ("0.1", "1")
@@ -105,6 +108,8 @@ def test_stop_stops_the_whole_sweep_and_only_its_owner_may(runs_dir):
     table = at.dataframe[0].value
     assert list(table["Status"]) == ["stopped", "stopped"]
     assert button(at, "Stop sweep").disabled
+    assert not charts(at)  # a stopped run's accuracy is not a result to draw
+    assert any("Not drawn: 2 stopped runs" in caption.value for caption in at.caption)
 
 
 def test_a_link_to_an_unknown_or_malformed_sweep_says_so():
