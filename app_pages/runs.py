@@ -146,7 +146,7 @@ def main() -> None:
         st.caption(f"Featured by the teacher: run `{featured}`, shown to every browser that has no run of its own.")
     if listing.views:
         compare_runs(listing)
-        st.subheader("One run")
+        st.header("One run")
         run_actions(registry, listing, ui.current_run())
     else:
         st.caption("None yet: the Train page trains one.")

@@ -130,9 +130,11 @@ def describe_model(view: RunView | None) -> str:
     if view is None:  # a line all the same, so the page keeps its shape when the first run starts
         return "**Current model:** none yet: **Train** trains one with the training settings."
     text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
-    if view.record.label:
+    parent = view.record.parent
+    # a fork's own label ("continues <run>") would say again what the parent's line says
+    if view.record.label and not (parent and view.record.label == f"continues {parent['run_id']}"):
         text += f" ({inert(view.record.label)})"
-    if parent := view.record.parent:
+    if parent:
         # a run id: RunStore.read refuses a parent whose id is not one, so the code span is safe
         text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
     return text
@@ -287,6 +289,7 @@ def guess_strip(data: MnistData) -> None:
         st.image(
             explore_tables.framed_strip(images, None, STRIP_COLUMNS),
             caption="Twenty test digits: their guesses show once a model has trained an epoch.",
+            alt=f"Twenty handwritten test digits, two of each: {' '.join(map(str, labels))}.",
         )
         return
     guesses = _strip_guesses(chosen.fingerprint, chosen.model, images)
@@ -296,6 +299,8 @@ def guess_strip(data: MnistData) -> None:
         explore_tables.framed_strip(images, right, STRIP_COLUMNS),
         caption=f"Twenty fixed test digits after epoch {epoch:g}: {sum(right)} read right (green frame), "
         f"{len(right) - sum(right)} wrong (red). Guesses: {' '.join(map(str, guesses))}.",
+        alt=f"Twenty handwritten test digits, two of each: {' '.join(map(str, labels))}, framed green where the "
+        f"model read them right and red where it did not.",
     )
 
 

@@ -55,7 +55,9 @@ def fog_after_row(param: alt.Parameter, background: str = charts.PAPER) -> alt.C
     charts.DIMMED of their strength. Layered over a heatmap, it is all a step redraws (fading
     each cell by an opacity that depends on row t re-encodes every cell at every step)."""
     rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
-    veil = rows.mark_rect(color=background, opacity=1 - charts.DIMMED).encode(y=charts.row_axis(None))
+    # hidden from screen readers, like the frame: the chart's description says what they show,
+    # and a veil over no rows (at row 28) would be an unnamed, empty graphic
+    veil = rows.mark_rect(color=background, opacity=1 - charts.DIMMED, aria=False).encode(y=charts.row_axis(None))
     return veil.transform_filter(alt.datum.row > param)
 
 
@@ -67,7 +69,8 @@ def only_row(chart: alt.Chart, param: alt.Parameter) -> alt.Chart:
 def row_frame(param: alt.Parameter, colour: str = charts.HIGHLIGHT) -> alt.Chart:
     """An orange frame around row t across a heatmap."""
     rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
-    return only_row(rows.mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2).encode(y=charts.row_axis(None)), param)
+    frame = rows.mark_rect(fillOpacity=0, stroke=colour, strokeWidth=2, aria=False)
+    return only_row(frame.encode(y=charts.row_axis(None)), param)
 
 
 def row_layers(chart: alt.Chart, param: alt.Parameter, background: str = charts.PAPER) -> alt.LayerChart:

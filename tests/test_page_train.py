@@ -256,7 +256,7 @@ def sidebar_status(at: AppTest) -> str:
 
 def test_while_the_next_run_trains_the_sidebar_shows_its_state_not_the_last_runs():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    assert "Status: finished" in sidebar_status(at) and "1 layer" in sidebar_status(at)
+    assert "Finished:" in sidebar_status(at) and "1 layer" in sidebar_status(at)
     at.number_input(key="train_epochs").set_value(200).run()
     press(at, "Train")
     assert busy(at)
