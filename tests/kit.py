@@ -14,20 +14,21 @@ from streamlit.testing.v1 import AppTest
 from rnn_core import RunStore, Trainer
 from rnn_core.config import ModelConfig, TrainConfig, configs
 from rnn_core.data import MnistData
-from rnn_core.runs import RunRecord
+from rnn_core.runs import RunRecord, SweepTag
 
 # Small and quick on the tiny synthetic data; a test names what it needs to differ.
 SMALL_RUN = {"hidden_size": 6, "epochs": 1, "batch_size": 20, "device": "cpu"}
 SETTINGS = {field.name for config in (ModelConfig, TrainConfig) for field in dataclasses.fields(config)}
 
 
-def trained_run(runs_dir: Path, data: MnistData, label: str = "test", **settings) -> str:
+def trained_run(runs_dir: Path, data: MnistData, label: str = "test", sweep: SweepTag | None = None, **settings) -> str:
     """A run trained to its end through its folder's recorder, as every executor trains one;
-    its id. `settings` override `SMALL_RUN` by config field name (`hidden_size=32`)."""
+    its id. `settings` override `SMALL_RUN` by config field name (`hidden_size=32`); `sweep`
+    makes it one cell of a sweep."""
     if unknown := set(settings) - SETTINGS:
         raise TypeError(f"no such setting: {sorted(unknown)}")
     model, train = configs({**SMALL_RUN, **settings})
-    run = RunStore(runs_dir).create(model, train, label=label)
+    run = RunStore(runs_dir).create(model, train, label=label, sweep=sweep)
     trainer = Trainer(data, model, train)
     trainer.run(on_event=run.record(trainer))
     return run.run_id
