@@ -88,7 +88,7 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
     alongside = busy and mine
     at_limit = alongside and len(runs.runs_going(browser_token())) >= runs.limits.runs_per_browser
     if train.button(
-        "Start another run alongside" if alongside else "Train",
+        train_words.ALONGSIDE if alongside else "Train",
         type="primary",
         icon=":material/add:" if alongside else ":material/play_arrow:",
         width="stretch",
@@ -288,7 +288,7 @@ def guess_strip(data: MnistData) -> None:
     if chosen is None:
         st.image(
             explore_tables.framed_strip(images, None, STRIP_COLUMNS),
-            caption="Twenty test digits: their guesses show once a model has trained an epoch.",
+            caption=train_words.STRIP_UNTRAINED,
             alt=f"Twenty handwritten test digits, two of each: {' '.join(map(str, labels))}.",
         )
         return

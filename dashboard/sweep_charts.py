@@ -14,6 +14,7 @@ from rnn_core.sweep import Sweep
 RESULTS = "results"
 CHART_HEIGHT = 320
 NOMINAL, LOG, LINEAR = "nominal", "log", "linear"
+ACCURACY_TITLE, SPEED_TITLE, WORTH_TITLE = "Final test accuracy", "Seconds per epoch", "Accuracy against training time"
 
 
 def x_axis(found: Sweep) -> tuple[str, str]:
@@ -59,8 +60,8 @@ def result_specs(
     )
     lines = f", one line per {line_title.lower()}" if line_title else ""
     shown = (
-        (accuracy, "Final test accuracy", f"Each run's final test accuracy (%) against its {swept}"),
-        (speed, "Seconds per epoch", f"Each run's training seconds per epoch against its {swept}"),
-        (worth, "Accuracy against training time", "Each run's final test accuracy (%) against its training seconds"),
+        (accuracy, ACCURACY_TITLE, f"Each run's final test accuracy (%) against its {swept}"),
+        (speed, SPEED_TITLE, f"Each run's training seconds per epoch against its {swept}"),
+        (worth, WORTH_TITLE, "Each run's final test accuracy (%) against its training seconds"),
     )
     return {title: charts.spec(chart, title, description + lines + ".") for chart, title, description in shown}

@@ -9,6 +9,9 @@ from rnn_core.config import describe
 from rnn_core.registry import RunView
 
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
+# Train's label while this browser's run trains: a label of its own, so a button of its own.
+ALONGSIDE = "Start another run alongside"
+STRIP_UNTRAINED = "Twenty test digits: their guesses show once a model has trained an epoch."
 
 
 def duration(seconds: float) -> str:

@@ -33,6 +33,9 @@ from .trainer import Trainer, resolve_device
 # Ended jobs kept for their live-only view (the per-batch loss line); they hold no trainer.
 KEEP_ENDED_JOBS = 64
 SHUTDOWN_REASON = "because the server shut down"
+# Why a tab whose link names no run shows the run it shows (`run_to_show`).
+OWN_RUN, FEATURED_RUN = "your newest run", "the run your teacher featured"
+NEWEST_RUN = "the newest finished run on this server"
 # An own run that ended this way goes on in the same run folder; any other is forked.
 CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
@@ -353,14 +356,14 @@ class JobRegistry:
         records, _ = self.index.records()
         own = next((record for record in records if owner is not None and record.owned_by(owner)), None)
         if own is not None:
-            return ShownRun(own.run_id, "your newest run")
+            return ShownRun(own.run_id, OWN_RUN)
         featured = self.index.featured()
         if featured is not None:
-            return ShownRun(featured, "the run your teacher featured")
+            return ShownRun(featured, FEATURED_RUN)
         newest = next(
             (record for record in records if record.status == RunStatus.FINISHED and record.sweep is None), None
         )
-        return ShownRun(newest.run_id, "the newest finished run on this server") if newest else None
+        return ShownRun(newest.run_id, NEWEST_RUN) if newest else None
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         """The run's model after its latest scored epoch: from memory while its job is here,
@@ -395,7 +398,12 @@ class JobRegistry:
                     if now - self._watched.get(run_id, now) > self.unwatched_seconds
                 ]
             for job in idle:
-                job.stop(f"stopped because no page watched it for {_minutes(self.unwatched_seconds)}")
+                job.stop(unwatched_reason(self.unwatched_seconds))
+
+
+def unwatched_reason(seconds: float) -> str:
+    """Why a run no page watched for `seconds` was stopped."""
+    return f"stopped because no page watched it for {_minutes(seconds)}"
 
 
 def _minutes(seconds: float) -> str:

@@ -13,10 +13,12 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import ui
+from dashboard import train_words, ui
 from dashboard.inert import WORD_JOINER
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
+from rnn_core.jobs import USER_STOP
+from rnn_core.registry import NEWEST_RUN
 from rnn_core.runs import RunStore
 from tests.conftest import chart_titled
 from tests.gfm import live_constructs
@@ -57,6 +59,13 @@ def current_model(at: AppTest) -> str:
 
 def epoch_column(at: AppTest) -> list:
     return list(at.dataframe[0].value["Epoch"])
+
+
+def assert_stopped_by_the_user(at: AppTest, runs_dir) -> None:
+    """The run on show is saved as stopped by the user, and the page's message gives the reason."""
+    saved = record(runs_dir, shown_run(at))
+    assert saved.status == RunStatus.STOPPED and saved.reason.startswith(USER_STOP)
+    assert USER_STOP.removeprefix("stopped ") in at.info[0].value
 
 
 def finished_message(at: AppTest) -> str:
@@ -136,11 +145,10 @@ def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):
     if stopping.label == "Stopping...":  # the partial epoch can be scored before this rerun
         assert stopping.disabled and at.get("progress")[0].proto.text.startswith("Stopping...")
     rerun_until_idle(at)
-    assert "Stopped: by the user" in at.info[0].value
+    assert_stopped_by_the_user(at, runs_dir)
     assert epoch_column(at)[-1] < 200
     assert not button(at, "Continue").disabled and not button(at, "Train").disabled
-    [run] = RunStore(runs_dir).scan()[0]
-    assert run.status == RunStatus.STOPPED
+    assert len(RunStore(runs_dir).scan()[0]) == 1
 
 
 def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
@@ -225,7 +233,7 @@ def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_d
     child = at.query_params["run"]
     assert child != parent and epoch_column(at) == [0, 1, 2, 3]
     assert "trained to epoch 3" in finished_message(at)
-    assert f"continues run `{parent}` from epoch 1" in current_model(at)
+    assert f"`{parent}` from epoch 1" in current_model(at)  # the parent, and where the child began
     store = RunStore(runs_dir)
     assert store.read(child).parent == {"run_id": parent, "epoch": 1}
     assert [row.epoch for row in store.read(parent).history] == [0, 1]
@@ -246,7 +254,7 @@ def test_a_tab_with_no_run_chosen_shows_the_newest_finished_run_and_says_so(runs
     stopped.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
     at = open_train_page()
     assert f"run `{finished}`" in current_model(at)
-    assert any("showing the newest finished run" in m.value for m in at.sidebar.markdown)
+    assert any(NEWEST_RUN in m.value for m in at.sidebar.markdown)
 
 
 def sidebar_status(at: AppTest) -> str:
@@ -316,10 +324,11 @@ def test_settings_survive_a_page_switch():
     assert at.query_params["hidden"] == "64" and at.query_params["epochs"] == "4"
 
 
-def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up():
+def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up(runs_dir):
     at = rerun_until_idle(press(open_train_page(hidden="8", images="5000", epochs="2", lr="100"), "Train"))
-    message = at.error[0].value
-    assert "diverged" in message and "learning rate 100 is too high" in message
+    assert record(runs_dir, shown_run(at)).status == RunStatus.DIVERGED
+    [message] = [message.text for message in messages(at) if message.kind == "error"]
+    assert "diverged" in message and "learning rate 100" in message  # what happened, and its cause
     assert epoch_column(at) == [0]
     assert list(chart_titled(at, "Test accuracy").tables["history"]["epoch"]) == [0]
     loss_chart = chart_titled(at, "Training loss")
@@ -354,7 +363,7 @@ def image_captions(at: AppTest) -> list[str]:
 
 def test_a_strip_of_fixed_test_digits_shows_the_guesses_after_the_latest_epoch():
     at = open_train_page(**TINY)
-    assert any("once a model has trained an epoch" in caption for caption in image_captions(at))
+    assert train_words.STRIP_UNTRAINED in image_captions(at)
     rerun_until_idle(press(at, "Train"))
     [caption] = [
         caption for caption in image_captions(at) if caption.startswith("Twenty fixed test digits after epoch 2")
@@ -397,7 +406,7 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     assert at.selectbox(key="sidebar_run").value == run_id
 
 
-def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch):
+def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch, runs_dir):
     from tests.test_registry import HeldStep
 
     step = HeldStep(monkeypatch)
@@ -411,7 +420,7 @@ def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch):
     finally:
         step.release.set()
     rerun_until_idle(at)
-    assert "Stopped: by the user" in at.info[0].value
+    assert_stopped_by_the_user(at, runs_dir)
 
 
 def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir):
@@ -432,8 +441,9 @@ def test_while_its_run_trains_train_offers_a_second_run_alongside_until_the_limi
     at = press(open_train_page(**LONG), "Train")
     assert busy(at)
     assert "Train" not in [b.label for b in at.button]  # a click meant for Train starts nothing more
-    assert not button(at, "Start another run alongside").disabled
-    press(at, "Start another run alongside")
+    assert not button(at, train_words.ALONGSIDE).disabled
+    press(at, train_words.ALONGSIDE)
     assert busy(at) and len(RunStore(runs_dir).folder_names()) == 2
-    at_limit = button(at, "Start another run alongside")
-    assert at_limit.disabled and "as many as this server allows one browser" in at_limit.help
+    at_limit = button(at, train_words.ALONGSIDE)
+    limit = ui.registry().limits.runs_per_browser
+    assert at_limit.disabled and at_limit.help == train_words.train_help(alongside=True, at_limit=True, limit=limit)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from rnn_core import RunStatus, RunStore
+from rnn_core.registry import FEATURED_RUN, NEWEST_RUN
 from rnn_core.runs import SweepTag
 from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
 from tests.kit import record, trained_run
@@ -66,12 +67,12 @@ def test_a_new_browser_is_shown_the_featured_run_else_one_of_no_sweep_and_told_w
             context.close()
 
     seen = first_look()
-    assert sweep_cell not in seen and "newest finished run on this server" in seen
+    assert sweep_cell not in seen and NEWEST_RUN in seen
     store.feature(sweep_cell)  # what the teacher's button on the Runs page does
     try:
         time.sleep(1.5)  # the server's index looks at the runs folder once a second
         seen = first_look()
-        assert sweep_cell in seen and "your teacher featured" in seen
+        assert sweep_cell in seen and FEATURED_RUN in seen
     finally:
         store.feature(None)
 

@@ -10,6 +10,7 @@ import pytest
 
 from rnn_core import RunStore, Trainer
 from rnn_core.history import RunStatus
+from rnn_core.registry import SHUTDOWN_REASON, unwatched_reason
 from tests.browser.conftest import ARTIFACTS, wait_for_app
 from tests.browser.server import AppServer
 from tests.browser.test_browser_runs import LONG_RUN, start_training, wait_for_status
@@ -46,7 +47,7 @@ def test_a_run_nobody_watches_is_stopped_and_saved_with_the_reason(browser, own_
     assert store.read(run_id).status == RunStatus.RUNNING
     context.close()
     record = wait_for_status(store, run_id, RunStatus.STOPPED, timeout=60)
-    assert "no page watched it for 3 seconds" in record.reason
+    assert unwatched_reason(3) in record.reason  # RNN_UNWATCHED_MINUTES of this server
 
 
 def sigterm_mid_training(browser, server: AppServer, real_mnist) -> None:
@@ -63,7 +64,7 @@ def sigterm_mid_training(browser, server: AppServer, real_mnist) -> None:
     assert server.process.returncode == 0, server.log_tail()
     store = RunStore(server.runs_dir)
     record = store.read(run_id)
-    assert record.status == RunStatus.STOPPED and "because the server shut down" in record.reason
+    assert record.status == RunStatus.STOPPED and SHUTDOWN_REASON in record.reason
     checkpoint = store.checkpoint(run_id)
     assert checkpoint.position is not None  # where the epoch was cut: the run goes on exactly
     assert Trainer.from_checkpoint(real_mnist, checkpoint).epochs_done == record.history[-1].epoch

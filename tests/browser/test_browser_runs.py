@@ -10,6 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from rnn_core import RunStatus, RunStore
+from rnn_core.jobs import USER_STOP
 from tests.browser.conftest import ARTIFACTS, MAIN, wait_for_app
 
 LONG_RUN = "train?hidden=16&images=all&epochs=200"
@@ -99,7 +100,7 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     third.goto(f"{app_server.url}/train?run={run_id}")
     third.get_by_text(re.compile(r"Epoch \d+ of 200 · batch")).wait_for(timeout=30_000)
     third.locator(MAIN).get_by_role("button", name="Stop").click()
-    assert wait_for_status(store, run_id, RunStatus.STOPPED).reason.startswith("stopped by the user")
+    assert wait_for_status(store, run_id, RunStatus.STOPPED).reason.startswith(USER_STOP)
     context.close()
 
 
