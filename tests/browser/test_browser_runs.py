@@ -142,8 +142,8 @@ def test_closing_a_tab_that_trains_the_largest_model_never_blocks_the_server(bro
     # it answers while the closed tab's session is let go (how fast: bench/bench_browser.py)
     assert all(app_server.healthy(timeout=30) for _ in range(10)), "the server stopped answering"
     tab = context.new_page()
-    open_run(tab, app_server.url, run_id)
-    tab.locator(MAIN).get_by_role("button", name="Stop").click()
+    tab.goto(f"{app_server.url}/train?run={run_id}")
+    tab.locator(MAIN).get_by_role("button", name="Stop").click(timeout=120_000)
     # felt after the untrained model is scored: minutes for this model on a loaded machine
     wait_for_status(RunStore(app_server.runs_dir), run_id, RunStatus.STOPPED, timeout=600)
     context.close()
