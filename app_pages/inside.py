@@ -25,8 +25,9 @@ from dashboard.inside_tables import (
     untrained_model,
 )
 from dashboard.step_lines import StepLines
-from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus
+from rnn_core import Checkpoint, MnistData, RowClassifier, RunStatus, sweep
 from rnn_core.inspection import Reading, accuracy_by_rows_per_digit, correct_by_rows, gradient_by_row, read_image
+from rnn_core.runs import SweepTag
 
 TEST_IMAGE, DRAWN = "A test image", "A digit you draw"
 IMAGE_SOURCES = (TEST_IMAGE, DRAWN)
@@ -223,10 +224,11 @@ def memory_of_model(chosen: ui.ChosenModel, data: MnistData) -> None:
 
 
 def start_trio() -> None:
-    runs = ui.registry()
-    started = []
-    for _cell, model_config, train_config, label in trio_configs():
-        started.append(runs.start(model_config, train_config, owner=ui.browser_token(), label=label))
+    # one sweep over the cell type: bounded as a sweep is, not by the runs a browser may have going
+    runs, owner, configs = ui.registry(), ui.browser_token(), trio_configs()
+    runs.check_sweep(owner, len(configs))
+    tag = SweepTag(sweep.new_sweep_id(), ("cell_type",))
+    started = [runs.start(model, train, owner=owner, label=label, sweep=tag) for _, model, train, label in configs]
     state["inside_trio_started"] = started
 
 

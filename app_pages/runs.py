@@ -62,7 +62,28 @@ def run_actions(runs: JobRegistry, listing: ui.RunListing, shown: RunView | None
             args=(ACTION_ERROR, "Could not delete the run", delete_run, runs, pending),
         )
         no.button("Cancel", on_click=st.session_state.pop, args=(CONFIRM_DELETE, None))
+    if runs.is_admin(ui.admin_password()):
+        feature_button(runs, run_id)
     commands.show_error(st, ACTION_ERROR)
+
+
+def feature_button(runs: JobRegistry, run_id: str) -> None:
+    """The teacher's: the run a browser with no run of its own is shown first, on every page."""
+    featured = runs.featured() == run_id
+    st.button(
+        "Stop featuring this run" if featured else "Feature this run for the class",
+        icon=":material/star:",
+        on_click=commands.run,
+        args=(
+            ACTION_ERROR,
+            "Could not feature the run",
+            runs.feature,
+            None if featured else run_id,
+            ui.admin_password(),
+        ),
+        help="A browser that has no run of its own sees the featured run on every page, with a line saying so; "
+        "without one it sees the newest finished run that is not part of a sweep.",
+    )
 
 
 def try_admin_password(runs: JobRegistry) -> None:
@@ -83,7 +104,8 @@ def admin_box(runs: JobRegistry) -> None:
             key=ADMIN_INPUT,
             on_change=try_admin_password,
             args=(runs,),
-            help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run.",
+            help="With the password set in RNN_ADMIN_PASSWORD this tab may stop or delete any run, and feature "
+            "one for the class.",
         )
         if message := st.session_state.get(ADMIN_ATTEMPT):
             st.caption(message)
@@ -117,14 +139,14 @@ def main() -> None:
         "listed as interrupted). Compare them, show one on every page, or delete one you started."
     )
     registry = ui.registry()
-    if registry is None:
-        st.stop()
     listing = ui.run_listing()
     for problem in listing.problems:
         st.warning(f"A run folder was skipped: {inert(problem)}", icon=":material/folder_off:")
+    if featured := registry.featured():
+        st.caption(f"Featured by the teacher: run `{featured}`, shown to every browser that has no run of its own.")
     if listing.views:
         compare_runs(listing)
-        st.subheader("One run")
+        st.header("One run")
         run_actions(registry, listing, ui.current_run())
     else:
         st.caption("None yet: the Train page trains one.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, commands, cost_note, settings, sweep_charts, ui
+from dashboard import charts, commands, cost_note, settings, sweep_charts, sweep_tables, train_words, ui
 from dashboard.inert import inert
 from dashboard.sweep_tables import AXIS_CHOICES, chart_rows, values_from_link
 from dashboard.ui import browser_token
@@ -214,16 +214,22 @@ def results_table(found: sweep.Sweep) -> None:
 
 def result_charts(found: sweep.Sweep, train_size: int) -> None:
     rows = chart_rows(found)
+    note = sweep_tables.left_out(found)
     if rows.empty:
-        st.caption("The charts fill in as runs finish.")
+        st.caption(" ".join(filter(None, ["The charts fill in as runs finish.", note])))
         return
+    if sweep_tables.all_near_chance(rows, train_words.NEAR_CHANCE):
+        st.info(train_words.grid_near_chance_advice(), icon=":material/lightbulb:")
     if found.axes and SETTING[found.axes[0]].optional:
         rows["x"] = rows["x"].fillna(train_size)  # "all" is drawn where all the training images are
     second = SETTING[found.axes[1]].label if len(found.axes) > 1 else None
     swept = SETTING[found.axes[0]].label.lower() if found.axes else "the run"
-    specs = sweep_charts.result_specs(*sweep_charts.x_axis(found), second, swept)
+    ticks = sweep_tables.swept_values(found, train_size)
+    specs = sweep_charts.result_specs(*sweep_charts.x_axis(found), second, swept, ticks)
     for column, spec in zip(st.columns(3), specs.values()):
         charts.show(column, spec, {sweep_charts.RESULTS: rows})
+    if note:
+        st.caption(note)
 
 
 def sweep_view(runs: JobRegistry, polling: bool, train_size: int) -> None:
@@ -270,7 +276,7 @@ def main() -> None:
     )
     registry = ui.registry()
     data = ui.get_data()
-    if registry is None or data is None:
+    if data is None:
         st.stop()
     train_size = len(data.train_labels)
     read_link_once()

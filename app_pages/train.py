@@ -73,14 +73,6 @@ def stop_training(runs: JobRegistry, run_id: str) -> None:
     runs.stop(run_id, browser_token(), ui.admin_password())
 
 
-def continues_in_place(view: RunView) -> bool:
-    return view.record.owned_by(browser_token()) and view.status in (
-        RunStatus.STOPPED,
-        RunStatus.DIVERGED,
-        RunStatus.INTERRUPTED,
-    )
-
-
 def command_bar(runs: JobRegistry, configs: tuple) -> None:
     """Train, Stop, Continue. Drawn in a fragment of its own, polled while a run trains, so that
     a click on Stop reruns only this bar and *Stopping...* shows at once; Train and Continue
@@ -90,12 +82,18 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
     stopping = busy and view.live is not None and view.live.stopping
     mine = view is not None and ui.may_change(view.run_id)
     train, stop, more, go_on = st.columns([1.1, 1, 1.1, 1.1], vertical_alignment="bottom")
+    # While this browser's run trains, Train says that it starts a second run: its label (and
+    # so its identity) changes, so a click meant for Train that arrives after the first one
+    # started the run starts nothing.
+    alongside = busy and mine
+    at_limit = alongside and len(runs.runs_going(browser_token())) >= runs.limits.runs_per_browser
     if train.button(
-        "Train",
+        train_words.ALONGSIDE if alongside else "Train",
         type="primary",
-        icon=":material/play_arrow:",
+        icon=":material/add:" if alongside else ":material/play_arrow:",
         width="stretch",
-        help="Train a new model with the training settings, as a new run.",
+        disabled=at_limit,
+        help=train_words.train_help(alongside, at_limit, runs.limits.runs_per_browser),
     ):
         commands.run(ACTION_ERROR, "Could not start training", start_training, runs, configs)
         st.rerun()
@@ -109,7 +107,7 @@ def command_bar(runs: JobRegistry, configs: tuple) -> None:
         help=None if mine or not busy else "This run was started in another browser: only that browser can stop it.",
     )
     more.number_input("More epochs", 1, 50, 1, key="train_more_epochs", persist_state="session")
-    forks = view is not None and not continues_in_place(view)
+    forks = view is not None and not runs.continues_in_place(view, browser_token())
     if go_on.button(
         "Continue",
         icon=":material/fast_forward:",
@@ -132,9 +130,11 @@ def describe_model(view: RunView | None) -> str:
     if view is None:  # a line all the same, so the page keeps its shape when the first run starts
         return "**Current model:** none yet: **Train** trains one with the training settings."
     text = f"**Current model:** {describe(view.record.model_config, view.record.train_config)} · run `{view.run_id}`"
-    if view.record.label:
+    parent = view.record.parent
+    # a fork's own label ("continues <run>") would say again what the parent's line says
+    if view.record.label and not (parent and view.record.label == f"continues {parent['run_id']}"):
         text += f" ({inert(view.record.label)})"
-    if parent := view.record.parent:
+    if parent:
         # a run id: RunStore.read refuses a parent whose id is not one, so the code span is safe
         text += f" · continues run `{parent['run_id']}` from epoch {parent['epoch']:g}"
     return text
@@ -288,7 +288,8 @@ def guess_strip(data: MnistData) -> None:
     if chosen is None:
         st.image(
             explore_tables.framed_strip(images, None, STRIP_COLUMNS),
-            caption="Twenty test digits: their guesses show once a model has trained an epoch.",
+            caption=train_words.STRIP_UNTRAINED,
+            alt=f"Twenty handwritten test digits, two of each: {' '.join(map(str, labels))}.",
         )
         return
     guesses = _strip_guesses(chosen.fingerprint, chosen.model, images)
@@ -298,6 +299,8 @@ def guess_strip(data: MnistData) -> None:
         explore_tables.framed_strip(images, right, STRIP_COLUMNS),
         caption=f"Twenty fixed test digits after epoch {epoch:g}: {sum(right)} read right (green frame), "
         f"{len(right) - sum(right)} wrong (red). Guesses: {' '.join(map(str, guesses))}.",
+        alt=f"Twenty handwritten test digits, two of each: {' '.join(map(str, labels))}, framed green where the "
+        f"model read them right and red where it did not.",
     )
 
 
@@ -342,8 +345,6 @@ def main() -> None:
         "switch pages, reload or close the tab, and come back through the page link."
     )
     registry = ui.registry()
-    if registry is None:
-        st.stop()
     problems = settings.read_link_once(settings.TRAIN_PANEL)
     current = ui.current_run()
     configs = settings_sidebar()

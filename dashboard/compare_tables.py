@@ -36,7 +36,8 @@ def run_labels(records: Sequence[RunRecord]) -> list[str]:
     for label, record in zip(settings, records):
         if not label or settings.count(label) > 1:
             started = time.strftime("%H:%M:%S", time.localtime(record.created))
-            label = f"{label} (started {started})" if label else f"started {started}"
+            # the time first: on a narrow screen the legend's end is cut, and the rest is alike
+            label = f"started {started} · {label}" if label else f"started {started}"
         # runs started within the same second still need a label of their own
         uses[label] += 1
         labels.append(label if uses[label] == 1 else f"{label} #{uses[label]}")

@@ -48,5 +48,4 @@ def admin_password() -> str | None:
 
 
 def may_change(run_id: str) -> bool:
-    runs = registry()
-    return runs is not None and runs.may_change(run_id, browser_token(), admin_password())
+    return registry().may_change(run_id, browser_token(), admin_password())

@@ -55,7 +55,8 @@ def fog_after_row(param: alt.Parameter, background: str = charts.PAPER) -> alt.C
     charts.DIMMED of their strength. Layered over a heatmap, it is all a step redraws (fading
     each cell by an opacity that depends on row t re-encodes every cell at every step)."""
     rows = alt.Chart(alt.sequence(1, ROWS + 1, as_="row"))
-    # aria=False: a veil and a frame are decoration, the chart's description says what they show
+    # hidden from screen readers, like the frame: the chart's description says what they show,
+    # and a veil over no rows (at row 28) would be an unnamed, empty graphic
     veil = rows.mark_rect(color=background, opacity=1 - charts.DIMMED, aria=False).encode(y=charts.row_axis(None))
     return veil.transform_filter(alt.datum.row > param)
 

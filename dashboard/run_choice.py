@@ -65,8 +65,6 @@ def current_run() -> RunView | None:
     """The run this tab looks at: the one chosen, else the one the registry shows a tab whose
     link names none (`JobRegistry.run_to_show`), else None."""
     runs = registry()
-    if runs is None:
-        return None
     chosen = st.session_state.get(RUN_KEY)
     if chosen:
         try:

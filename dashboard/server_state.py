@@ -89,9 +89,13 @@ def runs_root() -> str:
     return str(server_settings().runs_dir)
 
 
-def registry() -> JobRegistry | None:
+def registry() -> JobRegistry:
+    """The server's registry of runs. Without MNIST there is none: the page has said why
+    (`get_data`) and stops there."""
     data = get_data()
-    return None if data is None else _registry(server_settings(), data)
+    if data is None:
+        st.stop()
+    return _registry(server_settings(), data)
 
 
 @st.cache_resource(show_spinner=False)

@@ -64,8 +64,21 @@ def _run_status(view: RunView | None, explicit: bool) -> None:
         where = f" (epoch {progress.epoch_index}, batch {progress.batch}/{progress.batches})" if progress else ""
         lines.append(f":blue[**{'Stopping' if live.stopping else 'Training'}**]{where}")
     else:
-        lines.append(f":gray[Status: {view.status.value}. {inert(view.reason)}]")
+        lines.append(f":gray[{status_words(view.status.value, inert(view.reason))}]")
     st.markdown("  \n".join(lines))
+
+
+def status_words(status: str, reason: str) -> str:
+    """ "Finished: trained to epoch 3." or "Stopped by the user during epoch 2.": the status
+    said once, also where the reason begins with it."""
+    reason = reason.rstrip(".")
+    if not reason:
+        text = status
+    elif reason.startswith(status):
+        text = reason
+    else:
+        text = f"{status}: {reason}"
+    return text[:1].upper() + text[1:] + "."
 
 
 def ordinal(number: int | None) -> str:

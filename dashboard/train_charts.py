@@ -45,7 +45,8 @@ def epoch_end(view: RunView | None) -> float:
 
 def epoch_axis(end: float, whole_ticks: bool = True) -> alt.X:
     # A fixed span from 0 to the target epoch, so the charts fill in without rescaling.
-    axis = alt.Axis(tickMinStep=1) if whole_ticks else alt.Axis()
+    # a run that blew up early spans a sliver of an epoch: a few ticks, without trailing zeros
+    axis = alt.Axis(tickMinStep=1) if whole_ticks else alt.Axis(tickCount=4, format="~g")
     return alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, end], nice=False, padding=6), axis=axis)
 
 
@@ -106,7 +107,8 @@ def training_loss_spec(end: float, blow_up: bool = False) -> dict:
     )
     batch_line = batches.mark_line(strokeWidth=1.5).encode(x, y, colour)
     # invisible points over the batch line, so every point of it has a tooltip
-    batch_points = batches.mark_circle(size=60, opacity=0).encode(x, y, tooltip=tooltip)
+    # (hidden from screen readers too: the line and the description say what they show)
+    batch_points = batches.mark_circle(size=60, opacity=0, aria=False).encode(x, y, tooltip=tooltip)
     epoch_points = epochs.mark_line(point=alt.OverlayMarkDef(size=point_size(end))).encode(
         x, y, colour, tooltip=tooltip
     )

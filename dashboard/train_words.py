@@ -9,6 +9,9 @@ from rnn_core.config import describe
 from rnn_core.registry import RunView
 
 NEAR_CHANCE = 20.0  # test accuracy (%) at or below which a finished run learned next to nothing
+# Train's label while this browser's run trains: a label of its own, so a button of its own.
+ALONGSIDE = "Start another run alongside"
+STRIP_UNTRAINED = "Twenty test digits: their guesses show once a model has trained an epoch."
 
 
 def duration(seconds: float) -> str:
@@ -55,4 +58,28 @@ def near_chance_advice(view: RunView) -> str:
         f"trained as {describe(view.record.model_config, train)}.{sgd} To learn more, give it more images or "
         "epochs, a higher learning rate, "
         "or **Adam**: the **quick** preset gets over 90% from 10,000 images in 3 epochs."
+    )
+
+
+def grid_near_chance_advice() -> str:
+    """For a sweep whose every finished run ended at chance: the grid, not the luck, is at fault."""
+    return (
+        f"Every finished run of this sweep ended at {NEAR_CHANCE:.0f}% or less, what guessing gives: none of these "
+        "settings learned in the budget given. Try more images or epochs, a higher learning rate, or **Adam** "
+        "(the **quick** preset gets over 90% from 10,000 images in 3 epochs)."
+    )
+
+
+def train_help(alongside: bool, at_limit: bool, limit: int) -> str:
+    """What Train will do: a new run, or, while this browser's run trains, a second one."""
+    if not alongside:
+        return "Train a new model with the training settings, as a new run."
+    if at_limit:
+        return (
+            f"You have {limit} runs training or waiting, as many as this server allows one browser: "
+            "stop one, or wait until one ends, to start another."
+        )
+    return (
+        "Your run on show is still training. This starts a second run with the training settings, "
+        "beside it; both share the server's cores, so each trains slower."
     )

@@ -49,7 +49,9 @@ class AdminGate:
 
     def matches(self, password: str | None) -> bool:
         """The password, compared in constant time. Only for a password `attempt` accepted."""
-        return bool(self._password and password) and hmac.compare_digest(password, self._password)
+        if not (self._password and password):
+            return False
+        return hmac.compare_digest(password, self._password)
 
     def attempt(self, password: str | None, who: str = "unknown") -> Attempt:
         """One typed try. `who` (a short tag of the browser) goes into the log line."""

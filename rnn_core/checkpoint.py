@@ -111,7 +111,7 @@ class Checkpoint:
         atomic_write_bytes(Path(path), self.to_bytes())
 
 
-def build_optimizer(model: RowClassifier, train_config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, train_config: TrainConfig) -> torch.optim.Optimizer:
     return OPTIMIZERS[train_config.optimizer](model.parameters(), lr=train_config.learning_rate)
 
 

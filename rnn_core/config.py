@@ -66,20 +66,27 @@ class Setting:
         return self.available() if self.available else self.values
 
     @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest value of a setting given by limits (not by choices)."""
+        if self.limits is None:
+            raise TypeError(f"{self.label} has choices, not limits")
+        return self.limits
+
+    @property
     def values(self) -> tuple[Any, ...]:
         """The values to pick from: the offered ones, else the choices, else a small range."""
         if self.offered is not None:
             return self.offered
         if self.choices is not None:
             return self.choices
-        low, high = self.limits
+        low, high = self.bounds
         return tuple(range(int(low), int(high) + 1))
 
     def allowed(self) -> str:
         """What may be given, in words: "SGD, Adam" or "1 to 512"."""
         if self.choices is not None:
             return ", ".join(map(self.format, self.choices))
-        low, high = (self.show(self.kind(limit)) for limit in self.limits)
+        low, high = (self.show(self.kind(limit)) for limit in self.bounds)
         return f"{low} to {high}" + (f" or {ALL}" if self.optional else "")
 
     def problem(self, value: Any) -> str | None:
@@ -89,7 +96,7 @@ class Setting:
         if self.choices is not None:
             return None if value in self.choices else f"must be one of {self.allowed()}"
         wrong_type = isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else self.kind)
-        if wrong_type or not self.limits[0] <= value <= self.limits[1]:
+        if wrong_type or not self.bounds[0] <= value <= self.bounds[1]:
             return f"must be {'a whole number' if self.kind is int else 'a number'} from {self.allowed()}"
         return None
 

@@ -26,7 +26,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -84,7 +84,7 @@ def parse_idx(raw: bytes, name: str, expect: int | None = None) -> np.ndarray:
     return read_idx_stream(io.BytesIO(raw), name, expect)
 
 
-def read_idx_stream(stream: BinaryIO, name: str, expect: int | None = None) -> np.ndarray:
+def read_idx_stream(stream: io.BufferedIOBase, name: str, expect: int | None = None) -> np.ndarray:
     """Check and decode one IDX file, reading no further than its header announces (and one
     byte more, to notice extra data). `expect` is the magic the file's slot needs."""
     head = stream.read(4)
@@ -191,9 +191,9 @@ def extract_folder(folder: Path, root: Path) -> dict[str, np.ndarray]:
     folder = Path(folder)
     if not folder.is_dir():
         raise MnistFileError(f"the MNIST folder {folder} does not exist")
-    found = {name: find_idx_file(folder, name) for name in ALL_FILES}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
+    looked_for = {name: find_idx_file(folder, name) for name in ALL_FILES}
+    found = {name: path for name, path in looked_for.items() if path is not None}
+    if missing := [name for name in ALL_FILES if name not in found]:
         raise MnistFileError(f"{folder}: missing {', '.join(missing)} (gzipped or not)")
     arrays = read_set(found)  # all four checked before anything lands in the root
     for name, array in arrays.items():

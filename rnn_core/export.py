@@ -27,6 +27,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -284,7 +285,7 @@ def _lines(text: str) -> list[str]:
 
 def notebook_json(checkpoint: Checkpoint, run_id: str) -> str:
     """The program as a Jupyter notebook (nbformat 4.5): a Markdown cell, then a code cell, per step."""
-    cells = []
+    cells: list[dict[str, Any]] = []
     for number, step in enumerate(program(checkpoint, run_id)):
         cells.append({"cell_type": "markdown", "id": f"words-{number}", "metadata": {}, "source": _lines(step.words)})
         cells.append(

@@ -43,7 +43,7 @@ def typeset(digit: int, font: Path) -> np.ndarray:
     face = ImageFont.truetype(str(font), TYPESET_PIXELS)
     text = str(digit)
     left, top, right, bottom = face.getbbox(text)
-    page = Image.new("L", (right - left + 4, bottom - top + 4))
+    page = Image.new("L", (int(right - left) + 4, int(bottom - top) + 4))
     ImageDraw.Draw(page).text((2 - left, 2 - top), text, fill=255, font=face)
     ink = np.asarray(page, np.float32) / 255
     rows, cols = np.nonzero(ink)

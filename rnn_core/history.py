@@ -35,11 +35,13 @@ class RunStatus(str, Enum):
         return self.value
 
 
-def _number(name: str, value: Any, optional: bool = False) -> float | None:
+def _optional_number(name: str, value: Any) -> float | None:
+    return None if value is None else _number(name, value)
+
+
+def _number(name: str, value: Any) -> float:
     """A count, a loss or a time: a finite number, never negative (NaN, infinities and values
     like -1e308 are what a damaged or planted file holds, never a run)."""
-    if value is None and optional:
-        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
     if not (math.isfinite(value) and value >= 0):
@@ -92,11 +94,11 @@ class EpochRecord:
             raise ValueError("partial must be true or false")
         return cls(
             epoch=epoch,
-            train_loss=_number("train_loss", row["train_loss"], optional=True),
+            train_loss=_optional_number("train_loss", row["train_loss"]),
             test_loss=_number("test_loss", row["test_loss"]),
             test_accuracy=accuracy,
             train_seconds=_number("train_seconds", row["train_seconds"]),
-            images_per_second=_number("images_per_second", row["images_per_second"], optional=True),
+            images_per_second=_optional_number("images_per_second", row["images_per_second"]),
             partial=partial,
         )
 

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from .checkpoint import Checkpoint
 from .evaluate import Score, confusion_matrix, per_class_accuracy, predict_log_probs, score
-from .model import NUM_CLASSES
+from .model import NUM_CLASSES, RowClassifier
 from .reading_order import SIDE
 
 SURE_PROBABILITY = 0.9
@@ -144,7 +144,7 @@ class Reading:
 
 
 @torch.no_grad()
-def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
+def read_image(model: RowClassifier, image: torch.Tensor) -> Reading:
     """Run one [28, 28] image through the model row by row (in its reading order); the reading
     is on the CPU."""
     with _evaluating(model) as device:
@@ -158,7 +158,7 @@ def read_image(model: nn.Module, image: torch.Tensor) -> Reading:
 
 
 @torch.no_grad()
-def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def correct_by_rows(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """bool [N, steps]: whether the model's guess after reading rows (steps) 1..t of each image
     is right."""
     chunks = []
@@ -169,7 +169,7 @@ def correct_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return torch.cat(chunks) if chunks else torch.empty(0, model.order.steps, dtype=torch.bool)
 
 
-def accuracy_by_rows(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def accuracy_by_rows(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """float [steps]: percent of the images guessed right after reading rows (steps) 1..t; the
     last is the model's accuracy."""
     if len(labels) == 0:
@@ -185,7 +185,7 @@ def accuracy_by_rows_per_digit(correct: torch.Tensor, labels: torch.Tensor) -> t
     return right / totals[:, None] * 100
 
 
-def gradient_by_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def gradient_by_row(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """float [steps]: the mean over images of |d NLL(true label) / d row t|, the norm over the
     row's 28 pixels (a step's pixels): how much each row still moves the final answer."""
     if len(labels) == 0:
@@ -193,7 +193,8 @@ def gradient_by_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     # A private copy in training mode: cuDNN runs the RNN backward pass only in training
     # mode, which computes the same function here (no dropout), and the caller's model,
     # perhaps in use by another thread, keeps its mode.
-    model = copy.deepcopy(model).train().requires_grad_(False)  # no weight gradients needed
+    model = copy.deepcopy(model)
+    model.train().requires_grad_(False)  # no weight gradients needed
     device = next(model.parameters()).device
     totals = torch.zeros(model.order.steps, dtype=torch.float64)
     with torch.enable_grad():

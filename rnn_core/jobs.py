@@ -31,6 +31,7 @@ from .safe_files import error_words
 from .trainer import BatchEvent, EndEvent, Event, Trainer, epoch_size
 
 MAX_BATCH_POINTS = 600  # loss points kept for the live chart, spread over the whole training
+USER_STOP = "stopped by the user"  # the reason Stop saves, unless the caller gives another
 log = logging.getLogger(__name__)
 
 TrainerState = dict[str, Any]  # what `Trainer.state_dict()` gives
@@ -133,7 +134,7 @@ class Job:
 
     # ----- commands -------------------------------------------------------------------------
 
-    def stop(self, reason: str = "stopped by the user") -> None:
+    def stop(self, reason: str = USER_STOP) -> None:
         """Ask the training to stop at the next batch; the run is saved with `reason`."""
         with self._lock:
             if self._stop.is_set() or not self._status.live:

@@ -50,7 +50,8 @@ def _lstm_layer(inputs: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> _LayerSteps:
     # The input projection of all 28 rows is one matrix product; only h_{t-1} must wait.
     projected = inputs @ w_ih.T + b_ih
     h = c = inputs.new_zeros(inputs.shape[0], w_hh.shape[1])
-    hidden, cells, gates = [], [], {name: [] for name in LSTM_GATES}
+    hidden, cells = [], []
+    gates: dict[str, list[torch.Tensor]] = {name: [] for name in LSTM_GATES}
     for t in range(inputs.shape[1]):
         i, f, g, o = (projected[:, t] + h @ w_hh.T + b_hh).chunk(4, dim=1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
@@ -66,7 +67,8 @@ def _lstm_layer(inputs: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> _LayerSteps:
 def _gru_layer(inputs: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> _LayerSteps:
     projected = inputs @ w_ih.T + b_ih
     h = inputs.new_zeros(inputs.shape[0], w_hh.shape[1])
-    hidden, gates = [], {name: [] for name in GRU_GATES}
+    hidden = []
+    gates: dict[str, list[torch.Tensor]] = {name: [] for name in GRU_GATES}
     for t in range(inputs.shape[1]):
         x_r, x_z, x_n = projected[:, t].chunk(3, dim=1)
         h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=1)

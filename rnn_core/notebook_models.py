@@ -95,7 +95,7 @@ def read_notebook_model(state_dict: dict[str, Any]) -> tuple[ModelConfig, dict[s
             f"{recurrent}.weight_hh_l0 has {first_hh.shape[0] // hidden} blocks of {hidden} rows: "
             "an LSTM has 4, a GRU 3, a plain RNN 1"
         )
-    layers = 1 + max(int(LAYER_KEY.fullmatch(key).group(2)) for key in layer_keys)
+    layers = 1 + max(int(match.group(2)) for key in layer_keys if (match := LAYER_KEY.fullmatch(key)))
     model_config = ModelConfig(cell_type=cell_type, hidden_size=hidden, num_layers=layers)  # checks the limits
     weights = {
         f"{OURS_LAYER}.{key}": _tensor(state_dict, f"{recurrent}.{key}")

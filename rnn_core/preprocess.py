@@ -216,7 +216,8 @@ def mnist_style(picture: np.ndarray, restroke: bool = True) -> torch.Tensor | No
     crop = _crop_to_ink(ink_intensity(picture))
     if crop is None:
         return None
-    if restroke:
-        crop = _crop_to_ink(_restroked(crop))
+    # restroking keeps a stroke's inked middle, so ink is left; the check is for the type checker
+    if restroke and (restroked := _crop_to_ink(_restroked(crop))) is not None:
+        crop = restroked
     placed = _place_by_centre_of_mass(_scale_longer_side(crop, DIGIT_BOX).clamp(0, 1))
     return placed / placed.max()

@@ -232,7 +232,8 @@ class RayExecutor:
     def _train(self, spec: JobSpec, report: Report, stop: threading.Event) -> None:
         """Train on a node of the cluster; when the node (or the worker process) is lost, again
         from the latest scored epoch on a node that is left, or saved as interrupted."""
-        latest, node, dead, moves = spec.state, "", set(), []  # moves: those that found a node
+        latest, node, moves = spec.state, "", []  # moves: those that found a node
+        dead: set[str] = set()
         # the whole epochs the training heads for: a cut epoch is finished first
         target = math.ceil(epochs_done(spec.state)) + spec.epochs
 
@@ -287,7 +288,7 @@ class RayExecutor:
         )
         forwarder.start()
         try:
-            report(Placement(ray.get(next(stream)), moved), None)
+            report(Placement(ray.get(next(stream)), moved), None)  # type: ignore[call-overload,arg-type]
             for ref in stream:
                 report(*ray.get(ref))
         finally:

@@ -33,6 +33,9 @@ from .trainer import Trainer, resolve_device
 # Ended jobs kept for their live-only view (the per-batch loss line); they hold no trainer.
 KEEP_ENDED_JOBS = 64
 SHUTDOWN_REASON = "because the server shut down"
+# Why a tab whose link names no run shows the run it shows (`run_to_show`).
+OWN_RUN, FEATURED_RUN = "your newest run", "the run your teacher featured"
+NEWEST_RUN = "the newest finished run on this server"
 # An own run that ended this way goes on in the same run folder; any other is forked.
 CONTINUABLE_IN_PLACE = (RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED)
 
@@ -162,16 +165,22 @@ class JobRegistry:
         state = checkpoint.trainer_state()
         # a state that does not fit this server's data is refused here, not in a worker
         trainer = Trainer(self.data, checkpoint.model_config, checkpoint.train_config, state)
-        if view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE:
+        if self.continues_in_place(view, owner):
             self._submit(self.store.open(run_id), checkpoint.model_config, checkpoint.train_config, state, epochs)
-            if view.live is not None:  # the chart goes on from the batches trained before
-                self._job(run_id).follow(view.live)
+            job = self._job(run_id)
+            if job is not None and view.live is not None:  # the chart goes on from the batches trained before
+                job.follow(view.live)
             return run_id
         parent = {"run_id": run_id, "epoch": trainer.epochs_done}
         run = self.store.create(
             checkpoint.model_config, checkpoint.train_config, label=f"continues {run_id}", owner=owner, parent=parent
         )
         return self._submit(run, checkpoint.model_config, checkpoint.train_config, state, epochs)
+
+    @staticmethod
+    def continues_in_place(view: RunView, owner: str | None) -> bool:
+        """Whether Continue trains this run on in its own folder (else it forks a new run)."""
+        return view.record.owned_by(owner) and view.status in CONTINUABLE_IN_PLACE
 
     def add_checkpoint(self, checkpoint: Checkpoint, name: str, owner: str | None) -> str:
         """Keep an uploaded model as a run of its own; returns its id."""
@@ -347,14 +356,14 @@ class JobRegistry:
         records, _ = self.index.records()
         own = next((record for record in records if owner is not None and record.owned_by(owner)), None)
         if own is not None:
-            return ShownRun(own.run_id, "your newest run")
+            return ShownRun(own.run_id, OWN_RUN)
         featured = self.index.featured()
         if featured is not None:
-            return ShownRun(featured, "the run your teacher featured")
+            return ShownRun(featured, FEATURED_RUN)
         newest = next(
             (record for record in records if record.status == RunStatus.FINISHED and record.sweep is None), None
         )
-        return ShownRun(newest.run_id, "the newest finished run on this server") if newest else None
+        return ShownRun(newest.run_id, NEWEST_RUN) if newest else None
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         """The run's model after its latest scored epoch: from memory while its job is here,
@@ -389,7 +398,12 @@ class JobRegistry:
                     if now - self._watched.get(run_id, now) > self.unwatched_seconds
                 ]
             for job in idle:
-                job.stop(f"stopped because no page watched it for {_minutes(self.unwatched_seconds)}")
+                job.stop(unwatched_reason(self.unwatched_seconds))
+
+
+def unwatched_reason(seconds: float) -> str:
+    """Why a run no page watched for `seconds` was stopped."""
+    return f"stopped because no page watched it for {_minutes(seconds)}"
 
 
 def _minutes(seconds: float) -> str:

@@ -165,7 +165,9 @@ def find(registry: JobRegistry, sweep_id: str) -> Sweep:
     )
     if not runs:
         raise RunNotFound(f"there is no sweep {sweep_id}")
-    return Sweep(sweep_id, runs[0].record.sweep.axes, runs)
+    tag = runs[0].record.sweep
+    assert tag is not None  # every run here was picked by its tag
+    return Sweep(sweep_id, tag.axes, runs)
 
 
 def sweeps(registry: JobRegistry) -> list[str]:

@@ -30,6 +30,7 @@ from .server_settings import ServerSettings, SettingsError
 from .trainer import BatchEvent, EndEvent, Event, Trainer
 
 EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
+LINK_LOOP = "a link that leads back to itself"  # a folder flag naming one: a usage error
 TABLE_HEADER = f"{'epoch':>6} {'train loss':>11} {'test loss':>10} {'accuracy':>9} {'seconds':>8} {'img/s':>8}"
 
 
@@ -178,7 +179,7 @@ def check_folder_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
         try:
             Path(value).resolve()
         except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
-            parser.error(f"{name} {value}: a link that leads back to itself")
+            parser.error(f"{name} {value}: {LINK_LOOP}")
         if Path(value).exists() and not Path(value).is_dir():
             parser.error(f"{name} {value}: a file, not a folder")
 

@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core.data
+from dashboard.server_state import FIX_HINT
 from tests.conftest import new_app
 
 
@@ -31,7 +32,7 @@ def test_entry_page_opens_on_explore_and_names_the_data_source():
     assert not at.exception
     assert [player.proto.component_name for player in at.get("bidi_component")] == ["rnn_row_player"]  # Explore's
     text = sidebar_text(at)
-    assert "Data: MNIST, 60,000 train / 10,000 test" in text
+    assert "Data: MNIST" in text and "60,000 train" in text and "10,000 test" in text  # the full MNIST, counted
     assert "No model yet" in text
 
 
@@ -45,7 +46,7 @@ def test_sidebar_flags_the_offline_sample(tmp_path, monkeypatch, fresh_caches):
     at = entry()
     assert not at.exception
     warning = " ".join(element.value for element in at.sidebar.warning)
-    assert "offline sample" in warning and "not comparable to full MNIST" in warning
+    assert rnn_core.data.load_sample().description in warning and "not comparable" in warning
 
 
 def test_entry_page_explains_missing_data_instead_of_failing(tmp_path, monkeypatch, fresh_caches):
@@ -55,5 +56,6 @@ def test_entry_page_explains_missing_data_instead_of_failing(tmp_path, monkeypat
     monkeypatch.setenv("MNIST_DIR", str(empty))
     at = entry()
     assert not at.exception
-    assert any("MNIST could not be loaded" in error.value and "MNIST_DIR" in error.value for error in at.error)
+    [error] = at.main.error  # what went wrong (the files missing) and how to fix it
+    assert all(name in error.value for name in rnn_core.data.ALL_FILES) and FIX_HINT in error.value
     assert "No data" in sidebar_text(at)

@@ -13,12 +13,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.inside_tables import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
-from rnn_core import RunStore, Trainer, load_mnist
-from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core import RunStore, load_mnist
+from rnn_core.config import ModelConfig
 from rnn_core.evaluate import evaluate
 from rnn_core.inspection import gradient_by_row
 from rnn_core.reading_order import COLUMNS, PIXEL_BY_PIXEL
-from tests.conftest import chart_titled, charts, new_app, table_with
+from tests.conftest import chart_titled, charts, table_with
+from tests.kit import open_page, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +31,11 @@ def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
 def train_run(
     runs_dir, data, cell_type: str = "LSTM", label: str = "for the inside page", hidden: int = 6, order: str = "rows"
 ) -> str:
-    store = RunStore(runs_dir)
-    model_config, train_config = (
-        ModelConfig(hidden_size=hidden, cell_type=cell_type, reading_order=order),
-        TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3),
-    )
-    run = store.create(model_config, train_config, label=label)
-    trainer = Trainer(data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
+    return trained_run(runs_dir, data, label, cell_type=cell_type, hidden_size=hidden, seed=3, reading_order=order)
 
 
 def open_inside(**params) -> AppTest:
-    at = new_app()
-    at.query_params.update(params)
-    return at.switch_page("app_pages/inside.py").run()
+    return open_page("inside", **params)
 
 
 def as_matrix(table: pd.DataFrame) -> torch.Tensor:

@@ -7,8 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
+from rnn_core.admin_gate import Attempt
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
+from rnn_core.registry import FEATURED_RUN
 from rnn_core.runs import RunStore
 from tests.conftest import chart_titled, new_app
 from tests.test_page_train import (
@@ -106,5 +108,22 @@ def test_a_wrong_admin_password_makes_even_the_right_one_wait(runs_dir, monkeypa
     at.text_input(key="runs_admin_input").set_value("guess").run()
     assert any("try again in 1 s" in c.value for c in at.caption)
     at.text_input(key="runs_admin_input").set_value("sesame").run()
-    assert not any("may stop and delete every run" in c.value for c in at.caption)
+    assert not any(Attempt(accepted=True).message in c.value for c in at.caption)
     assert at.session_state[ui.ADMIN_KEY] is None
+
+
+def test_the_teacher_features_a_run_and_a_new_browser_is_shown_it_with_the_reason(runs_dir, monkeypatch):
+    monkeypatch.setenv("RNN_ADMIN_PASSWORD", "sesame")
+    featured = rerun_until_idle(press(open_train_page(**TINY), "Train")).query_params["run"]
+    rerun_until_idle(press(open_train_page(**TINY), "Train"))  # a newer run, by another browser
+    teacher = open_runs_page()
+    assert not [b for b in teacher.button if "Feature" in b.label]  # only with the password
+    teacher.text_input(key="runs_admin_input").set_value("sesame").run()
+    teacher.selectbox(key="runs_action_run").set_value(featured).run()
+    press(teacher, "Feature this run for the class")
+    assert any(featured in c.value for c in teacher.caption)
+    student = open_train_page()
+    assert f"run `{featured}`" in current_model(student)
+    assert any(FEATURED_RUN in m.value for m in student.sidebar.markdown)
+    press(open_runs_page(teacher), "Stop featuring this run")
+    assert f"run `{featured}`" not in current_model(open_train_page())

@@ -5,6 +5,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.sweep_charts import ACCURACY_TITLE, SPEED_TITLE, WORTH_TITLE
 from rnn_core.runs import RunStore
 from tests.conftest import charts, new_app
 
@@ -77,11 +78,10 @@ def test_a_sweep_trains_fills_its_table_and_charts_and_has_its_own_link(runs_dir
         "1",
     ]
     assert table["Test accuracy (%)"].notna().all() and table["Run"].str.startswith("/train?run=").all()
-    assert {chart.title for chart in charts(at)} == {
-        "Final test accuracy",
-        "Seconds per epoch",
-        "Accuracy against training time",
-    }
+    assert {chart.title for chart in charts(at)} == {ACCURACY_TITLE, SPEED_TITLE, WORTH_TITLE}
+    accuracy = next(chart for chart in charts(at) if chart.title == ACCURACY_TITLE)
+    assert accuracy.spec["encoding"]["x"]["axis"]["values"] == [4, 8]  # ticked at the swept sizes only
+    assert accuracy.spec["encoding"]["x"]["scale"]["nice"] is False
     records, _ = RunStore(runs_dir).scan()
     assert sorted(record.label for record in records) == sorted(
         f"sweep {sweep_id}: hidden {h}, lr {lr}" for h in (4, 8) for lr in ("0.1", "1")
@@ -105,6 +105,8 @@ def test_stop_stops_the_whole_sweep_and_only_its_owner_may(runs_dir):
     table = at.dataframe[0].value
     assert list(table["Status"]) == ["stopped", "stopped"]
     assert button(at, "Stop sweep").disabled
+    assert not charts(at)  # a stopped run's accuracy is not a result to draw
+    assert any("Not drawn: 2 stopped" in caption.value for caption in at.caption)  # which, and why
 
 
 def test_a_link_to_an_unknown_or_malformed_sweep_says_so():

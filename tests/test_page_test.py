@@ -17,12 +17,13 @@ from streamlit.testing.v1 import AppTest
 from dashboard import ui
 from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, RunStore, Trainer, guess, load_mnist
-from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.config import ModelConfig
 from rnn_core.evaluate import confusion_matrix, evaluate, predict_log_probs
 from rnn_core.history import RunStatus
 from rnn_core.inspection import read_image
 from rnn_core.reading_order import COLUMNS, PIXEL_BY_PIXEL
 from tests.conftest import new_app, table_with
+from tests.kit import open_page, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +36,12 @@ def app_test_set() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.fixture
 def saved_run(runs_dir, tiny_data) -> tuple[str, Checkpoint]:
     """A small model trained one epoch and recorded in the runs folder the app reads."""
-    store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=20, device="cpu", seed=3)
-    run = store.create(model_config, train_config, label="for the test page")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id, store.checkpoint(run.run_id)
+    run_id = trained_run(runs_dir, tiny_data, "for the test page", seed=3)
+    return run_id, RunStore(runs_dir).checkpoint(run_id)
 
 
 def open_test_page(**params) -> AppTest:
-    at = new_app()
-    at.query_params.update(params)
-    return at.switch_page("app_pages/test.py").run()
+    return open_page("test", **params)
 
 
 def model_under_test(at: AppTest) -> str:
@@ -155,13 +150,7 @@ def test_the_draw_tab_asks_for_a_digit_while_the_canvas_is_empty(saved_run):
 @pytest.fixture
 def augmented_run(runs_dir, tiny_data) -> str:
     """A small model trained one epoch with augmentation, as the drawing preset is."""
-    store = RunStore(runs_dir)
-    model_config = ModelConfig(hidden_size=6)
-    train_config = TrainConfig(epochs=1, batch_size=20, device="cpu", augment=0.5)
-    run = store.create(model_config, train_config, label="augmented")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
+    return trained_run(runs_dir, tiny_data, "augmented", augment=0.5)
 
 
 def open_draw_tab(run_id: str | None = None) -> AppTest:
@@ -335,12 +324,7 @@ def test_another_model_starts_with_fresh_picks(saved_run, runs_dir):
 @pytest.fixture
 def two_epoch_run(runs_dir, tiny_data) -> str:
     """A run of two epochs whose folder kept the model after each (0, 1, 2)."""
-    store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=2, batch_size=20, device="cpu", seed=1)
-    run = store.create(model_config, train_config, label="two epochs")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
+    return trained_run(runs_dir, tiny_data, "two epochs", epochs=2, seed=1)
 
 
 def test_the_link_picks_the_model_after_an_epoch_and_the_picker_goes_back_to_the_latest(
@@ -469,13 +453,9 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_in_the_side_panel(saved_ru
 
 @pytest.mark.parametrize("order", [COLUMNS, PIXEL_BY_PIXEL])
 def test_one_image_is_read_in_the_runs_order_and_counted_in_steps(runs_dir, tiny_data, app_test_set, order):
-    store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=6, reading_order=order), TrainConfig(epochs=1, device="cpu")
-    run = store.create(model_config, train_config, label=f"read in {order}")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
-    model = store.checkpoint(run.run_id).build_model().eval()
-    at = open_test_page(run=run.run_id)
+    run_id = trained_run(runs_dir, tiny_data, f"read in {order}", reading_order=order)
+    model = RunStore(runs_dir).checkpoint(run_id).build_model().eval()
+    at = open_test_page(run=run_id)
     at.session_state["test_view"] = "One image at a time"
     at.run()
     assert not at.exception

@@ -13,13 +13,16 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import ui
+from dashboard import train_words, ui
 from dashboard.inert import WORD_JOINER
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
+from rnn_core.jobs import USER_STOP
+from rnn_core.registry import NEWEST_RUN
 from rnn_core.runs import RunStore
-from tests.conftest import chart_titled, new_app
+from tests.conftest import chart_titled
 from tests.gfm import live_constructs
+from tests.kit import busy, messages, open_page, press, record, rerun_until_idle, shown_run, trained_run
 
 TINY = {"hidden": "8", "images": "500", "epochs": "2"}
 LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
@@ -27,12 +30,7 @@ LONG = {"hidden": "8", "images": "2000", "epochs": "200"}
 
 def open_train_page(token: str | None = None, **params) -> AppTest:
     """A fresh tab on the Train page; `token` stands for the browser's cookie."""
-    at = new_app()
-    at.switch_page("app_pages/train.py")
-    at.query_params.update(params)
-    if token:
-        at.session_state["browser_token"] = token
-    at.run()
+    at = open_page("train", token, **params)
     assert not at.exception
     return at
 
@@ -43,27 +41,6 @@ def button(at: AppTest, label: str):
 
 def stop_button(at: AppTest):
     return next(b for b in at.button if b.label in ("Stop", "Stopping..."))
-
-
-def training(at: AppTest) -> bool:
-    """The run on show is training (or waiting for a slot): its progress bar is up."""
-    return len(at.get("progress")) > 0
-
-
-def rerun_until_idle(at: AppTest, timeout: float = 120.0) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while training(at):
-        assert time.monotonic() < deadline, "the training did not end"
-        time.sleep(0.2)
-        at.run()
-        assert not at.exception
-    return at
-
-
-def press(at: AppTest, label: str) -> AppTest:
-    button(at, label).click().run()
-    assert not at.exception
-    return at
 
 
 def plain(markdown: str) -> str:
@@ -84,14 +61,23 @@ def epoch_column(at: AppTest) -> list:
     return list(at.dataframe[0].value["Epoch"])
 
 
+def assert_stopped_by_the_user(at: AppTest, runs_dir) -> None:
+    """The run on show is saved as stopped by the user, and the page's message gives the reason."""
+    saved = record(runs_dir, shown_run(at))
+    assert saved.status == RunStatus.STOPPED and saved.reason.startswith(USER_STOP)
+    assert USER_STOP.removeprefix("stopped ") in at.info[0].value
+
+
 def finished_message(at: AppTest) -> str:
     """The message of a finished run: a success, or a warning when it learned next to nothing."""
     return plain((at.success or at.warning)[0].value)
 
 
-def test_train_runs_to_the_end_and_the_charts_carry_every_epoch():
+def test_train_runs_to_the_end_and_the_charts_carry_every_epoch(runs_dir):
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    assert "Finished: trained to epoch 2" in finished_message(at)
+    saved = record(runs_dir, shown_run(at))
+    assert saved.status == RunStatus.FINISHED and saved.epochs == 2
+    assert {message.kind for message in messages(at)} & {"success", "warning"}  # warning: it learned next to nothing
     assert epoch_column(at) == [0, 1, 2]
     accuracy = chart_titled(at, "Test accuracy").tables["history"]
     assert list(accuracy["epoch"]) == [0, 1, 2]
@@ -136,7 +122,7 @@ def test_the_page_keeps_its_shape_when_a_run_starts_and_ends():
     at = open_train_page(**TINY)
     idle = page_shape(at)
     press(at, "Train")
-    assert training(at) and page_shape(at) == idle
+    assert busy(at) and page_shape(at) == idle
     rerun_until_idle(at)
     assert page_shape(at) == idle
     assert current_model(at).startswith("**Current model:** LSTM")
@@ -153,17 +139,16 @@ def test_a_run_that_ends_near_chance_says_so_and_what_to_change():
 
 def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):
     at = press(open_train_page(**LONG), "Train")
-    assert training(at) and button(at, "Continue").disabled
+    assert busy(at) and button(at, "Continue").disabled
     press(at, "Stop")
     stopping = stop_button(at)
     if stopping.label == "Stopping...":  # the partial epoch can be scored before this rerun
         assert stopping.disabled and at.get("progress")[0].proto.text.startswith("Stopping...")
     rerun_until_idle(at)
-    assert "Stopped: by the user" in at.info[0].value
+    assert_stopped_by_the_user(at, runs_dir)
     assert epoch_column(at)[-1] < 200
     assert not button(at, "Continue").disabled and not button(at, "Train").disabled
-    [run] = RunStore(runs_dir).scan()[0]
-    assert run.status == RunStatus.STOPPED
+    assert len(RunStore(runs_dir).scan()[0]) == 1
 
 
 def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
@@ -185,7 +170,7 @@ def test_training_goes_on_while_another_page_is_shown(runs_dir):
         assert time.monotonic() < deadline, "no epoch was trained while the Explore page was shown"
         time.sleep(0.2)
     at.switch_page("app_pages/train.py").run()
-    assert training(at) and len(epoch_column(at)) >= 3
+    assert busy(at) and len(epoch_column(at)) >= 3
     rerun_until_idle(press(at, "Stop"))
 
 
@@ -194,7 +179,7 @@ def test_a_second_tab_on_the_run_link_sees_the_same_live_run_and_the_tab_going_a
     run_id = first.query_params["run"]
     del first  # the tab is gone: nothing stops its run
     second = open_train_page(token="a" * 32, run=run_id)
-    assert training(second) and f"run `{run_id}`" in current_model(second)
+    assert busy(second) and f"run `{run_id}`" in current_model(second)
     assert not stop_button(second).disabled  # the same browser may stop it
     rerun_until_idle(press(second, "Stop"))
     assert RunStore(runs_dir).read(run_id).status == RunStatus.STOPPED
@@ -204,7 +189,7 @@ def test_another_browser_sees_the_run_but_cannot_stop_it_or_delete_it_on_the_run
     owner = press(open_train_page(token="a" * 32, **LONG), "Train")
     run_id = owner.query_params["run"]
     other = open_train_page(token="b" * 32, run=run_id)
-    assert training(other) and stop_button(other).disabled
+    assert busy(other) and stop_button(other).disabled
     other.switch_page("app_pages/runs.py").run()
     other.selectbox(key="runs_action_run").set_value(run_id).run()
     assert button(other, "Delete run").disabled
@@ -248,7 +233,7 @@ def test_continue_on_a_finished_run_forks_a_new_run_that_names_its_parent(runs_d
     child = at.query_params["run"]
     assert child != parent and epoch_column(at) == [0, 1, 2, 3]
     assert "trained to epoch 3" in finished_message(at)
-    assert f"continues run `{parent}` from epoch 1" in current_model(at)
+    assert f"`{parent}` from epoch 1" in current_model(at)  # the parent, and where the child began
     store = RunStore(runs_dir)
     assert store.read(child).parent == {"run_id": parent, "epoch": 1}
     assert [row.epoch for row in store.read(parent).history] == [0, 1]
@@ -269,7 +254,7 @@ def test_a_tab_with_no_run_chosen_shows_the_newest_finished_run_and_says_so(runs
     stopped.finish(RunStatus.STOPPED, "stopped while waiting for a training slot")
     at = open_train_page()
     assert f"run `{finished}`" in current_model(at)
-    assert any("showing the newest finished run" in m.value for m in at.sidebar.markdown)
+    assert any(NEWEST_RUN in m.value for m in at.sidebar.markdown)
 
 
 def sidebar_status(at: AppTest) -> str:
@@ -279,10 +264,10 @@ def sidebar_status(at: AppTest) -> str:
 
 def test_while_the_next_run_trains_the_sidebar_shows_its_state_not_the_last_runs():
     at = rerun_until_idle(press(open_train_page(**TINY), "Train"))
-    assert "Status: finished" in sidebar_status(at) and "1 layer" in sidebar_status(at)
+    assert "Finished:" in sidebar_status(at) and "1 layer" in sidebar_status(at)
     at.number_input(key="train_epochs").set_value(200).run()
     press(at, "Train")
-    assert training(at)
+    assert busy(at)
     status = sidebar_status(at)  # one block, so nothing of the finished run is left beside it
     assert ("Training" in status or "Waiting" in status) and "finished" not in status
     picked = at.selectbox(key="sidebar_run")
@@ -339,10 +324,11 @@ def test_settings_survive_a_page_switch():
     assert at.query_params["hidden"] == "64" and at.query_params["epochs"] == "4"
 
 
-def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up():
+def test_a_diverging_setting_shows_its_message_and_the_losses_up_to_the_blow_up(runs_dir):
     at = rerun_until_idle(press(open_train_page(hidden="8", images="5000", epochs="2", lr="100"), "Train"))
-    message = at.error[0].value
-    assert "diverged" in message and "learning rate 100 is too high" in message
+    assert record(runs_dir, shown_run(at)).status == RunStatus.DIVERGED
+    [message] = [message.text for message in messages(at) if message.kind == "error"]
+    assert "diverged" in message and "learning rate 100" in message  # what happened, and its cause
     assert epoch_column(at) == [0]
     assert list(chart_titled(at, "Test accuracy").tables["history"]["epoch"]) == [0]
     loss_chart = chart_titled(at, "Training loss")
@@ -377,7 +363,7 @@ def image_captions(at: AppTest) -> list[str]:
 
 def test_a_strip_of_fixed_test_digits_shows_the_guesses_after_the_latest_epoch():
     at = open_train_page(**TINY)
-    assert any("once a model has trained an epoch" in caption for caption in image_captions(at))
+    assert train_words.STRIP_UNTRAINED in image_captions(at)
     rerun_until_idle(press(at, "Train"))
     [caption] = [
         caption for caption in image_captions(at) if caption.startswith("Twenty fixed test digits after epoch 2")
@@ -399,18 +385,13 @@ def test_a_markdown_link_or_image_in_the_page_link_stays_plain_text():
 
 def finished_run(runs_dir, tiny_data, status: RunStatus):
     """A run trained to the end, then given `status` as a server that died would leave it."""
-    from rnn_core.trainer import Trainer
-
-    store = RunStore(runs_dir)
-    model_config, train_config = ModelConfig(hidden_size=6), TrainConfig(epochs=1, batch_size=20, device="cpu")
-    run = store.create(model_config, train_config, label="notebook")
-    trainer = Trainer(tiny_data, model_config, train_config)
-    trainer.run(on_event=run.record(trainer))
+    run_id = trained_run(runs_dir, tiny_data, "notebook")
     if status == RunStatus.INTERRUPTED:
-        info = json.loads((run.folder / "run.json").read_text())
+        info_path = RunStore(runs_dir).folder(run_id) / "run.json"
+        info = json.loads(info_path.read_text())
         info.update(status="running", pid=2**22 + 1, process="an-earlier-server")
-        (run.folder / "run.json").write_text(json.dumps(info))
-    return run.run_id
+        info_path.write_text(json.dumps(info))
+    return run_id
 
 
 @pytest.mark.parametrize("status", [RunStatus.FINISHED, RunStatus.INTERRUPTED])
@@ -419,13 +400,13 @@ def test_a_link_to_a_finished_or_interrupted_run_shows_its_charts_and_offers_con
     at = open_train_page(run=run_id)
     assert f"run `{run_id}`" in current_model(at) and epoch_column(at) == [0, 1]
     assert list(chart_titled(at, "Test accuracy").tables["history"]["epoch"]) == [0, 1]
-    assert not training(at) and not button(at, "Continue").disabled
+    assert not busy(at) and not button(at, "Continue").disabled
     message = (at.success or at.warning or at.error)[0].value
     assert status.value in message or "trained to epoch 1" in message
     assert at.selectbox(key="sidebar_run").value == run_id
 
 
-def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch):
+def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch, runs_dir):
     from tests.test_registry import HeldStep
 
     step = HeldStep(monkeypatch)
@@ -433,13 +414,13 @@ def test_the_page_draws_and_stops_a_run_whose_batch_is_under_way(monkeypatch):
     assert step.started.wait(60)
     try:
         at.run()  # a whole script run while the batch is held
-        assert not at.exception and training(at)
+        assert not at.exception and busy(at)
         press(at, "Stop")
         assert stop_button(at).label == "Stopping..." and step.inside.is_set()
     finally:
         step.release.set()
     rerun_until_idle(at)
-    assert "Stopped: by the user" in at.info[0].value
+    assert_stopped_by_the_user(at, runs_dir)
 
 
 def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir):
@@ -454,6 +435,18 @@ def test_a_tab_whose_run_is_deleted_elsewhere_says_so_and_shows_another(runs_dir
     assert not at.exception
     gone = [plain(w.value) for w in at.sidebar.warning if "can no longer be shown" in plain(w.value)]
     assert len(gone) == 1 and run.run_id in gone[0] and "deleted" in gone[0]
+
+
+def test_while_its_run_trains_train_offers_a_second_run_alongside_until_the_limit(runs_dir):
+    at = press(open_train_page(**LONG), "Train")
+    assert busy(at)
+    assert "Train" not in [b.label for b in at.button]  # a click meant for Train starts nothing more
+    assert not button(at, train_words.ALONGSIDE).disabled
+    press(at, train_words.ALONGSIDE)
+    assert busy(at) and len(RunStore(runs_dir).folder_names()) == 2
+    at_limit = button(at, train_words.ALONGSIDE)
+    limit = ui.registry().limits.runs_per_browser
+    assert at_limit.disabled and at_limit.help == train_words.train_help(alongside=True, at_limit=True, limit=limit)
 
 
 def test_a_784_step_order_says_what_an_epoch_costs_before_training_and_offers_fewer_images(monkeypatch):

@@ -173,21 +173,21 @@ def test_thin_and_thick_pens_give_nearly_the_same_image_close_to_the_mnist_digit
         )
 
 
-def test_a_quick_model_reads_digits_drawn_with_any_pen_nearly_as_well_as_mnists(real_mnist):
+def test_a_short_trained_model_reads_digits_drawn_with_every_pen_well_above_chance(real_mnist):
+    """The drawn digits' path end to end: redrawn, through `mnist_style`, read by a model. How
+    close every pen comes to MNIST's own digits with the quick preset trained in full is a
+    claim of `make bench` (bench/bench_drawings.py)."""
     preset = PRESETS["quick"]
-    # trained as the preset says; scored after each epoch on a few test images only, for speed
     hundred = real_mnist.test_images[:100], real_mnist.test_labels[:100]
     few = dataclasses.replace(real_mnist, test_images=hundred[0], test_labels=hundred[1])
-    trainer = Trainer(few, preset.model, dataclasses.replace(preset.train, device="cpu"))
+    trainer = Trainer(few, preset.model, dataclasses.replace(preset.train, device="cpu", epochs=1, train_limit=3000))
     trainer.run()
-    pick = torch.randperm(10_000, generator=torch.Generator().manual_seed(0))[:400]
-    images, labels = real_mnist.test_images[pick], real_mnist.test_labels[pick]
-    plain = (predict_log_probs(trainer.model, images).argmax(1) == labels).float().mean().item() * 100
+    pick = torch.randperm(10_000, generator=torch.Generator().manual_seed(0))[:200]
     seen, truth = {pen: [] for pen in PENS}, {pen: [] for pen in PENS}
-    for digit in pen_digits(images, labels, seed=0):
-        seen[digit.pen].append(mnist_style(digit.picture))
-        truth[digit.pen].append(digit.label)
-    drawn = {
+    for drawn in pen_digits(real_mnist.test_images[pick], real_mnist.test_labels[pick], seed=0):
+        seen[drawn.pen].append(mnist_style(drawn.picture))
+        truth[drawn.pen].append(drawn.label)
+    read = {
         pen: (predict_log_probs(trainer.model, torch.stack(seen[pen])).argmax(1) == torch.tensor(truth[pen]))
         .float()
         .mean()
@@ -195,9 +195,4 @@ def test_a_quick_model_reads_digits_drawn_with_any_pen_nearly_as_well_as_mnists(
         * 100
         for pen in PENS
     }
-    # Measured with seed 0: 91.5% plain; drawn, 6% to 22% pens: +0.5 +0.0 +0.0 +0.0 -0.5 points
-    # (the old preprocessing: -4.3 +0.5 -0.2 -2.3 -5.5, mean -2.4)
-    report = ", ".join(f"{pen:.0%} pen {accuracy:.1f}%" for pen, accuracy in drawn.items())
-    assert plain > 88, f"the quick model should read MNIST ({plain:.1f}%)"
-    assert min(drawn.values()) >= plain - 4, f"plain {plain:.1f}%: {report}"
-    assert np.mean(list(drawn.values())) >= plain - 2.5, f"plain {plain:.1f}%: {report}"
+    assert min(read.values()) > 25, read  # chance is 10%; one short epoch reads MNIST at about 60%

@@ -4,6 +4,8 @@ import dataclasses
 import logging
 import math
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,7 +21,7 @@ from rnn_core.registry import JobRegistry, LimitReached, NotAllowed, ShownRun
 from rnn_core.runs import RunNotFound, RunStore
 from rnn_core.server_settings import Limits
 from rnn_core.trainer import Trainer
-from tests.conftest import synthetic_mnist
+from tests.conftest import REPO, synthetic_mnist
 
 MODEL = ModelConfig(hidden_size=6)
 QUICK = TrainConfig(epochs=2, batch_size=40, device="cpu")
@@ -467,3 +469,42 @@ def test_the_admin_wait_doubles_after_each_wrong_try_and_a_right_one_clears_it()
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
     assert gate.attempt("sesame").accepted
     assert gate.attempt("wrong").wait_seconds == 1
+
+
+# A server's registry training two runs, one finished and one long, in a process of its own.
+KILLED_SERVER = """
+import sys, time
+from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.local_executor import LocalExecutor
+from rnn_core.registry import JobRegistry
+from rnn_core.runs import RunStore
+from tests.conftest import synthetic_mnist
+
+data = synthetic_mnist(n_train=400)
+registry = JobRegistry(data, RunStore(sys.argv[1]), LocalExecutor(data, slots=2))
+model = ModelConfig(hidden_size=6)
+done = registry.start(model, TrainConfig(epochs=1, batch_size=40, device="cpu"), owner="alice-token")
+going = registry.start(model, TrainConfig(epochs=200, batch_size=10, device="cpu"), owner="alice-token")
+while registry.view(done).busy or registry.store.read(going).epochs < 2:
+    time.sleep(0.05)
+print("two epochs saved", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_killed_mid_run_leaves_its_finished_run_and_the_interrupted_one_whole(tmp_path):
+    """SIGKILL, as a crash or a power cut: the job writing its run's folder is cut off anywhere."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SERVER, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout.readline().strip() == "two epochs saved"
+    finally:
+        server.kill()
+        server.wait(30)
+    store = RunStore(tmp_path)
+    runs, problems = store.scan()
+    assert problems == []
+    assert sorted(record.status.value for record in runs) == ["finished", "interrupted"]
+    for record in runs:
+        assert store.checkpoint(record.run_id).history == record.history  # every checkpoint loads whole

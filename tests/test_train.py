@@ -1,10 +1,13 @@
 """The headless CLI, `python -m rnn_core.train`."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from rnn_core.reading_order import ORDERS
 from rnn_core.train import build_parser, configs_from_args
 from tests.conftest import REPO
 
@@ -136,7 +139,10 @@ def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == f"error: cannot use {tmp_path / 'occupied' / 'runs'}: Not a directory"
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith("error: ") and error.endswith(
+        f"{tmp_path / 'occupied' / 'runs'}: {os.strerror(errno.ENOTDIR)}"
+    )
 
 
 def test_the_reading_order_is_a_flag_and_a_wrong_one_is_a_usage_error_naming_the_orders(tmp_path):
@@ -144,4 +150,4 @@ def test_the_reading_order_is_a_flag_and_a_wrong_one_is_a_usage_error_naming_the
     assert (model.reading_order, model.order_seed, model.order.features) == ("permuted", 3, 1)
     result = run_cli("--reading-order", "diagonal", cwd=tmp_path)
     assert result.returncode == 2
-    assert "--reading-order" in result.stderr and "rows, rows-upward, columns, pixels, permuted" in result.stderr
+    assert "--reading-order" in result.stderr and ", ".join(ORDERS) in result.stderr  # every order, by its name

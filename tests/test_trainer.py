@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import pytest
@@ -176,28 +177,30 @@ def test_a_stop_then_a_divergence_keeps_the_weights_scored_at_the_stop(tiny_data
         assert torch.equal(value, at_stop[name])
 
 
-def test_notebook_preset_learns_real_mnist(real_mnist):
-    preset = PRESETS["notebook"]
-    trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
-    trainer.run(epochs=3)
-    accuracies = [row.test_accuracy for row in trainer.history]
-    assert 5 < accuracies[0] < 20  # untrained: about chance
-    assert accuracies[-1] >= 75
-
-
-def test_strong_preset_reaches_98_5_percent_on_real_mnist(real_mnist):
-    preset = PRESETS["strong"]
-    trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
+def preset_epoch(real_mnist, name: str, images: int) -> Trainer:
+    """One epoch of a preset on `images` training images, scored on 1,000 test images. The
+    presets' own accuracy claims (10 epochs of `strong`: 98.5%) are `make bench`'s."""
+    scored = dataclasses.replace(
+        real_mnist, test_images=real_mnist.test_images[:1000], test_labels=real_mnist.test_labels[:1000]
+    )
+    preset = PRESETS[name]
+    trainer = Trainer(
+        scored, preset.model, dataclasses.replace(preset.train, device="cpu", epochs=1, train_limit=images)
+    )
     assert trainer.run().status == FINISHED
-    assert trainer.history[-1].test_accuracy >= 98.5
+    assert 5 < trainer.history[0].test_accuracy < 20  # untrained: about chance
+    return trainer
 
 
-def test_quick_preset_reaches_90_percent_on_real_mnist_in_3_epochs_of_10000_images(real_mnist):
-    preset = PRESETS["quick"]
-    trainer = Trainer(real_mnist, preset.model, TrainConfig(**{**preset.train.__dict__, "device": "cpu"}))
-    assert trainer.run().status == FINISHED
-    assert trainer.train_size == 10_000 and trainer.history[-1].epoch == 3
-    assert trainer.history[-1].test_accuracy >= 90
+@pytest.mark.parametrize("name, images", [("notebook", 5000), ("strong", 640)])
+def test_a_preset_learns_real_mnist_in_a_short_epoch(real_mnist, name, images):
+    trainer = preset_epoch(real_mnist, name, images)
+    # a few dozen steps barely leave chance (the notebook's SGD: 33% after a whole epoch)
+    assert trainer.history[1].test_loss < trainer.history[0].test_loss
+
+
+def test_the_quick_preset_reads_real_mnist_well_above_chance_after_one_short_epoch(real_mnist):
+    assert preset_epoch(real_mnist, "quick", 3000).history[1].test_accuracy >= 40  # 62% when measured
 
 
 def test_the_initial_model_comes_from_its_seed_alone_and_leaves_the_global_generator_alone():

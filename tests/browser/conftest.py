@@ -1,5 +1,10 @@
 """Real-browser fixtures: the app served on a free local port, driven by Debian's Chromium.
 
+Every test shares one served app (`app_server`, started once per run); a test never counts on
+an empty runs folder (it opens its own run by its link), and it leaves no training behind
+and no warning in the server's log (checked after each test). A test that must end a server
+starts its own; `MAX_STARTS` bounds the starts in a run, and the run fails past it.
+
 On a failure the page's screenshot and the server log are saved under test-artifacts/ and
 the log's tail is printed, so CI's output shows what the browser saw.
 """
@@ -9,13 +14,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from rnn_core import RunStore, Trainer
-from rnn_core.config import configs
+from rnn_core import RunStatus, RunStore
 from tests.browser.server import REPO, AppServer
+from tests.kit import trained_run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,21 +56,55 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory, request):
+MAX_STARTS = 3  # the shared server, and the two a test ends (SIGTERM on each executor)
+ENDED = {RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.INTERRUPTED}
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
     _require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"server-{request.module.__name__.rsplit('.', 1)[-1]}.log"
+    log_path = ARTIFACTS / "server.log"
     log_path.unlink(missing_ok=True)
     server = AppServer(tmp_path_factory.mktemp("runs"), log_path).start()
     yield server
-    # A warning (torch's, pandas', Streamlit's) or a traceback while serving is a fault the page
-    # may hide. What a script run still going at the stop logs is not: the stop cut it short
-    # (pyarrow, say, can no longer start a thread in an interpreter that is shutting down).
-    served = log_path.read_text(errors="replace")
     server.stop()
-    problems = [line for line in served.splitlines() if LOG_PROBLEM.search(line)]
-    assert not problems, f"the server log of {log_path.name} has warnings or tracebacks:\n" + "\n".join(problems[:20])
+
+
+@pytest.fixture(autouse=True)
+def shared_server_left_clean(request):
+    """After a test on the shared server: its runs have ended (a test stops what it starts, or
+    waits for it), so the next test finds every training slot free; and the server logged no
+    warning or traceback while it ran (torch's, pandas', Streamlit's: faults a page may hide)."""
+    if "app_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("app_server")
+    logged_before = server.log_path.stat().st_size
+    yield
+    if getattr(request.node, "failed_call", False):
+        return  # what failed is said already
+    store = RunStore(server.runs_dir)
+    deadline = time.monotonic() + 120
+    while busy := [record.run_id for record in store.scan()[0] if record.status not in ENDED | {RunStatus.UPLOADED}]:
+        assert time.monotonic() < deadline, f"the test left runs training on the shared server: {busy}"
+        time.sleep(0.5)
+    with open(server.log_path, "rb") as log:
+        log.seek(logged_before)
+        logged = log.read().decode(errors="replace")
+    problems = [line for line in logged.splitlines() if LOG_PROBLEM.search(line)]
+    assert not problems, "the server logged warnings or tracebacks during the test:\n" + "\n".join(problems[:20])
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AppServer.starts:
+        terminalreporter.write_line(f"Streamlit servers started: {AppServer.starts} (at most {MAX_STARTS})")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    if AppServer.starts > MAX_STARTS:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -127,12 +167,8 @@ def draw_stroke(page, points) -> None:
 def save_trained_run(app_server, data, label: str, **settings) -> str:
     """A run trained here, saved in the server's runs folder; its id. Small by default: LSTM 20,
     Adam, one epoch of 3,000 images (about 80% on the test set)."""
-    small = {"hidden_size": 20, "epochs": 1, "batch_size": 50, "learning_rate": 3e-3, "optimizer": "Adam"}
-    model, train = configs({**small, "train_limit": 3000, "device": "cpu", **settings})
-    run = RunStore(app_server.runs_dir).create(model, train, label=label)
-    trainer = Trainer(data, model, train)
-    trainer.run(on_event=run.record(trainer))
-    return run.run_id
+    small = {"hidden_size": 20, "batch_size": 50, "learning_rate": 3e-3, "optimizer": "Adam", "train_limit": 3000}
+    return trained_run(app_server.runs_dir, data, label, **{**small, **settings})
 
 
 @pytest.fixture(scope="module")

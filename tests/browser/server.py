@@ -20,7 +20,12 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run streamlit_app.py` in a subprocess, with its own runs folder and log."""
+    """`streamlit run streamlit_app.py` in a subprocess, with its own runs folder and log.
+
+    `AppServer.starts` counts the servers started in this process: the browser tests share
+    one and may start at most `MAX_STARTS` in a run (tests/browser/conftest.py checks it)."""
+
+    starts = 0
 
     def __init__(
         self, runs_dir: Path, log_path: Path, env: dict[str, str] | None = None, entry: list[str] | None = None
@@ -50,6 +55,7 @@ class AppServer:
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 (the server writes to it until it stops)
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        AppServer.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -71,6 +77,9 @@ class AppServer:
                 return response.status == 200
         except OSError:
             return False
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         """Ends the server at once, as a crash or a power cut would."""

@@ -4,8 +4,9 @@ by its model after each epoch (filling in while it trains), and the Test page's 
 
 import re
 
+from rnn_core import RunStore
 from tests.browser.conftest import MAIN, wait_for_app
-from tests.browser.test_browser_train import wait_for_epochs
+from tests.browser.test_browser_runs import wait_until_saved
 
 # Small and fast, yet a few seconds an epoch, so that the view can fill in while it trains.
 THREE_EPOCHS = "train?hidden=16&images=20000&epochs=3&optimizer=Adam&lr=0.01&batch=64"
@@ -28,7 +29,8 @@ def test_how_it_learned_shows_epochs_0_to_3_and_epoch_0_reads_at_chance(page, ap
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_url(re.compile(r"run=\d{8}-\d{6}-[0-9a-f]{6}"), timeout=60_000)
     run_id = re.search(r"run=([0-9a-f-]+)", page.url).group(1)
-    wait_for_epochs(page, 1)
+    # epoch 1 saved, not only trained: the Test page reads the model after it from the run
+    wait_until_saved(RunStore(app_server.runs_dir), run_id, lambda record: record.epochs >= 1)
 
     page.get_by_role("link", name="Test").click()
     wait_for_app(page)

@@ -3,7 +3,7 @@ cannot look (tests/browser/test_browser_play.py plays it under load)."""
 
 import time
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import wait_for_app, wait_for_drawn
 
 PLAYER = ".rp"
 
@@ -18,20 +18,9 @@ def wait_for_step(page, at_least: int, timeout: float = 30_000) -> None:
     )
 
 
-def wait_for_layout(page) -> None:
-    """Until the pictures (gallery, mean images) and the three charts are drawn, the page still grows."""
-    page.wait_for_function(
-        "() => [...document.images].every(image => image.complete)"
-        " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
-        "    .filter(chart => chart.querySelector('canvas, svg')).length >= 3",
-        timeout=60_000,
-    )
-
-
-def test_play_steps_through_the_rows_in_place_and_pause_stops_it(page, app_server):
-    page.goto(app_server.url)
-    wait_for_app(page)
-    wait_for_layout(page)
+def test_play_steps_through_the_rows_in_place_and_pause_stops_it(page, app_server, saved_run):
+    page.goto(f"{app_server.url}/?run={saved_run}")  # a run on show, whatever other tests saved
+    wait_for_drawn(page, 5)  # the image, the guess map, the input, the guess bars, the class counts
     play = page.get_by_role("button", name="Play")
     play.scroll_into_view_if_needed()  # before measuring: a click scrolls its target into view
     picture = page.locator('[data-testid="stVegaLiteChart"]').first
@@ -49,8 +38,8 @@ def test_play_steps_through_the_rows_in_place_and_pause_stops_it(page, app_serve
     assert current_step(page) == paused_at < 28
 
 
-def test_play_runs_to_the_last_row_and_stops_there(page, app_server):
-    page.goto(app_server.url)
+def test_play_runs_to_the_last_row_and_stops_there(page, app_server, saved_run):
+    page.goto(f"{app_server.url}/?run={saved_run}")
     wait_for_app(page)
     page.get_by_role("button", name="Play").click()
     wait_for_step(page, 28, timeout=60_000)

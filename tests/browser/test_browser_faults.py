@@ -1,4 +1,7 @@
-"""The server killed in the middle of a run, then started again: nothing is lost or corrupt."""
+"""What needs a server of its own: a link opened first on a freshly started server, a run no
+page watches, and the server ended by SIGTERM mid-training (on each executor). One server
+(`own_server`) serves the first three, in this order, and SIGTERM ends it; the Ray one is the
+run's third and last start."""
 
 import signal
 import subprocess
@@ -7,76 +10,77 @@ import pytest
 
 from rnn_core import RunStore, Trainer
 from rnn_core.history import RunStatus
+from rnn_core.registry import SHUTDOWN_REASON, unwatched_reason
 from tests.browser.conftest import ARTIFACTS, wait_for_app
 from tests.browser.server import AppServer
-from tests.browser.test_browser_train import wait_for_epochs
+from tests.browser.test_browser_runs import LONG_RUN, start_training, wait_for_status
 
 
-def test_a_server_killed_mid_run_restarts_with_finished_runs_and_the_interrupted_one(page, app_server):
-    page.goto(f"{app_server.url}/train?hidden=8&images=500&epochs=2")
-    wait_for_app(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Finished:").wait_for(timeout=60_000)
-
-    page.goto(f"{app_server.url}/train?hidden=16&images=20000&epochs=200")
-    wait_for_app(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(" of 200 · batch").wait_for(timeout=60_000)
-    wait_for_epochs(page, 2)
-    app_server.kill()
-
-    restarted = AppServer(app_server.runs_dir, ARTIFACTS / "server-restarted.log").start()
-    try:
-        store = RunStore(app_server.runs_dir)
-        runs, problems = store.scan()
-        assert problems == []
-        statuses = sorted(record.status.value for record in runs)
-        assert statuses == ["finished", "interrupted"]
-        for record in runs:
-            assert store.checkpoint(record.run_id).history == record.history  # every checkpoint loads whole
-
-        page.goto(f"{restarted.url}/train")
-        wait_for_app(page)
-        # the run table draws on a canvas; its accessible copy carries the cells' text
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
-                .some(table => table.textContent.includes('interrupted') && table.textContent.includes('finished'))""",
-            timeout=30_000,
-        )
-        assert page.locator('[data-testid="stException"]').count() == 0
-    finally:
-        restarted.stop()
-
-
-@pytest.mark.parametrize("executor", ["local", "ray"])
-def test_sigterm_mid_training_saves_the_run_continuable_and_the_server_ends_within_5_s(
-    browser, tmp_path, executor, real_mnist
-):
-    if executor == "ray":
-        pytest.importorskip("ray")
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    """A local-executor server that stops a run no page has watched for 3 seconds."""
     ARTIFACTS.mkdir(exist_ok=True)
-    runs_dir, log = tmp_path / "runs", ARTIFACTS / f"server-sigterm-{executor}.log"
+    log = ARTIFACTS / "server-own.log"
     log.unlink(missing_ok=True)
-    ray_before = ray_processes()
-    server = AppServer(runs_dir, log, env={"RNN_EXECUTOR": executor}).start()
+    server = AppServer(tmp_path_factory.mktemp("runs"), log, {"RNN_UNWATCHED_MINUTES": "0.05"})
+    yield server.start()
+    server.kill()
+
+
+def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app_shell(page, own_server):
+    page.goto(f"{own_server.url}/train?hidden=16&lr=0.03")
+    wait_for_app(page, timeout=180_000)  # the first page of a server loads MNIST and torch
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Data: MNIST, 60,000 train").wait_for(timeout=60_000)
+    assert sidebar.get_by_role("link", name="Explore").count() == 1
+    # the link's settings reach the controls
+    page.locator('[data-testid="stSliderThumbValue"]', has_text="16").wait_for(timeout=30_000)
+    page.locator('[data-testid="stSliderThumbValue"]', has_text="0.03").wait_for(timeout=30_000)
+
+
+def test_a_run_nobody_watches_is_stopped_and_saved_with_the_reason(browser, own_server):
+    context = browser.new_context()
+    page = context.new_page()
+    run_id = start_training(page, own_server.url, LONG_RUN)
+    store = RunStore(own_server.runs_dir)
+    page.wait_for_timeout(5_000)  # watched all along: still training
+    assert store.read(run_id).status == RunStatus.RUNNING
+    context.close()
+    record = wait_for_status(store, run_id, RunStatus.STOPPED, timeout=60)
+    assert unwatched_reason(3) in record.reason  # RNN_UNWATCHED_MINUTES of this server
+
+
+def sigterm_mid_training(browser, server: AppServer, real_mnist) -> None:
+    """A training started in the browser, SIGTERM: the process ends within 5 s and the run is
+    saved as stopped, with where its epoch was cut, so that it goes on exactly."""
     page = browser.new_page()
     try:
-        page.goto(f"{server.url}/train?hidden=16&images=20000&epochs=200")
-        wait_for_app(page)
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text(" of 200 · batch").wait_for(timeout=120_000)
+        run_id = start_training(page, server.url, "train?hidden=16&images=20000&epochs=200")
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(5)  # subprocess.TimeoutExpired if it is still there
     finally:
         page.close()
         server.kill()
     assert server.process.returncode == 0, server.log_tail()
-    [record], problems = RunStore(runs_dir).scan()
-    assert problems == [] and record.status == RunStatus.STOPPED
-    assert "because the server shut down" in record.reason
-    checkpoint = RunStore(runs_dir).checkpoint(record.run_id)
+    store = RunStore(server.runs_dir)
+    record = store.read(run_id)
+    assert record.status == RunStatus.STOPPED and SHUTDOWN_REASON in record.reason
+    checkpoint = store.checkpoint(run_id)
     assert checkpoint.position is not None  # where the epoch was cut: the run goes on exactly
     assert Trainer.from_checkpoint(real_mnist, checkpoint).epochs_done == record.history[-1].epoch
+
+
+def test_sigterm_mid_training_on_the_local_executor_saves_the_run_and_ends_within_5_s(browser, own_server, real_mnist):
+    sigterm_mid_training(browser, own_server, real_mnist)
+
+
+def test_sigterm_mid_training_on_ray_saves_the_run_and_leaves_no_ray_process(browser, tmp_path, real_mnist):
+    pytest.importorskip("ray")
+    log = ARTIFACTS / "server-sigterm-ray.log"
+    log.unlink(missing_ok=True)
+    ray_before = ray_processes()
+    server = AppServer(tmp_path / "runs", log, env={"RNN_EXECUTOR": "ray"}).start()
+    sigterm_mid_training(browser, server, real_mnist)
     assert ray_processes() <= ray_before, "the server's Ray cluster outlived it"
 
 

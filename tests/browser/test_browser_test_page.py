@@ -13,7 +13,7 @@ def saved_run(app_server, real_mnist):
 
 
 def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app_server, saved_run):
-    page.goto(f"{app_server.url}/test")
+    page.goto(f"{app_server.url}/test?run={saved_run}")
     wait_for_app(page)
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Draw a digit").click()
@@ -37,7 +37,7 @@ def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app
 def test_a_text_file_named_pt_gets_a_clear_error_and_the_page_keeps_working(page, app_server, saved_run, tmp_path):
     fake = tmp_path / "model.pt"
     fake.write_text("this is a text file, not a checkpoint\n")
-    page.goto(f"{app_server.url}/test")
+    page.goto(f"{app_server.url}/test?run={saved_run}")
     wait_for_app(page)
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("button", name="Upload").click()  # the popover beside the model line
@@ -55,7 +55,7 @@ def test_the_canvas_clear_and_the_prediction_fit_the_first_screen(page, app_serv
     """On a 1400 x 900 screen, a digit drawn gets its answer without scrolling: the model's
     panel above the tabs is one line."""
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(f"{app_server.url}/test")
+    page.goto(f"{app_server.url}/test?run={saved_run}")
     wait_for_app(page)
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Draw a digit").click()

@@ -37,7 +37,9 @@ def test_a_run_on_its_own_is_named_by_the_exercise_settings():
 def test_runs_with_the_same_settings_are_told_apart_by_their_start():
     labels = run_labels([info(created=0), info(created=100), info(hidden=8)])
     assert labels[2] == "hidden 8"
-    assert labels[0] != labels[1] and all(label.startswith("hidden 20 (started") for label in labels[:2])
+    assert labels[0] != labels[1] and all(
+        label.startswith("started ") and label.endswith(" · hidden 20") for label in labels[:2]
+    )
     same_second = run_labels([info(), info(), info()])
     assert len(set(same_second)) == 3
 
