@@ -24,6 +24,7 @@ from rnn_core.epoch_cost import EpochCost, estimate_epoch_cost
 from rnn_core.local_executor import threads_per_slot
 from rnn_core.reading_order import SIDE
 
+HEADLINE = "An epoch will take about"  # the note's opening, which tests look for
 FEWER_IMAGES = 2000  # what the page offers: a 784-step epoch of a few minutes on two cores
 
 
@@ -87,7 +88,7 @@ def show(
     each = f" for each of the {runs} runs (they share the machine, so together longer)" if runs > 1 else ""
     total = cost.seconds_per_epoch * train_config.epochs
     st.warning(
-        f"**An epoch will take about {duration(cost.seconds_per_epoch)} on this machine**{each}: "
+        f"**{HEADLINE} {duration(cost.seconds_per_epoch)} on this machine**{each}: "
         f"{model_config.order.describe()}, {cost.train_images:,} training images, "
         f"{train_config.epochs} epoch(s) about {duration(total)}. Timed just now: "
         f"{cost.seconds_per_batch:.2f} s a batch of {cost.batch_size} on {train_config.device}, "

@@ -14,7 +14,9 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.explore_tables import running_guess
+from dashboard import explore_charts, explore_words
+from dashboard.explore_tables import running_guess, step_sentences
+from dashboard.player import bold_html
 from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, EpochRecord, MnistData, ModelConfig, RunStore, TrainConfig, load_mnist
 from rnn_core.model import RowClassifier
@@ -152,15 +154,20 @@ def test_the_order_picker_animates_columns_with_a_frame_of_pixels_and_a_mini_map
     assert order_picker(explore).value == "rows"  # no run: the notebook's order
     at = order_picker(explore).set_value(COLUMNS).run()
     assert not at.exception
-    titles = [chart.title for chart in charts(at)]
-    assert "The image, in the run's order" in titles and "What has been read" in titles
-    assert "Input at step t: column t, 28 numbers" in titles
+    lines = StepLines.whole(ReadingOrder(COLUMNS))
+    words = explore_words.Words(lines)
+    expected = [
+        explore_charts.order_reveal_spec(words.order),
+        explore_charts.read_map_spec(),
+        explore_charts.input_spec(*words.input_chart),
+    ]
+    assert {chart.title for chart in charts(at)} >= {spec["title"] for spec in expected}
     pictures = charts_with(at, "pixels")[0]["pixels"]
     assert (pictures["line"] == pictures["column"]).all()  # column t is read at step t
     inputs = charts_with(at, "inputs")[0]["inputs"]
     second = inputs[inputs["row"] == 2].sort_values("position")["ink"].to_numpy()
     assert np.allclose(second, app_data().test_images[0][:, 1].numpy(), atol=1e-6)
-    assert player_data(at)["texts"][2].startswith("<b>t = 3</b>: the input now is step 3 (column 3)")
+    assert player_data(at)["texts"] == [bold_html(text) for text in step_sentences(None, 7, lines)]  # image 0: a 7
 
 
 @pytest.fixture

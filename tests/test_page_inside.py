@@ -12,6 +12,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from dashboard import inside_charts
 from dashboard.inside_tables import CELL, CELL_TRIO, GATE_NAMES, HIDDEN, TRIO_LABEL, TRIO_MODEL, TRIO_TRAIN
 from rnn_core import RunStore, load_mnist
 from rnn_core.config import ModelConfig
@@ -204,7 +205,7 @@ def test_a_pixels_run_shows_a_window_of_28_steps_and_its_curves_every_28_steps(r
     pixels = chart_titled(at, "The image").tables["pixels"]
     assert (pixels[pixels["row"] == 3]["line"] == pixels[pixels["row"] == 3]["column"]).all()  # image row 3
     (player,) = at.get("bidi_component")
-    assert json.loads(player.proto.json)["texts"][0].startswith("<b>Step 57 of 784</b>. Guess after it:")
+    assert json.loads(player.proto.json)["texts"][0].startswith("<b>Step 57 of 784</b>.")
     images, labels = app_test_set
     curve = table_with(at, "run", "rows", "accuracy")
     assert curve["rows"].tolist() == list(range(1, 29))  # after steps 28, 56, ..., 784
@@ -222,4 +223,5 @@ def test_a_columns_run_counts_steps_and_frames_column_t(runs_dir, tiny_data):
     assert (pixels["line"] == pixels["column"]).all()
     (player,) = at.get("bidi_component")
     assert json.loads(player.proto.json)["texts"][4].startswith("<b>Step 5 (column 5) of 28</b>.")
-    assert "columns read (1..t)" in json.dumps(chart_titled(at, "Accuracy after reading columns 1..t").spec)
+    accuracy = chart_titled(at, inside_charts.rows_spec(read="columns")["title"])
+    assert "columns read (1..t)" in json.dumps(accuracy.spec)

@@ -5,6 +5,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard import cost_note
 from dashboard.sweep_charts import ACCURACY_TITLE, SPEED_TITLE, WORTH_TITLE
 from rnn_core.runs import RunStore
 from tests.conftest import charts, new_app
@@ -118,9 +119,9 @@ def test_a_link_to_an_unknown_or_malformed_sweep_says_so():
 def test_a_sweep_with_784_step_orders_says_what_an_epoch_costs_before_it_starts():
     at = open_sweep_page(x="order", xv="columns,pixels,permuted", y="none", epochs="1", images="5000")
     assert at.multiselect(key="sweep_first_values").value == ["columns", "pixels", "permuted"]
-    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
-    assert "for each of the 2 runs" in note and "5,000 training images" in note
+    (note,) = [w.value for w in at.warning if cost_note.HEADLINE in w.value]
+    assert "2 runs" in note and "5,000" in note
     button(at, "Use 2,000 images").click().run()
     assert at.session_state["sweep_train_limit"] == 2000
     at.multiselect(key="sweep_first_values").set_value(["rows", "columns"]).run()
-    assert not [w for w in at.warning if "An epoch will take" in w.value]  # 28 steps: nothing to warn of
+    assert not [w for w in at.warning if cost_note.HEADLINE in w.value]  # 28 steps: nothing to warn of

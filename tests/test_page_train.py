@@ -13,7 +13,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import train_words, ui
+from dashboard import cost_note, train_words, ui
 from dashboard.inert import WORD_JOINER
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
@@ -452,8 +452,6 @@ def test_while_its_run_trains_train_offers_a_second_run_alongside_until_the_limi
 def test_a_784_step_order_says_what_an_epoch_costs_before_training_and_offers_fewer_images(monkeypatch):
     import streamlit as st
 
-    from dashboard import cost_note
-
     st.cache_resource.clear()
     timings = []
     real = cost_note.estimate_epoch_cost
@@ -463,14 +461,14 @@ def test_a_784_step_order_says_what_an_epoch_costs_before_training_and_offers_fe
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cost_note, "estimate_epoch_cost", counted)
-    assert not [w for w in open_train_page(hidden="8").warning if "An epoch will take" in w.value]  # rows: no note
+    assert not [w for w in open_train_page(hidden="8").warning if cost_note.HEADLINE in w.value]  # rows: no note
     at = open_train_page(hidden="8", order="pixels", images="10000")
-    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
-    assert "pixel by pixel (784 steps), 10,000 training images" in note and "a batch of 100 on auto" in note
+    (note,) = [w.value for w in at.warning if cost_note.HEADLINE in w.value]
+    assert ModelConfig(reading_order="pixels").order.describe() in note and "10,000" in note
     offer = button(at, next(b.label for b in at.button if b.label.startswith("Use 2,000 images")))
     offer.click().run()
     assert at.session_state["train_train_limit"] == 2000
-    (note,) = [w.value for w in at.warning if "An epoch will take" in w.value]
-    assert "2,000 training images" in note
+    (note,) = [w.value for w in at.warning if cost_note.HEADLINE in w.value]
+    assert "2,000 training" in note
     assert timings == ["pixels"]  # timed once: the image count only scales it
     st.cache_resource.clear()

@@ -11,6 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dashboard import cost_note, explore_charts, explore_words, inside_charts
+from dashboard.step_lines import StepLines
+from rnn_core.reading_order import COLUMNS, ORDER_WORDS, PIXEL_BY_PIXEL, ReadingOrder
 from tests.browser import axe
 from tests.browser.conftest import ARTIFACTS, MAIN, draw_stroke, save_trained_run, wait_for_app
 
@@ -44,10 +47,10 @@ def move_player_to(page, step: int) -> None:
     page.wait_for_function(f"() => document.querySelector('{PLAYER}').dataset.row === '{step}'", timeout=10_000)
 
 
-def check_the_player(page, step: int, sentence: str, play_to: int) -> None:
-    """At `step` the player says `sentence` and every chart stands there; Play then moves on."""
+def check_the_player(page, lines: StepLines, step: int, play_to: int) -> None:
+    """At `step` the player names what is read then and every chart stands there; Play then moves on."""
     move_player_to(page, step)
-    page.locator(PLAYER).get_by_text(sentence).wait_for(timeout=10_000)
+    page.locator(PLAYER).get_by_text(lines.line_words(step)).first.wait_for(timeout=10_000)
     assert charts_at(page, "explore_t") == {step}
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(f"() => Number(document.querySelector('{PLAYER}').dataset.row) >= {play_to}", timeout=60_000)
@@ -70,26 +73,26 @@ def no_error(page) -> None:
 def test_explore_animates_a_columns_run_column_by_column(page, app_server, order_runs):
     page.goto(f"{app_server.url}/?run={order_runs['columns']}")
     wait_for_app(page, timeout=120_000)
-    page.get_by_text("Reading order: columns from left to right.").wait_for(timeout=60_000)
+    lines = StepLines.whole(ReadingOrder(COLUMNS))
+    page.get_by_text(ORDER_WORDS[COLUMNS]).first.wait_for(timeout=60_000)
     wait_for_charts(page, 5)  # the image, the mini-map, the guess map, the input and the guess bars
-    check_the_player(page, 5, "the input now is step 5 (column 5)", play_to=8)
-    assert page.get_by_text("Input at step t: column t, 28 numbers").count() == 1
+    check_the_player(page, lines, 5, play_to=8)
+    assert page.get_by_text(explore_words.Words(lines).input_chart[1]).count() == 1
     page.locator(PLAYER).screenshot(path=str(ARTIFACTS / "explore-columns-player.png"))
     no_error(page)
 
 
 def test_explore_animates_a_pixel_scan_picked_in_its_own_order_picker(page, app_server, order_runs):
-    page.goto(f"{app_server.url}/")  # no run: the picker starts at rows
+    page.goto(f"{app_server.url}/")  # the picker starts at the order of the run on show, if any
     wait_for_app(page, timeout=120_000)
     picker = page.get_by_label("Reading order")
     picker.scroll_into_view_if_needed()
     picker.click()
     page.keyboard.type("pixel by pixel")  # the list opens below the fold: typing filters it
     page.keyboard.press("Enter")
-    page.get_by_text("The player shows 28 frames of 28 pixels").wait_for(timeout=60_000)
-    wait_for_charts(page, 3)  # the image, the mini-map, the inputs (no run: no guesses)
-    check_the_player(page, 2, "the input now is steps 29-56, after step 28 of 784", play_to=5)
-    page.get_by_text("What has been read").first.wait_for(timeout=10_000)
+    page.get_by_text(explore_charts.read_map_spec()["title"]).first.wait_for(timeout=60_000)
+    wait_for_charts(page, 3)  # the image, the mini-map, the inputs (and the guesses of a pixels run)
+    check_the_player(page, StepLines.whole(ReadingOrder(PIXEL_BY_PIXEL)), 2, play_to=5)
     page.screenshot(path=str(ARTIFACTS / "explore-pixels-1400.png"), full_page=True)
     no_error(page)
 
@@ -99,9 +102,10 @@ def test_inside_shows_a_columns_run_step_by_step(page, app_server, order_runs):
     wait_for_app(page, timeout=120_000)
     wait_for_charts(page, 10)
     move_player_to(page, 5)
-    page.locator(PLAYER).get_by_text("Step 5 (column 5) of 28").wait_for(timeout=10_000)
+    lines = StepLines.whole(ReadingOrder(COLUMNS))
+    page.locator(PLAYER).get_by_text(f"{lines.line_words(5).capitalize()} of 28").wait_for(timeout=10_000)
     assert charts_at(page, "inside_row") == {5}
-    page.get_by_text("Accuracy after reading columns 1..t").wait_for(timeout=30_000)
+    page.get_by_text(inside_charts.rows_spec(read="columns")["title"]).wait_for(timeout=30_000)
     no_error(page)
 
 
@@ -124,7 +128,6 @@ def test_test_page_reads_one_image_in_the_runs_order(page, app_server, order_run
     page.goto(f"{app_server.url}/test?run={order_runs[order]}")
     wait_for_app(page, timeout=120_000)
     page.get_by_role("tab", name="One image at a time").click()
-    page.get_by_text("How the RNN makes up its mind").wait_for(timeout=60_000)
     page.get_by_text(slider, exact=False).first.wait_for(timeout=60_000)
     assert page.locator(MAIN).get_by_text("rows read").count() == 0
     no_error(page)
@@ -136,7 +139,7 @@ def test_a_drawn_digit_is_read_pixel_by_pixel_by_a_pixels_run(page, app_server, 
     page.get_by_role("tab", name="Draw a digit").click()
     page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
     draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])
-    page.get_by_text("This run reads pixel by pixel (784 steps), shown every 28 steps").wait_for(timeout=60_000)
+    page.get_by_text(ReadingOrder(PIXEL_BY_PIXEL).describe(), exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("steps read (x 28)").first.wait_for(timeout=30_000)
     no_error(page)
 
@@ -144,8 +147,7 @@ def test_a_drawn_digit_is_read_pixel_by_pixel_by_a_pixels_run(page, app_server, 
 def test_train_says_what_a_pixel_epoch_costs_and_fewer_images_cut_it(page, app_server):
     page.goto(f"{app_server.url}/train?order=pixels&hidden=8&images=10000&epochs=1")
     wait_for_app(page, timeout=120_000)
-    note = page.get_by_text("An epoch will take about")
-    note.wait_for(timeout=120_000)
+    page.get_by_text(cost_note.HEADLINE).wait_for(timeout=120_000)
     assert "10,000 training images" in page.locator(MAIN).inner_text()
     page.get_by_role("button", name="Use 2,000 images").click()
     page.get_by_text("2,000 training images").wait_for(timeout=60_000)
