@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import MAIN, wait_for_app
 
 # Long enough that its progress is on the page for a while, short enough for a test.
 RUN = "train?hidden=8&images=5000&epochs=3"
@@ -81,11 +81,11 @@ def test_train_click_keeps_the_page_still_and_shows_progress_soon(page, app_serv
     time.sleep(3.0)
 
     first = click_train(page, "first click")
-    page.get_by_text("Finished:").wait_for(timeout=90_000)
+    page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=90_000)
     page_ready(page)
     time.sleep(1.0)
     second = click_train(page, "second click")
-    page.get_by_text("Finished:").wait_for(timeout=90_000)
+    page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=90_000)
 
     for name, watch in (("first", first), ("second", second)):
         assert watch["shift"] < MAX_SHIFT, f"{name}: the page moved after the click (layout shift {watch['shift']:.3f})"

@@ -51,13 +51,14 @@ def start_training(browser, app_server):
     return page
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def two_trainings(browser, app_server):
+    # per test: every test leaves the shared server with nothing training
     pages = [start_training(browser, app_server) for _ in range(2)]
     yield
     for page in pages:  # the server's log must end clean: no run cut short by its stop
         page.locator(MAIN).get_by_role("button", name="Stop").click()
-        page.get_by_text("Stopped:").wait_for(timeout=60_000)
+        page.locator(MAIN).get_by_text("Stopped:").wait_for(timeout=60_000)
         page.context.close()
 
 

@@ -75,7 +75,7 @@ def test_a_reload_mid_training_shows_the_same_live_run_which_then_finishes(page,
     assert run_in_link(page) == run_id
     record = wait_for_status(RunStore(app_server.runs_dir), run_id, RunStatus.FINISHED, timeout=180)
     assert record.epochs == 8
-    page.get_by_text("Finished:").wait_for(timeout=60_000)  # the page shows the end too
+    page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=60_000)  # the page shows the end too
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -108,7 +108,7 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
     owner = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = owner.new_page()
     press_train(page, app_server.url, "train?hidden=8&images=500&epochs=1")
-    page.get_by_text("Finished:").wait_for(timeout=60_000)
+    page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=60_000)
     run_id = run_in_link(page)
 
     other = browser.new_context(viewport={"width": 1400, "height": 1000})

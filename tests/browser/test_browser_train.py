@@ -50,7 +50,7 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
     wait_for_epochs(page, seen + 1)
 
     page.locator(MAIN).get_by_role("button", name="Stop").click()  # how soon it shows: bench/bench_browser.py
-    page.get_by_text("Stopped:").wait_for(timeout=60_000)
+    page.locator(MAIN).get_by_text("Stopped:").wait_for(timeout=60_000)
     stopped_at = epochs_trained(page)
     assert 2 <= stopped_at < 200
 
@@ -58,7 +58,7 @@ def test_train_shows_live_charts_survives_page_switches_stops_and_continues(page
     finished_at = math.ceil(stopped_at) + 1
     page.get_by_role("button", name="Continue").click()
     page.get_by_text(f" of {finished_at} · batch").wait_for(timeout=60_000)
-    page.get_by_text("Finished:").wait_for(timeout=90_000)
+    page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=90_000)
     wait_for_epochs(page, finished_at)
     assert epochs_trained(page) == finished_at
     assert page.locator('[data-testid="stException"]').count() == 0
