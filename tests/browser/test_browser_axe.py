@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import axe
-from tests.browser.conftest import wait_for_app, wait_for_drawn
+from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
 
 SIZES = {"desktop": (1400, 900), "phone": (390, 844)}
 # (path, tab or segment to pick, charts the view draws at the least)
@@ -20,6 +20,7 @@ VIEWS = [
     ("/inside", None, 8),
     ("/inside", "A digit you draw", 0),
     ("/sweep", None, 0),
+    ("/runs", None, 1),
 ]
 
 
@@ -33,8 +34,8 @@ def test_axe_finds_nothing_critical_or_serious(page, app_server, saved_run, size
     page.goto(f"{app_server.url}{path}?run={saved_run}")
     wait_for_drawn(page, 0 if pick else charts)
     if pick:
-        choice = page.get_by_role("tab", name=pick)
-        (choice if choice.count() else page.get_by_role("button", name=pick, exact=True)).first.click()
+        # a tab (Test), or a segment of a segmented control (Inside's image source)
+        page.get_by_role("tab", name=pick).or_(page.locator(MAIN).get_by_text(pick, exact=True)).first.click()
         wait_for_app(page)
         wait_for_drawn(page, charts)
     found = axe.violations(page)
