@@ -171,7 +171,7 @@ def forget_picks_of_another_model(fingerprint: str) -> None:
 
 def show_reading(image: torch.Tensor, reading: Reading, model: RowClassifier) -> None:
     """The reading chart and its words, in the model's reading order."""
-    st.subheader("How the RNN makes up its mind")
+    st.header("How the RNN makes up its mind")
     lines = StepLines.whole(model.order)
     chart_col, words_col = st.columns([1, 1])
     spec = evaluation_charts.reading_spec(reading.hidden.shape[1], *evaluation_tables.slider_words(lines))
@@ -239,7 +239,7 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         )
     matrix, per_class = st.columns([1, 1])
     with matrix:
-        st.subheader("Confusion matrix")
+        st.header("Confusion matrix")
         st.caption("Rows: the true digit. Columns: the model's answer. Click a cell to see those images.")
         chosen = (state["test_cell_true"], state["test_cell_predicted"])
         charts.show(
@@ -250,7 +250,7 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
             on_select=_select_cell,
         )
     with per_class:
-        st.subheader("Accuracy per digit")
+        st.header("Accuracy per digit")
         per_digit = pd.DataFrame(
             {"digit": range(10), "accuracy": report.per_class_accuracy.numpy(), "images": confusion.sum(1)}
         )
@@ -259,7 +259,9 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         true_digit = true_box.selectbox("True digit", range(10), key="test_cell_true")
         predicted = predicted_box.selectbox("Predicted as", range(10), key="test_cell_predicted")
 
-    st.subheader(f"True {true_digit}, predicted {predicted}: {confusion[true_digit, predicted]:,} image(s)")
+    count = int(confusion[true_digit, predicted])
+    shown = f" (the first {GALLERY_SIZE} shown)" if count > GALLERY_SIZE else ""
+    st.header(f"True {true_digit}, predicted {predicted}: {count:,} image{'' if count == 1 else 's'}{shown}")
     confidence = report.confidence
     gallery(
         data,
@@ -269,7 +271,7 @@ def test_set_view(report: EvaluationReport, data: MnistData) -> None:
         what=f"of a {true_digit} read as a {predicted}",
     )
 
-    st.subheader("The most confident mistakes")
+    st.header("The most confident mistakes")
     predictions = report.predictions
     gallery(
         data,
@@ -313,7 +315,7 @@ def one_by_one_view(model: RowClassifier, report: EvaluationReport, data: MnistD
             alt=f"A handwritten {true_digit}, test image number {index}.",
         )
         verdict = ":green[right]" if answer == true_digit else f":red[wrong: it is a {true_digit}]"
-        right.markdown(f"### Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
+        right.markdown(f"## Prediction: {answer} ({probabilities[answer]:.1%}) · {verdict}")
         charts.show(
             right,
             evaluation_charts.probability_bars_spec(),

@@ -47,7 +47,10 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     view = current_run()
     if view is None:
         if explain:
-            st.info("There is no model yet: train one on the Train page, or upload one here.", icon=":material/info:")
+            st.info(
+                "There is no model yet: train one on the Train page, or upload one on the Test page.",
+                icon=":material/info:",
+            )
             st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
         return None
     if not view.has_model or (view.busy and view.history[-1].epoch == 0):

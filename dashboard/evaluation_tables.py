@@ -108,9 +108,9 @@ NOTEBOOK_FILES = {
 
 def prediction_words(guess: Guess) -> str:
     if not guess.unsure:
-        return f"### Prediction: {guess.digit} ({guess.probability:.1%})"
+        return f"## Prediction: {guess.digit} ({guess.probability:.1%})"
     return (
-        f"### Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
+        f"## Prediction: {guess.digit}, unsure ({guess.probability:.1%})\n\n"
         f"Second guess: **{guess.second}** ({guess.second_probability:.1%}). Measured on drawn digits, "
         f"answers given with under {UNSURE_BELOW:.0%} were right only about half the time."
     )

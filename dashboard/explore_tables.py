@@ -87,9 +87,10 @@ def reading_now(t: int, lines: StepLines) -> str:
     if not lines.is_rows:
         before = "" if t == 1 else f", after {lines.after_line(t - 1)}"
         return f"**t = {t}**: the input now is {lines.line_words(t)}{before}."
-    read = "no row read yet" if t == 1 else ("row 1 read" if t == 2 else f"rows 1-{t - 1} read")
+    # said as the step reads row t, so that it agrees with the guess "after row t" beside it
+    before = "the first row" if t == 1 else ("after row 1" if t == 2 else f"after rows 1-{t - 1}")
     to_come = "none to come" if t == ROWS else f"rows {t + 1}-{ROWS} to come"
-    return f"**t = {t}**: {read}, row {t} is the input now, {to_come}."
+    return f"**t = {t}**: row {t} is read now ({before}), {to_come}."
 
 
 def step_sentences(probabilities: np.ndarray | None, label: int, lines: StepLines) -> list[str]:

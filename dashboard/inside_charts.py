@@ -75,12 +75,19 @@ def gradient_spec(title: str, description: str, colour_by_cell: bool, x_title: s
         .mark_line(strokeWidth=2)  # no points: the legends then show the dashes
         .encode(
             x=alt.X("row:Q", scale=alt.Scale(domain=[1, ROWS]), title=x_title, axis=ROW_AXIS),
-            y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="mean |dLoss / d row| (log)"),
+            # one notation on the whole axis (Vega's default mixed 1e-7 with 0.00001)
+            y=alt.Y(
+                "gradient:Q",
+                scale=alt.Scale(type="log"),
+                title="mean |dLoss / d row| (log)",
+                axis=alt.Axis(format=".0e"),
+            ),
             color=colour,
             strokeDash=alt.StrokeDash(
                 "state:N",
                 scale=alt.Scale(domain=["untrained", "trained"], range=[[4, 3], [1, 0]]),
-                legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT),
+                # its own legend only beside the cells' colours: otherwise the colour says it already
+                legend=alt.Legend(orient="top", title=None, symbolStrokeColor=charts.TEXT) if colour_by_cell else None,
             ),
             detail="model:N",
             tooltip=["model:N", "state:N", "row:Q", alt.Tooltip("gradient:Q", format=".3g")],

@@ -101,7 +101,7 @@ def test_choosing_a_confusion_cell_shows_those_images(saved_run, app_test_set):
     at.selectbox(key="test_cell_predicted").set_value(predicted).run()
     expected = int(confusion[true, predicted])
     assert any(
-        header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.subheader
+        header.value.startswith(f"True {true}, predicted {predicted}: {expected:,} image") for header in at.header
     )
     shown = gallery(at, 0)
     assert len(shown) == min(expected, 32)
@@ -123,9 +123,9 @@ def test_next_shows_another_test_image_with_the_models_answer(saved_run, app_tes
     assert seen[0] != seen[1] and seen[1] != seen[2]
     index = seen[-1]
     answer = int(model(images[index][None]).argmax())
-    assert any(markdown.value.startswith(f"### Prediction: {answer} (") for markdown in at.markdown)
+    assert any(markdown.value.startswith(f"## Prediction: {answer} (") for markdown in at.markdown)
     assert any(f"true digit {int(labels[index])}" in caption for image in at.get("image") for caption in image.captions)
-    assert any(header.value == "How the RNN makes up its mind" for header in at.subheader)
+    assert any(header.value == "How the RNN makes up its mind" for header in at.header)
     steps = table_with(at, "row", "digit", "probability")
     assert sorted(steps["row"].unique()) == list(range(1, 29))
 
@@ -144,7 +144,7 @@ def test_the_draw_tab_asks_for_a_digit_while_the_canvas_is_empty(saved_run):
     at.run()
     assert not at.exception
     assert any("Draw a digit" in info.value for info in at.info)
-    assert not any(markdown.value.startswith("### Prediction") for markdown in at.markdown)
+    assert not any(markdown.value.startswith("## Prediction") for markdown in at.markdown)
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_the_draw_tab_suggests_the_drawing_preset_for_a_model_trained_without_au
 
 
 def predictions(at: AppTest) -> list[str]:
-    return [markdown.value for markdown in at.markdown if markdown.value.startswith("### Prediction")]
+    return [markdown.value for markdown in at.markdown if markdown.value.startswith("## Prediction")]
 
 
 def test_an_unsure_prediction_on_a_drawing_says_so_and_gives_the_second_guess(saved_run, monkeypatch):
@@ -191,10 +191,10 @@ def test_an_unsure_prediction_on_a_drawing_says_so_and_gives_the_second_guess(sa
     assert top2.values[0] < guess.UNSURE_BELOW
     (unsure,) = predictions(open_draw_tab())
     first, second = top2.indices.tolist()
-    assert unsure.startswith(f"### Prediction: {first}, unsure ({top2.values[0]:.1%})")
+    assert unsure.startswith(f"## Prediction: {first}, unsure ({top2.values[0]:.1%})")
     assert f"Second guess: **{second}** ({top2.values[1]:.1%})" in unsure
     monkeypatch.setattr(guess, "UNSURE_BELOW", 0.0)
-    assert predictions(open_draw_tab()) == [f"### Prediction: {first} ({top2.values[0]:.1%})"]
+    assert predictions(open_draw_tab()) == [f"## Prediction: {first} ({top2.values[0]:.1%})"]
 
 
 class RunsCode:

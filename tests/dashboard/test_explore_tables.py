@@ -71,13 +71,14 @@ def test_mean_image_frame_has_every_pixel_of_every_digit():
 
 
 def test_each_step_says_what_is_read_and_the_guess_so_far():
-    """Rows are numbered 1-28: at t = 1 the first row is the input and none is read yet."""
+    """Rows are numbered 1-28: at t = 1 the first row is read, and the guess is the one after it."""
     probabilities = np.full((28, 10), 0.05)
     probabilities[:, 3] = 0.55
     sentences = step_sentences(probabilities, label=7, lines=ROW_LINES)
     assert len(sentences) == 28
-    assert sentences[0].startswith("**t = 1**: no row read yet, row 1 is the input now, rows 2-28 to come.")
-    assert "rows 1-12 read" in sentences[12] and "its guess so far: **3** (55%)" in sentences[12]
+    assert sentences[0].startswith("**t = 1**: row 1 is read now (the first row), rows 2-28 to come.")
+    assert "After 1 of 28 rows, its guess" in sentences[0] and "read yet" not in sentences[0]
+    assert "(after rows 1-12)" in sentences[12] and "its guess so far: **3** (55%)" in sentences[12]
     assert "none to come" in sentences[27] and "the prediction: **3**" in sentences[27]
     assert all("True label: **7**" in sentence for sentence in sentences)
     assert "guess" not in step_sentences(None, label=7, lines=ROW_LINES)[5]
