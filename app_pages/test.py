@@ -171,7 +171,7 @@ def forget_picks_of_another_model(fingerprint: str) -> None:
 
 def show_reading(image: torch.Tensor, reading: Reading, model: RowClassifier) -> None:
     """The reading chart and its words, in the model's reading order."""
-    st.header("How the RNN makes up its mind")
+    st.header(evaluation_tables.READING_TITLE)
     lines = StepLines.whole(model.order)
     chart_col, words_col = st.columns([1, 1])
     spec = evaluation_charts.reading_spec(reading.hidden.shape[1], *evaluation_tables.slider_words(lines))
@@ -344,7 +344,7 @@ def draw_view(model: RowClassifier, trained_for_drawings: bool) -> None:
     with canvas_column:
         image = ui.drawn_digit("test_canvas")
     if image is None:
-        answer_column.info("Draw a digit (0-9) in the black square: the prediction follows your strokes.")
+        answer_column.info(evaluation_tables.DRAW_PROMPT)
         return
     reading = read_image(model, image)
     with seen_column:

@@ -13,6 +13,10 @@ from dashboard.step_lines import StepLines
 from rnn_core.guess import UNSURE_BELOW, Guess
 from rnn_core.inspection import SURE_PROBABILITY, Reading
 
+# What the Test page says and titles, shared with the tests that look for it.
+READING_TITLE = "How the RNN makes up its mind"
+DRAW_PROMPT = "Draw a digit (0-9) in the black square: the prediction follows your strokes."
+
 
 def probability_table(probabilities: torch.Tensor, true_digit: int | None) -> pd.DataFrame:
     roles = charts.digit_roles(probabilities.numpy(), true_digit)

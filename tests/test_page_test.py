@@ -14,7 +14,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard import ui
+from dashboard import evaluation_tables, ui
 from dashboard.step_lines import StepLines
 from rnn_core import Checkpoint, RunStore, Trainer, guess, load_mnist
 from rnn_core.config import ModelConfig
@@ -125,7 +125,7 @@ def test_next_shows_another_test_image_with_the_models_answer(saved_run, app_tes
     answer = int(model(images[index][None]).argmax())
     assert any(markdown.value.startswith(f"## Prediction: {answer} (") for markdown in at.markdown)
     assert any(f"true digit {int(labels[index])}" in caption for image in at.get("image") for caption in image.captions)
-    assert any(header.value == "How the RNN makes up its mind" for header in at.header)
+    assert any(header.value == evaluation_tables.READING_TITLE for header in at.header)
     steps = table_with(at, "row", "digit", "probability")
     assert sorted(steps["row"].unique()) == list(range(1, 29))
 

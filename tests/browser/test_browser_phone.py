@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.evaluation_tables import DRAW_PROMPT
 from tests.browser.conftest import ARTIFACTS, wait_for_app, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 
@@ -91,7 +92,7 @@ def test_a_finger_draws_a_digit_on_a_phone(phone, app_server, saved_run):
     phone.get_by_role("tab", name="Draw a digit").click()
     canvas = phone.locator("canvas.upper-canvas")
     canvas.wait_for(timeout=30_000)
-    phone.get_by_text("Draw a digit (0-9) in the black square").wait_for(timeout=30_000)
+    phone.get_by_text(DRAW_PROMPT).wait_for(timeout=30_000)
     canvas.scroll_into_view_if_needed()
     scrolled = phone.evaluate(SCROLLED)
     touch_stroke(phone, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])  # a 7

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from dashboard.evaluation_tables import DRAW_PROMPT
 from tests.browser.conftest import draw_stroke, save_trained_run, wait_for_app
 
 
@@ -18,7 +19,7 @@ def test_a_drawn_digit_is_previewed_and_predicted_and_clear_asks_again(page, app
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Draw a digit").click()
     page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
-    prompt = page.get_by_text("Draw a digit (0-9) in the black square")
+    prompt = page.get_by_text(DRAW_PROMPT)
     prompt.wait_for(timeout=30_000)
 
     draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])  # a 7
@@ -60,7 +61,7 @@ def test_the_canvas_clear_and_the_prediction_fit_the_first_screen(page, app_serv
     page.get_by_text(f"Testing run {saved_run}").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Draw a digit").click()
     page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
-    page.get_by_text("Draw a digit (0-9) in the black square").wait_for(timeout=30_000)
+    page.get_by_text(DRAW_PROMPT).wait_for(timeout=30_000)
     draw_stroke(page, [(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)])
     heading = page.get_by_role("heading", name="Prediction:")
     heading.wait_for(timeout=30_000)
