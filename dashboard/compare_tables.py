@@ -32,7 +32,8 @@ def run_labels(records: Sequence[RunRecord]) -> list[str]:
     alone do not tell two runs apart. A run on its own is named by the exercise's settings."""
     names = differing_settings(records) if len(records) > 1 else list(EXERCISE)
     settings = [" · ".join(SETTING[name].describe(run_settings(record)[name]) for name in names) for record in records]
-    labels, uses = [], Counter()
+    labels: list[str] = []
+    uses: Counter[str] = Counter()
     for label, record in zip(settings, records):
         if not label or settings.count(label) > 1:
             started = time.strftime("%H:%M:%S", time.localtime(record.created))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Literal
 
 import streamlit as st
 import torch
@@ -66,7 +67,7 @@ def run_epochs(run_id: str) -> list[EpochWeights]:
         first_own = min((epoch.epoch for epoch in epochs), default=float("inf"))
         epochs = [epoch for epoch in own if epoch.epoch <= up_to and epoch.epoch < first_own] + epochs
         fork = parent.get("epoch") if parent else None
-        if isinstance(fork, bool) or not isinstance(fork, (int, float)):
+        if parent is None or isinstance(fork, bool) or not isinstance(fork, (int, float)):
             break
         run_id, up_to = parent["run_id"], fork
     return epochs
@@ -117,7 +118,9 @@ def _picked(key: str) -> None:
     state[CHOSEN_KEY] = None if state[key] == LATEST else state[key]
 
 
-def pick_epoch(chosen: ChosenModel, page: str, label_visibility: str = "visible") -> ChosenModel:
+def pick_epoch(
+    chosen: ChosenModel, page: str, label_visibility: Literal["visible", "hidden", "collapsed"] = "visible"
+) -> ChosenModel:
     """A picker of the run's models after each epoch (default: the latest); the model picked."""
     _follow_run_and_link(chosen.run_id)
     epochs = {epoch.name: epoch for epoch in run_epochs(chosen.run_id)}
@@ -175,8 +178,8 @@ def _shuffle(count: int) -> None:
 def _rows(chosen: ChosenModel, epochs: list[EpochWeights], images, labels) -> list[EpochGuesses]:
     if not epochs:  # an older run: its latest model alone
         last = chosen.checkpoint.history[-1] if chosen.checkpoint.history else None
-        epoch, accuracy = (last.epoch, last.test_accuracy) if last else (0, None)
-        return [guesses_of(chosen.model, epoch, accuracy, images, labels)]
+        at, accuracy = (last.epoch, last.test_accuracy) if last else (0, None)
+        return [guesses_of(chosen.model, at, accuracy, images, labels)]
     rows = []
     for epoch in shown_epochs(epochs):
         try:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from dashboard import charts
 from dashboard.step_lines import StepLines
 from rnn_core.data import MnistData
 from rnn_core.inspection import read_image
-from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS
+from rnn_core.model import NUM_CLASSES, PIXELS_PER_ROW, ROWS, RowClassifier
 
 
 def class_counts(data: MnistData) -> pd.DataFrame:
@@ -67,7 +66,7 @@ def mean_image_frame(means: torch.Tensor) -> pd.DataFrame:
     return pd.concat([pixel_frame(mean).assign(digit=digit) for digit, mean in enumerate(means)], ignore_index=True)
 
 
-def running_guess(model: nn.Module, image: torch.Tensor, lines: StepLines) -> np.ndarray:
+def running_guess(model: RowClassifier, image: torch.Tensor, lines: StepLines) -> np.ndarray:
     """Class probabilities [28, 10] after each line of one image, read in the model's order."""
     return lines.sample(read_image(model, image).probabilities).numpy()
 
@@ -121,8 +120,5 @@ def fixed_examples(labels: torch.Tensor, per_digit: int) -> list[int]:
 def framed_strip(images: torch.Tensor, right: list[bool] | None, columns: int, scale: int = 2) -> np.ndarray:
     """The digits in a grid, dark ink on paper, each framed green (read right) or red (wrong);
     grey frames when there is no model to judge them yet. RGB uint8."""
-    frames = [
-        charts.UNKNOWN if right is None else charts.RIGHT if ok else charts.WRONG
-        for ok in (right or [None] * len(images))
-    ]
+    frames = [charts.UNKNOWN] * len(images) if right is None else [charts.RIGHT if ok else charts.WRONG for ok in right]
     return charts.digit_grid(images, columns, scale, frames=frames)

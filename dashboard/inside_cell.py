@@ -8,6 +8,8 @@ the gates' means.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import altair as alt
 
 from dashboard import charts
@@ -50,8 +52,11 @@ def order_image_spec() -> dict:
     )
 
 
+Scheme = Literal["blues", "redblue"]  # a gate's 0 to 1; a state's signed values
+
+
 @charts.cached_spec
-def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: int, lines: str = "rows") -> dict:
+def panel_spec(quantity: str, domain: tuple[float, float], scheme: Scheme, units: int, lines: str = "rows") -> dict:
     what = {
         CELL: "the cell state c_t, the LSTM's long-term memory",
         HIDDEN: "the hidden state h_t, what the output layer reads",
@@ -78,7 +83,7 @@ def panel_spec(quantity: str, domain: tuple[float, float], scheme: str, units: i
 
 def panel_chart(panel: Panel, lines: StepLines) -> dict:
     """The spec of one panel, its colours set by what the quantity can hold."""
-    scheme = "blues" if panel.scale == SIGMOID else "redblue"
+    scheme: Scheme = "blues" if panel.scale == SIGMOID else "redblue"
     what = "rows" if lines.is_rows else "steps" if lines.one_step_a_line else "lines of 28 steps"
     return panel_spec(panel.quantity, tuple(colour_domain(panel)), scheme, panel.values.shape[1], what)
 

@@ -157,7 +157,8 @@ def cell_trios(views: Iterable[_View]) -> list[dict[str, _View]]:
     """Runs started by the comparison button ("cells: LSTM", ...), newest first, grouped in
     trios: one run of each cell, with the same settings, started one after the other. A group
     missing a cell (one was deleted) is left out."""
-    trios, group = [], {}
+    trios: list[dict[str, _View]] = []
+    group: dict[str, _View] = {}
     for view in views:  # newest first
         cell = view.record.model_config.cell_type
         if view.record.label != TRIO_LABEL.format(cell=cell):

@@ -78,7 +78,7 @@ def shown_epochs(epochs: Sequence[EpochWeights], most: int = MOST_EPOCHS_SHOWN) 
     return [epochs[i] for i in picks]
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)  # a scalable font where FreeType is there
     except (TypeError, OSError):  # older Pillow, or no FreeType: the small bitmap font

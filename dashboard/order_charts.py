@@ -38,7 +38,7 @@ def order_layers(picture: alt.Chart, data_name: str, param: alt.Parameter, backg
         .mark_rect(fillOpacity=0, stroke=charts.HIGHLIGHT, strokeWidth=1.5, aria=False)
         .transform_filter(alt.datum.line == param)
     )
-    return alt.layer(picture, veil, frame).add_params(param)
+    return alt.layer(picture, veil, frame).add_params(param)  # type: ignore[return-value]  # still a layer
 
 
 def read_map(data_name: str, param: alt.Parameter, pixel_px: int) -> alt.Chart:

@@ -75,7 +75,8 @@ def row_frame(param: alt.Parameter, colour: str = charts.HIGHLIGHT) -> alt.Chart
 
 def row_layers(chart: alt.Chart, param: alt.Parameter, background: str = charts.PAPER) -> alt.LayerChart:
     """A heatmap of the 28 rows with the rows after row t veiled and row t framed."""
-    return alt.layer(chart, fog_after_row(param, background), row_frame(param)).add_params(param)
+    layers = alt.layer(chart, fog_after_row(param, background), row_frame(param))
+    return layers.add_params(param)  # type: ignore[return-value]  # a layer's add_params keeps it a layer
 
 
 def bold_html(text: str) -> str:

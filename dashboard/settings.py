@@ -35,7 +35,7 @@ def control_kind(declared: Setting) -> Control:
         return "radio" if len(declared.choices) <= FEW else "select"
     if declared.log_scale or declared.kind is float:
         return "slider"
-    low, high = declared.limits
+    low, high = declared.bounds
     return "radio" if declared.offered is None and high - low < FEW else "number"
 
 
@@ -143,7 +143,7 @@ def control(declared: Setting, prefix: str, label: str | None = None, **options:
     shared = {"key": key, "help": declared.help, "persist_state": "session", **options}
     kind = control_kind(declared)
     if kind == "number":
-        st.number_input(label, int(declared.limits[0]), int(declared.limits[1]), step=1, **shared)
+        st.number_input(label, int(declared.bounds[0]), int(declared.bounds[1]), step=1, **shared)
     elif kind == "radio":
         st.radio(label, declared.values_here(), horizontal=True, format_func=declared.show, **shared)
     elif kind == "select":

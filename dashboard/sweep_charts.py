@@ -47,7 +47,11 @@ def result_specs(
     """The three charts by title; `line_title` names the second swept setting (None: one line);
     `ticks` the swept values of a numeric first setting."""
     colour = alt.Color("line:N", title=line_title, legend=alt.Legend(orient="bottom") if line_title else None)
-    tooltip = ["name:N", alt.Tooltip("test_accuracy:Q", format=".2f"), alt.Tooltip("seconds:Q", format=".1f")]
+    tooltip: list[str | alt.Tooltip] = [
+        "name:N",
+        alt.Tooltip("test_accuracy:Q", format=".2f"),
+        alt.Tooltip("seconds:Q", format=".1f"),
+    ]
     base = alt.Chart(alt.Data(name=RESULTS)).encode(color=colour, tooltip=tooltip).properties(height=CHART_HEIGHT)
     accuracy = base.mark_line(point=True).encode(
         x=_x(x_title, x_scale, ticks), y=alt.Y("test_accuracy:Q", title="Final test accuracy (%)")

@@ -67,7 +67,9 @@ def shows_blow_up(view: RunView | None) -> bool:
 
 def loss_chart_end(view: RunView | None) -> float:
     # a diverged run's chart ends where it blew up, often early in its first epoch
-    return max(epoch for epoch, _ in view.live.batch_losses) if shows_blow_up(view) else epoch_end(view)
+    if view is not None and view.live is not None and shows_blow_up(view):
+        return max(epoch for epoch, _ in view.live.batch_losses)
+    return epoch_end(view)
 
 
 def loss_points(view: RunView | None, frame: pd.DataFrame) -> pd.DataFrame:
