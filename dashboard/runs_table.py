@@ -39,6 +39,9 @@ RUN_COLUMN_CONFIG = {
 }
 
 
+LEGEND_LABEL_PX = 230  # a 390 px phone, less the page margins, the y axis and the legend symbol
+
+
 @charts.cached_spec
 def overlay_spec() -> dict:
     """Test accuracy of the runs (the table compare_tables.overlay_history makes) against epochs
@@ -58,7 +61,9 @@ def overlay_spec() -> dict:
                 "run:N",
                 title="Settings that differ",
                 scale=alt.Scale(scheme="tableau10"),
-                legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
+                # as wide as a phone allows; a longer label ends in "…" (the tooltip and the
+                # table have it whole), and what tells two runs apart comes first
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=LEGEND_LABEL_PX),
             ),
             tooltip=tooltip,
         )

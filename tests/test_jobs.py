@@ -56,7 +56,7 @@ def test_a_waiting_job_holds_no_trainer_and_so_no_copy_of_the_training_images(tm
     try:
         training = submit(executor, store, train=endless)
         waiting = [submit(executor, store, train=endless) for _ in range(3)]
-        while training.snapshot().status != RunStatus.RUNNING:
+        while training.snapshot().status != RunStatus.RUNNING or not built:  # its trainer is built once it runs
             training.done.wait(0.01)
         assert [job.snapshot().queue_position for job in waiting] == [1, 2, 3]
         assert len(built) == 1  # only the training job has built its trainer

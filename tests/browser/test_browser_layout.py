@@ -72,9 +72,10 @@ def click_train(page, label: str) -> dict:
     return watch
 
 
-def test_train_click_keeps_the_page_still_and_shows_progress_soon(page, app_server):
+def test_train_click_keeps_the_page_still_and_shows_progress_soon(page, app_server, saved_run):
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(f"{app_server.url}/{RUN}")
+    # on a run of its own: on the shared server, the run a tab without one is shown is any test's
+    page.goto(f"{app_server.url}/{RUN}&run={saved_run}")
     page_ready(page)
     # A person reads the page before clicking. The server warms torch up once the page is drawn
     # (3-4 s of imports on 2 cores): a click before that is done waits for the rest of it.
