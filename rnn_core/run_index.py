@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .runs import FEATURED_FILE, METRICS_FILE, RUN_FILE, RunNotFound, RunRecord, RunStore, check_run_id
+from .runs import FEATURED_FILE, METRICS_FILE, RUN_FILE, RunNotFound, RunRecord, RunStore, check_run_id, newest_first
 
 # What tells a folder changed: its own time (a file replaced in it) and its two record files'
 # (a file rewritten in place).
@@ -112,7 +112,7 @@ class RunIndex:
         with self._lock:
             entries = sorted(self._entries.items(), reverse=True)
         return (
-            [entry.record for _, entry in entries if entry.record is not None],
+            newest_first(entry.record for _, entry in entries if entry.record is not None),
             [entry.note for _, entry in entries if entry.note is not None],
         )
 

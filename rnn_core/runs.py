@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -364,7 +365,15 @@ class RunStore:
             history = history_from_rows(_read_json(folder / METRICS_FILE))
         except FileNotFoundError:
             history = ()
-        return _record_from_info(run_id, info, history)
+        record = _record_from_info(run_id, info, history)
+        if record.status != RunStatus.INTERRUPTED:
+            return record
+        # its writer may have been cut off between the metrics and the checkpoint of an epoch:
+        # the checkpoint is the model a continuation goes on from, so its history is the run's
+        try:
+            return dataclasses.replace(record, history=load_checkpoint(folder / CHECKPOINT_FILE).history)
+        except (OSError, CheckpointError):
+            return record
 
     def folder_names(self) -> list[str]:
         """The names of the folders under the root that may be runs, newest first."""
@@ -402,7 +411,9 @@ class RunStore:
     def scan(self) -> tuple[list[RunRecord], list[str]]:
         """All readable runs (newest first) and one message per folder that was skipped."""
         read = [self.read_or_note(name) for name in self.folder_names()]
-        return [item for item in read if isinstance(item, RunRecord)], [item for item in read if isinstance(item, str)]
+        return newest_first(item for item in read if isinstance(item, RunRecord)), [
+            item for item in read if isinstance(item, str)
+        ]
 
     def list_runs(self) -> pd.DataFrame:
         """One row per readable run: settings, status and results. Damaged folders are skipped
@@ -414,6 +425,12 @@ class RunStore:
             return load_checkpoint(self._readable_folder(run_id) / CHECKPOINT_FILE)
         except CheckpointError as err:
             raise CheckpointError(f"run {run_id}: {err}") from None
+
+
+def newest_first(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """Runs by when they were created, newest first: a folder's name says the second only,
+    and two runs started in the same second are told apart by their creation time."""
+    return sorted(records, key=lambda record: (record.created, record.run_id), reverse=True)
 
 
 RESULT_COLUMNS = [

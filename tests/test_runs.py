@@ -110,6 +110,20 @@ def test_a_pid_reused_by_another_process_does_not_keep_a_run_running(tmp_path, t
     assert store.read(run.run_id).status == RunStatus.INTERRUPTED
 
 
+def test_a_writer_cut_off_between_its_metrics_and_checkpoint_leaves_the_checkpoints_history(tmp_path, tiny_data):
+    store = RunStore(tmp_path)
+    run, trainer = train_recorded(store, tiny_data)  # epochs 0-2, both files whole
+    metrics = json.loads((run.folder / "metrics.json").read_text())
+    # epoch 3's metrics were written, its checkpoint never was
+    (run.folder / "metrics.json").write_text(json.dumps([*metrics, {**metrics[-1], "epoch": 3}]))
+    info = json.loads((run.folder / "run.json").read_text())
+    info.update(status="running", pid=1, process="an-earlier-process", process_started="12345")
+    (run.folder / "run.json").write_text(json.dumps(info))
+    record = store.read(run.run_id)
+    assert record.status == RunStatus.INTERRUPTED
+    assert record.history == store.checkpoint(run.run_id).history == tuple(trainer.history)
+
+
 @pytest.mark.parametrize("run_id", ["../victim", "/etc", "..", "", "20260101-000000-abcdeg", "a/b", 7])
 def test_no_run_id_can_name_a_path_outside_the_runs_folder(tmp_path, run_id):
     store = RunStore(tmp_path / "runs")
@@ -162,6 +176,17 @@ def test_a_damaged_metrics_file_skips_the_run_with_a_note(tmp_path, tiny_data, m
     assert [record.run_id for record in runs] == [good.run_id]
     assert len(problems) == 1 and bad.run_id in problems[0]
     assert len(store.list_runs()) == 1
+
+
+def test_runs_created_in_the_same_second_are_listed_newest_first(tmp_path, monkeypatch):
+    # a folder's name is the second plus a random suffix: here the newer run's sorts first
+    suffixes = iter(["ffffff", "000000"])
+    monkeypatch.setattr(runs_module.secrets, "token_hex", lambda _: next(suffixes))
+    monkeypatch.setattr(runs_module.time, "strftime", lambda _: "20261205-100000")
+    store = RunStore(tmp_path)
+    older, newer = store.create(MODEL, TRAIN).run_id, store.create(MODEL, TRAIN).run_id
+    assert older > newer
+    assert [record.run_id for record in store.scan()[0]] == [newer, older]
 
 
 def test_a_disk_full_at_creation_leaves_no_run_folder(tmp_path, monkeypatch):
