@@ -14,8 +14,11 @@ from .runs import RunRecord
 
 
 def threads_per_slot(slots: int) -> int:
-    """torch threads for each of `slots` trainings at once: together about one per core."""
-    return max(1, (os.cpu_count() or 1) // slots)
+    """torch threads for each of `slots` trainings at once: together about one per core, and
+    no more than the calling thread's own (OMP_NUM_THREADS or `torch.set_num_threads` lowers
+    them on a machine whose cores other work needs: a torch op on more threads than it can
+    have waits for the slowest)."""
+    return max(1, min((os.cpu_count() or 1) // slots, torch.get_num_threads()))
 
 
 class LocalExecutor:
@@ -26,10 +29,11 @@ class LocalExecutor:
     def __init__(self, data: MnistData, slots: int | None = None):
         self.data = data
         self.slots = slots or os.cpu_count() or 1
+        self._threads = threads_per_slot(self.slots)  # here: a worker thread starts with torch's default
         self._pool = SlotPool(self.slots, "rnn-training", initializer=self._size_worker)
 
     def _size_worker(self) -> None:
-        torch.set_num_threads(threads_per_slot(self.slots))
+        torch.set_num_threads(self._threads)
 
     def submit(self, spec: JobSpec, publish: Callable[[RunRecord], None] = lambda record: None) -> Job:
         return self._pool.submit(Job(spec, publish), self._train)

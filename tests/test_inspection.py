@@ -218,7 +218,6 @@ def test_the_whole_set_measures_refuse_an_empty_set():
         gradient_by_row(model, empty_images, empty_labels)
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_a_pixel_model_is_read_and_measured_step_by_step(tiny_data):
     torch.manual_seed(0)
     model = RowClassifier(ModelConfig(hidden_size=4, reading_order="permuted", order_seed=1))

@@ -115,6 +115,17 @@ def test_two_jobs_train_at_once_and_each_ends_as_it_would_alone(executor_on, tmp
             assert torch.allclose(job.checkpoint().state_dict[name], value, atol=1e-5), name
 
 
+@pytest.mark.parametrize(("own_threads", "expected"), [(8, 4), (2, 2), (1, 1)])
+def test_a_slot_has_no_more_threads_than_its_creator(monkeypatch, own_threads, expected):
+    monkeypatch.setattr(local_executor.os, "cpu_count", lambda: 8)
+    before = torch.get_num_threads()
+    torch.set_num_threads(own_threads)
+    try:
+        assert local_executor.threads_per_slot(2) == expected
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_each_worker_sizes_its_own_torch_threads_and_the_process_keeps_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(local_executor.os, "cpu_count", lambda: 4)
     threads_in_training = []

@@ -135,7 +135,6 @@ def test_the_rows_order_feeds_the_recurrent_layer_the_image_rows_as_the_notebook
     assert torch.equal(model(images), F.log_softmax(model.classifier(states[:, -1]), dim=-1))
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_a_pixel_model_traces_all_784_steps_and_its_last_is_its_answer():
     torch.manual_seed(0)
     model = RowClassifier(ModelConfig(hidden_size=6, reading_order="permuted", order_seed=2))

@@ -128,6 +128,7 @@ def test_the_registry_runs_on_ray_and_stops_a_run_that_is_saved_as_stopped(local
         run_id = registry.start(MODEL, TrainConfig(epochs=200, batch_size=10, device="cpu"), owner="alice")
         while not registry.view(run_id).history or registry.view(run_id).history[-1].epoch < 1:
             assert registry.view(run_id).busy
+            time.sleep(0.01)
         registry.stop(run_id, owner="alice")
         while registry.view(run_id).busy:
             time.sleep(0.01)

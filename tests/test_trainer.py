@@ -289,7 +289,6 @@ def test_the_rows_order_trains_exactly_as_before_reading_orders_existed(tiny_dat
     ]
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_a_784_step_model_trains_a_tiny_batch(tiny_data):
     pixels = ModelConfig(hidden_size=8, reading_order="pixels")
     trainer = Trainer(

@@ -4,6 +4,7 @@ only the server that trains a run writes its folder, and the other refuses to st
 it in words."""
 
 import math
+import threading
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.local_executor import LocalExecutor
 from rnn_core.registry import JobRegistry
-from rnn_core.runs import RunStore
+from rnn_core.runs import Run, RunStore
 from tests.conftest import synthetic_mnist
 
 ALICE = "alice-token"
@@ -24,19 +25,33 @@ def server(folder, data) -> JobRegistry:
     return JobRegistry(data, RunStore(folder), LocalExecutor(data, slots=1), unwatched_minutes=math.inf)
 
 
-def test_a_run_trained_on_one_server_is_followed_on_the_other_and_written_by_its_own_only(tmp_path):
+def test_a_run_trained_on_one_server_is_followed_on_the_other_and_written_by_its_own_only(tmp_path, monkeypatch):
     data = synthetic_mnist(n_train=2000)
     trains, follows = server(tmp_path, data), server(tmp_path, data)
     # every question looks at the disk again, instead of once a second: the test's epochs are
     # a fraction of a second, a real one takes seconds
     follows.index.recheck_seconds = 0.0
     epochs_seen, listed, refusals = set(), False, []
+    # the trainer goes on from a saved epoch once the other server has seen it (or 30 s have
+    # passed, for the assertions to say what was missed): however loaded the machine, no
+    # epoch goes by between two looks
+    seen = threading.Condition()
+    save_epoch = Run.save_epoch
+
+    def save_and_wait_to_be_seen(run, history, checkpoint):
+        save_epoch(run, history, checkpoint)
+        with seen:
+            seen.wait_for(lambda: history[-1].epoch in epochs_seen, timeout=30)
+
+    monkeypatch.setattr(Run, "save_epoch", save_and_wait_to_be_seen)
     try:
         run_id = trains.start(MODEL, TRAIN, owner=ALICE)
         while (view := follows.view(run_id)).busy or not view.history:
             assert view.live is None  # followed from its folder: no job of this server
             listed = listed or run_id in [seen.run_id for seen in follows.runs()[0]]
-            epochs_seen.update(row.epoch for row in view.history)
+            with seen:
+                epochs_seen.update(row.epoch for row in view.history)
+                seen.notify_all()
             if view.busy and view.history and not refusals:
                 refusals = refused_commands(follows, run_id)
             time.sleep(0.01)
