@@ -22,8 +22,9 @@ $(AXE): package.json package-lock.json
 app: $(VENV)/.installed
 	$(PYTHON) -m streamlit run streamlit_app.py
 
+# Two pytest workers (pytest-xdist): the browser tests on one, the rest spread over both.
 test: $(VENV)/.installed $(AXE)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

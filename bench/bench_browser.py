@@ -1,13 +1,16 @@
 """How soon the pages answer in a real browser: the timings the browser tests wait for, not check.
 
-    .venv/bin/python bench/bench_browser.py [--rounds 3]
+    .venv/bin/python bench/bench_browser.py [--rounds 3] [--plays 20]
 
 Serves the app on a free port (with its own runs folder) and drives Debian's Chromium:
   - Train: the time from the click to the first progress text, on the server's first click and
     on later ones (goals: 1.5 s and 0.5 s);
   - Stop: the time from the click to the page saying it stops (goal: 0.5 s);
   - the health check while idle, and right after a tab training the largest model closes
-    (goal: under 1 s), with their ratio.
+    (goal: under 1 s), with their ratio;
+  - Play on Explore and on Inside, `--plays` times each, while two trainings run on the same
+    server: each play's time over its pace (28 rows x 0.15 s; goal: at most 1.3x), and whether
+    every play showed every row in order.
 Each figure is the median of `--rounds`, printed against its goal; nothing fails, since the
 figures move with the machine's load: compare them within one run.
 """
@@ -15,6 +18,7 @@ figures move with the machine's load: compare them within one run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -23,8 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MAIN, wait_for_app  # noqa: E402
-from tests.browser.server import AppServer  # noqa: E402
+from rnn_core import load_mnist  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MAIN, save_trained_run, wait_for_app  # noqa: E402
+from tests.browser.play import INTERVAL_S, VIEWS, open_player, play_once, start_training, stop_training  # noqa: E402
+from tests.browser.server import REPO, AppServer  # noqa: E402
 
 LONG_RUN = "train?hidden=16&images=all&epochs=200"
 LARGEST = "train?hidden=512&layers=3&images=all&epochs=1"
@@ -73,6 +79,31 @@ def health_after_closing_the_largest(browser, server: AppServer) -> float:
     return slowest
 
 
+def plays_over_pace(browser, server: AppServer, plays: int) -> dict[str, list[float]]:
+    """Each play's seconds over its pace, on each page, with two trainings going; NaN for a
+    play that skipped or repeated a row."""
+    mnist_dir = os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist"
+    data = load_mnist(REPO / "data", mnist_dir, allow_download=False, allow_sample=False)
+    run_id = save_trained_run(server, data, "bench")
+    trainings = [start_training(browser, server.url) for _ in range(2)]
+    page = browser.new_page()
+    ratios: dict[str, list[float]] = {}
+    try:
+        for view in VIEWS:
+            open_player(page, server.url, run_id, view)
+            for _ in range(plays):
+                play = play_once(page)
+                whole = play.rows == list(range(1, 29)) and play.in_step
+                ratios.setdefault(view.path or "explore", []).append(
+                    play.seconds / (28 * INTERVAL_S) if whole else float("nan")
+                )
+    finally:
+        page.close()
+        for training in trainings:
+            stop_training(training)
+    return ratios
+
+
 def report(what: str, seconds: list[float], goal: float) -> None:
     median = statistics.median(seconds)
     print(f"  {'met  ' if median <= goal else 'short'} {what}: {median:.2f} s (of {len(seconds)}; goal <= {goal:g} s)")
@@ -81,6 +112,7 @@ def report(what: str, seconds: list[float], goal: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--plays", type=int, default=20, help="plays on each page; 0: skip")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -92,6 +124,7 @@ def main() -> None:
             rounds = [train_and_stop(page, server.url) for _ in range(args.rounds)]
             idle = statistics.median(server.health_seconds() for _ in range(10))
             closing = [health_after_closing_the_largest(browser, server) for _ in range(args.rounds)]
+            plays = plays_over_pace(browser, server, args.plays) if args.plays else {}
         finally:
             browser.close()
             server.stop()
@@ -101,6 +134,14 @@ def main() -> None:
     report("Stop shown", [stop for _, stop in rounds], 0.5)
     report("slowest health check after the largest model's tab closed", closing, 1.0)
     print(f"  that health check / one while idle: {statistics.median(closing) / idle:.1f}x ({idle * 1000:.0f} ms idle)")
+    for page, ratios in plays.items():
+        whole = [ratio for ratio in ratios if ratio == ratio]  # NaN: a play with a row skipped or repeated
+        slowest = max(whole, default=float("nan"))
+        print(
+            f"  {'met  ' if len(whole) == len(ratios) and slowest <= 1.3 else 'short'} Play on {page}, two runs "
+            f"training: {len(whole)} of {len(ratios)} plays showed every row in order; time over pace "
+            f"{min(whole, default=float('nan')):.2f}-{slowest:.2f}x (goal <= 1.3x)"
+        )
 
 
 if __name__ == "__main__":

@@ -8,13 +8,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pytest
-import torch
-from streamlit.testing.v1 import AppTest
+# Torch on one thread, here and in every process the tests start: pytest, a served app and
+# Chromium share 2 cores, and a torch op on two threads waits for both. With a core busy
+# elsewhere that wait made the run-store tests 40 times slower (111 s against 2.6 s).
+os.environ["OMP_NUM_THREADS"] = "1"
 
-from rnn_core.data import MnistData
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from rnn_core.data import MnistData  # noqa: E402
+
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
@@ -119,11 +126,40 @@ def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
     return load_mnist(tmp_path_factory.mktemp("data"), real_mnist_dir, allow_download=False, allow_sample=False)
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Torch on one thread for the test: a 784-step model on a busy machine runs many times
-    faster on one thread than on two, whose every step waits for both."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def pytest_collection_modifyitems(items):
+    """Under `make test`'s two workers (pytest-xdist, `--dist loadgroup`) the browser tests keep
+    to one worker, which starts their one shared server; the rest spread over both."""
+    for item in items:
+        if item.nodeid.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+# Streamlit servers the browser tests may start in a run: the shared one, and the two a test
+# ends (SIGTERM on each executor). Counted in each process, summed from xdist's workers.
+MAX_SERVER_STARTS = 3
+_server_starts_of_workers: list[int] = []
+
+
+def _server_starts() -> int:
+    from tests.browser.server import AppServer
+
+    return AppServer.starts + sum(_server_starts_of_workers)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    # a worker that crashed sends nothing back (xdist reports the crash itself)
+    _server_starts_of_workers.append(getattr(node, "workeroutput", {}).get("server_starts", 0))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: its controller adds them up
+        session.config.workeroutput["server_starts"] = _server_starts()
+    elif _server_starts() > MAX_SERVER_STARTS:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if starts := _server_starts():
+        terminalreporter.write_line(f"Streamlit servers started: {starts} (at most {MAX_SERVER_STARTS})")

@@ -3,7 +3,7 @@
 Every test shares one served app (`app_server`, started once per run); a test never counts on
 an empty runs folder (it opens its own run by its link), and it leaves no training behind
 and no warning in the server's log (checked after each test). A test that must end a server
-starts its own; `MAX_STARTS` bounds the starts in a run, and the run fails past it.
+starts its own; `tests/conftest.py` counts the starts in a run, and the run fails past 3.
 
 On a failure the page's screenshot and the server log are saved under test-artifacts/ and
 the log's tail is printed, so CI's output shows what the browser saw.
@@ -56,7 +56,6 @@ def browser():
         browser.close()
 
 
-MAX_STARTS = 3  # the shared server, and the two a test ends (SIGTERM on each executor)
 ENDED = {RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.INTERRUPTED}
 
 
@@ -94,17 +93,6 @@ def shared_server_left_clean(request):
         logged = log.read().decode(errors="replace")
     problems = [line for line in logged.splitlines() if LOG_PROBLEM.search(line)]
     assert not problems, "the server logged warnings or tracebacks during the test:\n" + "\n".join(problems[:20])
-
-
-def pytest_terminal_summary(terminalreporter):
-    if AppServer.starts:
-        terminalreporter.write_line(f"Streamlit servers started: {AppServer.starts} (at most {MAX_STARTS})")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session):
-    if AppServer.starts > MAX_STARTS:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(hookwrapper=True)

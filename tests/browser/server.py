@@ -23,7 +23,7 @@ class AppServer:
     """`streamlit run streamlit_app.py` in a subprocess, with its own runs folder and log.
 
     `AppServer.starts` counts the servers started in this process: the browser tests share
-    one and may start at most `MAX_STARTS` in a run (tests/browser/conftest.py checks it)."""
+    one and may start at most `MAX_SERVER_STARTS` in a run (tests/conftest.py checks it)."""
 
     starts = 0
 
