@@ -42,9 +42,11 @@ MAX_STROKE_BLEND = 0.5
 MAX_EDGE_CUT = 0.5
 # At strength 1, this share of the images is redrawn (`redraw`) instead of thickened or thinned.
 REDRAW_SHARE = 0.5
-# random numbers per image: turn, slant, scale, stretch, shift down, shift across, stroke; then
-# whether it is redrawn, and the pen's width
-_DRAWS = 9
+# Of the redrawn images, this share is drawn as with a thick pen (`redraw`'s `closed`).
+CLOSED_SHARE = 0.4
+# random numbers per image: turn, slant, scale, stretch, shift down, shift across, stroke, the
+# redrawing pen's width; whether it is redrawn, and whether as with a thick pen
+_DRAWS = 10
 
 
 def augment(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -53,14 +55,15 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator) -
     if strength == 0 or len(images) == 0:
         return images
     uniform = torch.rand(len(images), _DRAWS, generator=generator).to(images.device)
-    turn, slant, scale, stretch, down, across, stroke, _, pen = ((uniform * 2 - 1) * strength).unbind(1)
+    turn, slant, scale, stretch, down, across, stroke, pen = ((uniform[:, :8] * 2 - 1) * strength).unbind(1)
     pictures = images.unsqueeze(1)
     # redrawn first, as a drawing is: from MNIST's own 28 px digit, as `pen_digits` does
-    redrawn = uniform[:, 7] < REDRAW_SHARE * strength
+    redrawn = uniform[:, 8] < REDRAW_SHARE * strength
     if redrawn.any():
         pictures = pictures.clone()
         width = REDRAW_WIDTH * torch.exp(pen[redrawn] * math.log(MAX_WIDTH_CHANGE))
-        pictures[redrawn] = redraw(pictures[redrawn], width)
+        closed = uniform[redrawn, 9] < CLOSED_SHARE
+        pictures[redrawn] = redraw(pictures[redrawn], width, closed)
     pictures = _reshape(pictures, turn, slant, scale, stretch, down, across)
     # a redrawn stroke keeps its pen's width
     return _restroke(pictures, torch.where(redrawn, 0.0, stroke)).squeeze(1)
@@ -150,11 +153,19 @@ def ink_around(centre: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
     return ink
 
 
-def redraw(pictures: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+def redraw(pictures: torch.Tensor, width: torch.Tensor, closed: torch.Tensor | None = None) -> torch.Tensor:
     """Pictures [N, 1, H, W] as the canvas's path leaves a drawing: the strokes' bodies thinned
     to centre lines and drawn again with a round pen of `width` [N] pixels, so every stroke is
-    as thick as every other, with soft anti-aliased edges (MNIST's strokes vary)."""
+    as thick as every other, with soft anti-aliased edges (MNIST's strokes vary).
+
+    Where `closed` [N] is true, as with a thick pen thinned back by `mnist_style`: a thick pen
+    fills the narrow gaps between strokes (a sharp corner, the tip of a loop), which stay
+    filled when the strokes are eroded to the usual width. That is a closing: a pixel's
+    3x3 maximum, then the minimum of those; a hole more than 2 pixels across stays open."""
     ink = ink_around(thin(pictures > STROKE_BODY), width)
+    if closed is not None and closed.any():
+        shut = -F.max_pool2d(-F.max_pool2d(ink, 3, stride=1, padding=1), 3, stride=1, padding=1)
+        ink = torch.where(closed.view(-1, 1, 1, 1), shut, ink)
     soften = (_SOFTEN[:, None] * _SOFTEN[None, :]).view(1, 1, 3, 3).to(ink.device)
     soft = F.conv2d(ink, soften, padding=1)
     return soft / soft.amax((2, 3), keepdim=True).clamp(min=1e-6)
