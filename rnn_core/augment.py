@@ -49,9 +49,13 @@ CLOSED_SHARE = 0.4
 _DRAWS = 10
 
 
-def augment(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, strength: float, generator: torch.Generator, centres: torch.Tensor | None = None
+) -> torch.Tensor:
     """A batch [N, 28, 28] in [0, 1] varied at random, each image its own way; `strength` in
-    [0, 1] scales every range above (0: the batch itself, nothing drawn)."""
+    [0, 1] scales every range above (0: the batch itself, nothing drawn). `centres`, when the
+    caller has them, are the images' `centre_lines`: a trainer thins its digits once rather
+    than at every batch (the same lines, so the same batch comes out)."""
     if strength == 0 or len(images) == 0:
         return images
     uniform = torch.rand(len(images), _DRAWS, generator=generator).to(images.device)
@@ -63,7 +67,8 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator) -
         pictures = pictures.clone()
         width = REDRAW_WIDTH * torch.exp(pen[redrawn] * math.log(MAX_WIDTH_CHANGE))
         closed = uniform[redrawn, 9] < CLOSED_SHARE
-        pictures[redrawn] = redraw(pictures[redrawn], width, closed)
+        lines = centre_lines(images[redrawn]) if centres is None else centres[redrawn]
+        pictures[redrawn] = redraw(lines.unsqueeze(1), width, closed)
     pictures = _reshape(pictures, turn, slant, scale, stretch, down, across)
     # a redrawn stroke keeps its pen's width
     return _restroke(pictures, torch.where(redrawn, 0.0, stroke)).squeeze(1)
@@ -108,10 +113,12 @@ def _restroke(pictures: torch.Tensor, stroke: torch.Tensor) -> torch.Tensor:
 
 # ----- redrawn: strokes of one width, rebuilt from their centre lines -------------------------
 
-# The pen's width in pixels: MNIST's usual stroke, 11.6% of the 20 px box, as `mnist_style`
-# gives every drawing; varied by up to this factor either way (log-uniform).
-REDRAW_WIDTH = 0.116 * 20
-MAX_WIDTH_CHANGE = 1.2
+# The pen's width in pixels, varied by up to MAX_WIDTH_CHANGE either way (log-uniform): drawn
+# on 200 training digits, these widths give them as much ink (85 to 103, 94 at REDRAW_WIDTH) as
+# the canvas's path gives the same digits with the pen set's pens (`pen_digits` then
+# `mnist_style`: 88 with the thinnest pen to 101 with the thickest, 93 on average).
+REDRAW_WIDTH = 2.08
+MAX_WIDTH_CHANGE = 1.12
 # A drawing's edges are softened by its scaling down to 20 px: a [1, 2, 1] / 4 blur each way.
 _SOFTEN = torch.tensor([1.0, 2.0, 1.0]) / 4
 _NEIGHBOUR_BITS = torch.zeros(1, 1, 3, 3)
@@ -137,6 +144,13 @@ def thin(mask: torch.Tensor) -> torch.Tensor:
             return centre
 
 
+def centre_lines(images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """The centre lines [N, H, W] (boolean) of the strokes' bodies in images [N, H, W] in [0, 1],
+    as `preprocess.skeleton` finds them, `chunk` images at a time (to bound the memory)."""
+    bodies = (images > STROKE_BODY).unsqueeze(1)
+    return torch.cat([thin(part) for part in bodies.split(chunk)])[:, 0] if len(images) else bodies[:, 0]
+
+
 def ink_around(centre: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
     """Centre lines [N, 1, H, W] drawn with a round pen `width` [N] pixels across: a pixel is
     inked by how far inside the pen's edge its centre lies, up to half a pixel out (anti-aliased)."""
@@ -153,16 +167,16 @@ def ink_around(centre: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
     return ink
 
 
-def redraw(pictures: torch.Tensor, width: torch.Tensor, closed: torch.Tensor | None = None) -> torch.Tensor:
-    """Pictures [N, 1, H, W] as the canvas's path leaves a drawing: the strokes' bodies thinned
-    to centre lines and drawn again with a round pen of `width` [N] pixels, so every stroke is
-    as thick as every other, with soft anti-aliased edges (MNIST's strokes vary).
+def redraw(centres: torch.Tensor, width: torch.Tensor, closed: torch.Tensor | None = None) -> torch.Tensor:
+    """Centre lines [N, 1, H, W] (`centre_lines`) drawn again as the canvas's path leaves a
+    drawing: with a round pen of `width` [N] pixels, so every stroke is as thick as every
+    other, with soft anti-aliased edges (MNIST's strokes swell and thin), at most 1 at the darkest.
 
     Where `closed` [N] is true, as with a thick pen thinned back by `mnist_style`: a thick pen
     fills the narrow gaps between strokes (a sharp corner, the tip of a loop), which stay
     filled when the strokes are eroded to the usual width. That is a closing: a pixel's
     3x3 maximum, then the minimum of those; a hole more than 2 pixels across stays open."""
-    ink = ink_around(thin(pictures > STROKE_BODY), width)
+    ink = ink_around(centres, width)
     if closed is not None and closed.any():
         shut = -F.max_pool2d(-F.max_pool2d(ink, 3, stride=1, padding=1), 3, stride=1, padding=1)
         ink = torch.where(closed.view(-1, 1, 1, 1), shut, ink)
