@@ -280,7 +280,7 @@ class Trainer:
 
     def _centre_lines(self) -> torch.Tensor:
         """The training digits' centre lines, for the augmentation's redrawing: thinned once, in
-        the first pass that augments (a few seconds for 60,000 digits), not at every batch."""
+        the first pass that augments (about 12 s for 60,000 digits on one thread), not at every batch."""
         if self._train_centres is None:
             self._train_centres = centre_lines(self.train_images)
         return self._train_centres
