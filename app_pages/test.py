@@ -331,7 +331,8 @@ def suggest_drawing_preset() -> None:
     words, link = st.columns([3, 1], vertical_alignment="center")
     words.caption(
         "This model was trained on MNIST's digits as they are. The **drawing** preset trains on them turned, "
-        "slanted, resized and with thicker and thinner strokes, and reads drawn digits better."
+        "slanted, resized, with thicker and thinner strokes or redrawn with strokes of one width as the canvas draws "
+        "them, and reads drawn digits better."
     )
     link.page_link("app_pages/train.py", label="Train it", query_params={"preset": "drawing"}, icon=":material/draw:")
 

@@ -20,10 +20,11 @@ Prints each figure against its target and exits with 1 when a claim falls short:
 MNIST test accuracy (the notebook's 95%, the quick preset's 90%, strong and drawing 98.5%),
 the quick model reading every pen within 4 points of the same digits as they are (2.5 on
 average), the drawing preset reading the font set better than `strong`, and the augmentation's
-cost as a ratio. Goals not met yet (the drawing preset's pen set and its training time, a time
-that depends on the machine's load) are printed, not failed. `--quick` is a smoke run (300
-digits, the quick preset's images and a tenth of the epochs): its figures say the bench works,
-not how good a preset is, and no accuracy claim is checked.
+cost as a ratio. Goals not met yet (the drawing preset's pen set, 97.5% in every pen width and
+every size, and its training time, a time that depends on the machine's load) are printed, not
+failed. `--quick` is a smoke run (300 digits, the quick preset's images and a tenth of the
+epochs): its figures say the bench works, not how good a preset is, and no accuracy claim is
+checked.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ from rnn_core.preprocess import mnist_style  # noqa: E402
 # Claims: the README states them, and the run fails when one is not met.
 PRESET_MNIST = {"notebook": 95.0, "quick": 90.0, "strong": 98.5, "drawing": 98.5}  # % of the 10,000 test digits
 PEN_LOSS_EACH, PEN_LOSS_MEAN = 4.0, 2.5  # quick: points lost by a pen against the same digits as they are
+MAX_COST = 1.3  # seconds per epoch with augmentation / without
 # Goals: printed against the figure, not failed (the README says where they stand).
 DRAWING_MINUTES = 10
-DRAWING_PEN = 97.5  # in every pen width and every size
-MAX_COST = 1.3  # seconds per epoch with augmentation / without
+DRAWING_PEN = 97.5  # % of the pen set, in every pen width and every size
 CONFIDENCE_BANDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -271,9 +272,10 @@ def main() -> None:
         verdicts.check(
             "drawing: training, minutes", drawing.train_seconds / 60, DRAWING_MINUTES, at_least=False, goal=True
         )
-        for group in [*(f"pen {pen:.0%}" for pen in PENS), *(f"size {size:.0%}" for size in SIZES)]:
-            verdicts.check(f"drawing: pen set, {group}", drawing.pen[group], DRAWING_PEN, unit="%", goal=True)
-        if strong := by_name.get("strong"):
+        if not args.quick:
+            for group in [*(f"pen {pen:.0%}" for pen in PENS), *(f"size {size:.0%}" for size in SIZES)]:
+                verdicts.check(f"drawing: pen set, {group}", drawing.pen[group], DRAWING_PEN, unit="%", goal=True)
+        if (strong := by_name.get("strong")) and not args.quick:
             verdicts.check("drawing - strong on the font set, points", drawing.font - strong.font, 0.01)
     if args.cost_rounds:
         with_it, without = augmentation_cost(data, args.cost_rounds, cost_images)

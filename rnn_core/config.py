@@ -314,7 +314,8 @@ class TrainConfig(_Checked):
         offered=(0.0, 0.25, 0.5, 0.75, 1.0),
         sweep=(0.0, 0.5, 1.0),
         help="How much each training image is turned, slanted, scaled, moved and its strokes thickened "
-        "or thinned, afresh at every batch, so the model expects digits as people draw them "
+        "or thinned, or redrawn from its centre lines with strokes of one width as the canvas's are "
+        "(half of them at 1), afresh at every batch, so the model expects digits as people draw them "
         "(0: MNIST as it is, as in the notebook).",
     )
 
@@ -385,7 +386,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "drawing": Preset(
         "the strong model trained on digits varied as people draw them (turned, slanted, resized, "
-        "thicker and thinner strokes): for the canvas.",
+        "thicker and thinner strokes, half of them redrawn with strokes of one width): for the canvas.",
         ModelConfig(hidden_size=128, num_layers=2),
         TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0),
     ),

@@ -96,7 +96,7 @@ def _place_by_centre_of_mass(digit: torch.Tensor) -> torch.Tensor:
 # ----- strokes: their centre lines and their thickness ---------------------------------------
 
 # The 8 neighbours P2..P9 of a pixel in Zhang and Suen's order: N, NE, E, SE, S, SW, W, NW.
-_NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
 
 
 def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -114,14 +114,14 @@ def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-_PEEL_TABLES = _thinning_tables()
+PEEL_TABLES = _thinning_tables()
 
 
 def _neighbourhoods(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask, 1).astype(np.uint8)
     height, width = mask.shape
     code = np.zeros((height, width), np.uint8)
-    for bit, (down, across) in enumerate(_NEIGHBOURS):
+    for bit, (down, across) in enumerate(NEIGHBOURS):
         code |= padded[1 + down : 1 + down + height, 1 + across : 1 + across + width] << bit
     return code
 
@@ -133,7 +133,7 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     centre = np.asarray(mask, dtype=bool).copy()
     while True:
         peeled = False
-        for table in _PEEL_TABLES:
+        for table in PEEL_TABLES:
             loose = centre & table[_neighbourhoods(centre)]
             if loose.any():
                 centre &= ~loose

@@ -3,8 +3,20 @@ import dataclasses
 import pytest
 import torch
 
-from rnn_core.augment import MAX_STROKE_BLEND, _restroke, augment
+from rnn_core import augment as augment_module
+from rnn_core.augment import (
+    MAX_STROKE_BLEND,
+    MAX_WIDTH_CHANGE,
+    REDRAW_SHARE,
+    REDRAW_WIDTH,
+    _restroke,
+    augment,
+    centre_lines,
+    redraw,
+    thin,
+)
 from rnn_core.config import ModelConfig, TrainConfig
+from rnn_core.preprocess import skeleton
 from rnn_core.trainer import Trainer
 
 
@@ -83,3 +95,56 @@ def test_training_with_augmentation_repeats_with_the_same_seed_and_differs_from_
     augmented = weights(train)
     assert torch.equal(augmented, weights(train))
     assert not torch.equal(augmented, weights(dataclasses.replace(train, augment=0.0)))
+
+
+def wedge() -> torch.Tensor:
+    """A horizontal stroke growing from 1.5 pixels thick at its left end to 6 at its right."""
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    half = 0.75 + (cols - 4) / 20 * 2.25
+    inside = (half + 0.5 - (rows - 13.5).abs()).clamp(0, 1)
+    return torch.where((cols >= 4) & (cols <= 24), inside, torch.zeros(()))
+
+
+def test_thinning_a_batch_finds_the_same_centre_lines_as_the_canvas_preprocessing():
+    masks = torch.stack([ring() > 0.5, wedge() > 0.5, digits(3)[0] > 0.5, torch.ones(28, 28, dtype=torch.bool)])
+    centres = thin(masks.unsqueeze(1))[:, 0]
+    for mask, centre in zip(masks, centres, strict=True):
+        assert torch.equal(centre, torch.from_numpy(skeleton(mask.numpy())))
+    assert 0 < centres[1].sum() < masks[1].sum() / 3  # the wedge's centre is a thin line
+
+
+def test_redrawing_gives_a_stroke_of_one_width_along_its_length():
+    before = wedge()
+    after = redraw(centre_lines(before[None]).unsqueeze(1), torch.tensor([REDRAW_WIDTH]))[0, 0]
+    # ink across the stroke at its thin and its thick end: 1.5 against 6 pixels before
+    thin_end, thick_end = before[:, 6].sum(), before[:, 22].sum()
+    assert thick_end > 2.5 * thin_end
+    across = after[:, 6:23].sum(0)
+    assert across.max() < 1.2 * across.min()
+    assert REDRAW_WIDTH < across.mean() < REDRAW_WIDTH + 1  # the pen's width, and its soft edges
+    assert after.max() == 1
+
+
+def test_a_redrawn_ring_stays_a_ring_even_with_the_widest_pen():
+    after = redraw(centre_lines(ring()[None]).unsqueeze(1), torch.tensor([REDRAW_WIDTH * MAX_WIDTH_CHANGE]))[0, 0]
+    assert after[13:15, 13:15].max() == 0  # the hole stays open
+    angles, radii = torch.linspace(0, 2 * torch.pi, 72)[:, None], torch.linspace(3, 6, 13)
+    rows = (13.5 + radii * torch.sin(angles)).round().long()
+    cols = (13.5 + radii * torch.cos(angles)).round().long()
+    assert after[rows, cols].amax(1).min() >= 0.5  # and unbroken all the way round
+
+
+def test_about_the_redrawn_share_of_a_batch_is_redrawn_and_the_rest_varied_as_without(monkeypatch):
+    batch = wedge().expand(200, 28, 28)
+    redrawn = augment(batch, 1.0, torch.Generator().manual_seed(0))
+    monkeypatch.setattr(augment_module, "REDRAW_SHARE", 0.0)
+    varied = augment(batch, 1.0, torch.Generator().manual_seed(0))
+    changed = (redrawn - varied).abs().amax((1, 2)) > 0
+    assert abs(int(changed.sum()) - 200 * REDRAW_SHARE) < 25
+
+
+def test_centre_lines_found_beforehand_give_the_same_batch():
+    batch = torch.cat([digits(), wedge()[None]])
+    found_here = augment(batch, 1.0, torch.Generator().manual_seed(2))
+    given = augment(batch, 1.0, torch.Generator().manual_seed(2), centre_lines(batch, chunk=3))
+    assert torch.equal(found_here, given)
