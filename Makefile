@@ -22,9 +22,10 @@ $(AXE): package.json package-lock.json
 app: $(VENV)/.installed
 	$(PYTHON) -m streamlit run streamlit_app.py
 
-# Two pytest workers (pytest-xdist): the browser tests on one, the rest spread over both.
+# Three pytest workers (pytest-xdist): the browser tests on one, the Ray tests on one, the rest
+# spread over all (tests/conftest.py); the tests mostly wait on servers, browsers and clusters.
 test: $(VENV)/.installed $(AXE)
-	$(PYTHON) -m pytest -n 2 --dist loadgroup
+	$(PYTHON) -m pytest -n 3
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

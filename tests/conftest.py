@@ -126,12 +126,29 @@ def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
     return load_mnist(tmp_path_factory.mktemp("data"), real_mnist_dir, allow_download=False, allow_sample=False)
 
 
-def pytest_collection_modifyitems(items):
-    """Under `make test`'s two workers (pytest-xdist, `--dist loadgroup`) the browser tests keep
-    to one worker, which starts their one shared server; the rest spread over both."""
-    for item in items:
-        if item.nodeid.startswith("tests/browser/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+# Tests that must share one pytest worker (`make test` runs pytest-xdist's), the first match
+# naming the group: the browser tests share one served app; the Ray tests each start a cluster
+# that the others must not meet, and so do the browser's fault tests, which serve the app
+# themselves (one server on Ray), in the order collected: before any Ray test of the worker.
+SHARED_WORKER = {
+    "tests/browser/test_browser_faults.py": "ray",
+    "tests/browser/": "browser",
+    "tests/test_ray_": "ray",
+    "tests/test_sweep.py": "ray",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Each test is a unit of work of its own, but for those of `SHARED_WORKER`, which go to one
+    worker as one unit (pytest 9 ignores xdist's own `--dist loadgroup`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorkerScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for start, group in SHARED_WORKER.items() if nodeid.startswith(start)), nodeid)
+
+    return SharedWorkerScheduling(config, log)
 
 
 # Streamlit servers the browser tests may start in a run: the shared one, and the two a test

@@ -38,7 +38,12 @@ def test_how_it_learned_shows_epochs_0_to_3_and_epoch_0_reads_at_chance(page, ap
     page.get_by_role("tab", name="How it learned").click()
     page.locator(MAIN).get_by_text("after epoch 0").first.wait_for(timeout=60_000)
     print(f"How it learned first showed epochs {sorted(epoch_lines(page))}")
-    page.locator(MAIN).get_by_text("after epoch 3").first.wait_for(timeout=120_000)  # filled in while it trained
+    # filled in while it trained: until its four lines are there (other text names epoch 3 first)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] p')]
+            .filter(p => /^after epoch [0-9.]+ · /.test(p.innerText.trim())).length >= 4""",
+        timeout=120_000,
+    )
     lines = epoch_lines(page)
     assert sorted(lines) == ["0", "1", "2", "3"], lines
     assert lines["0"] < CHANCE < lines["3"], lines
