@@ -159,6 +159,7 @@ def save_trained_run(app_server, data, label: str, **settings) -> str:
     return trained_run(app_server.runs_dir, data, label, **{**small, **settings})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def saved_run(app_server, real_mnist) -> str:
+    """One finished run that the tests only read (none continues, features or deletes it)."""
     return save_trained_run(app_server, real_mnist, "browser test")
