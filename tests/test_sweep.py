@@ -1,7 +1,9 @@
 """Sweeps: the grid, the sweep tag in run.json, stopping a whole sweep, and the CLI on both executors."""
 
-import gc
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,7 +14,7 @@ from rnn_core.history import RunStatus
 from rnn_core.local_executor import LocalExecutor
 from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound, RunStore
-from tests.conftest import synthetic_mnist
+from tests.conftest import REPO, synthetic_mnist
 
 GRID = [
     "--hidden-size",
@@ -119,15 +121,26 @@ def run_cli(argv, capsys):
 
 
 def test_the_cli_gives_the_same_accuracies_on_both_executors(real_mnist_dir, tmp_path, capsys):
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
     common = [*GRID, "--mnist-dir", str(real_mnist_dir), "--data-dir", str(tmp_path / "data")]
     local_runs, local_sweep = run_cli([*common, "--runs-dir", str(tmp_path / "local")], capsys)
-    ray.init(num_cpus=2, include_dashboard=False)
-    try:
-        ray_runs, ray_sweep = run_cli([*common, "--runs-dir", str(tmp_path / "ray"), "--executor", "ray"], capsys)
-    finally:
-        gc.collect()  # the sweep's executor, freed while Ray is up (see tests/test_ray_executor.py)
-        ray.shutdown()
+    # on Ray in a process of its own, with its own local cluster: a Ray driver in the test's own
+    # process ended it at times under make test's workers (Ray ends a process that frees a
+    # handle after its shutdown), and a worker's environment may name a cluster gone since
+    env = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
+    command = [
+        sys.executable,
+        "-m",
+        "rnn_core.sweep",
+        *common,
+        "--runs-dir",
+        str(tmp_path / "ray"),
+        "--executor",
+        "ray",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *ray_runs, ray_sweep = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(local_runs) == len(ray_runs) == 4
     for row in local_runs:
         assert {
