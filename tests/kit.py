@@ -96,3 +96,23 @@ def messages(at: AppTest) -> list[Message]:
 def shown_run(at: AppTest) -> str | None:
     """The run the page shows, as its link names it."""
     return at.query_params.get("run")
+
+
+@dataclass(frozen=True)
+class Process:
+    parent: int
+    command: str  # its command line, arguments joined by spaces
+    zombie: bool  # ended, only waiting to be reaped
+
+
+def processes() -> dict[int, Process]:
+    """Every process on the machine, by pid, read from /proc (one that ends meanwhile is left out)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, ValueError):
+            continue
+        found[int(stat.parent.name)] = Process(int(parent), command, state == "Z")
+    return found

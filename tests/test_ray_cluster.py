@@ -24,6 +24,7 @@ from rnn_core.registry import JobRegistry
 from rnn_core.runs import RunNotFound, RunStore
 from tests.cluster_app import cells
 from tests.conftest import synthetic_mnist
+from tests.kit import processes
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402  (needs ray)
@@ -208,16 +209,11 @@ def training_processes(cluster) -> list[str]:
         if name == "raylet"
         for info in infos
     }
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (OSError, IndexError, ValueError):
-            continue  # ended meanwhile
-        if parent in raylets and command.startswith(("ray::train_remotely", "ray::StopMailbox")):
-            found.append(command)
-    return found
+    return [
+        process.command
+        for process in processes().values()
+        if process.parent in raylets and process.command.startswith(("ray::train_remotely", "ray::StopMailbox"))
+    ]
 
 
 def test_an_app_process_ended_mid_sweep_saves_its_runs_and_leaves_nothing_running(two_workers, data, tmp_path):

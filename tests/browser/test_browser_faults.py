@@ -7,7 +7,6 @@ Ray tests' worker, beside the other browser tests (tests/conftest.py)."""
 import re
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from rnn_core.registry import SHUTDOWN_REASON, unwatched_reason
 from tests.browser.conftest import ARTIFACTS, wait_for_app
 from tests.browser.server import AppServer
 from tests.browser.test_browser_runs import LONG_RUN, start_training, wait_for_status
+from tests.kit import processes
 
 RAY_PROCESS = re.compile(r"gcs_server|raylet|ray::")
 
@@ -98,35 +98,21 @@ def test_sigterm_mid_training_on_ray_saves_the_run_and_leaves_no_ray_process(bro
     assert its_ray, "the server trained on Ray, yet no Ray process of its own was found"
     # the cluster's processes end on their own once the server has gone: a moment, not at once
     deadline = time.monotonic() + 60
-    while left := {pid for pid in its_ray if running(pid)}:
+    while left := {pid for pid, process in processes().items() if pid in its_ray and not process.zombie}:
         assert time.monotonic() < deadline, f"the server's Ray cluster outlived it: {left}"
         time.sleep(0.5)
-
-
-def running(pid: int) -> bool:
-    """Still there, and not only as a zombie waiting to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def ray_processes_under(ancestor: int) -> set[int]:
     """The Ray processes (the head's store and scheduler, the workers) started by `ancestor` or
     its descendants: not those of another Ray cluster on the machine."""
-    parents, commands = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # ended meanwhile
+    found = processes()
 
     def descends(pid: int) -> bool:
         while pid > 1:
-            pid = parents.get(pid, 0)
+            pid = found[pid].parent if pid in found else 0
             if pid == ancestor:
                 return True
         return False
 
-    return {pid for pid, command in commands.items() if RAY_PROCESS.search(command) and descends(pid)}
+    return {pid for pid, process in found.items() if RAY_PROCESS.search(process.command) and descends(pid)}
