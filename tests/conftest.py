@@ -12,6 +12,12 @@ from pathlib import Path
 # Chromium share 2 cores, and a torch op on two threads waits for both. With a core busy
 # elsewhere that wait made the run-store tests 40 times slower (111 s against 2.6 s).
 os.environ["OMP_NUM_THREADS"] = "1"
+# Ray starts its workers at nice 15, so that its own processes come first. Beside the other
+# pytest workers' servers and browsers (at nice 0) a Ray training then gets a few percent of a
+# core: with four busy loops beside it the lost-node test took 277 s instead of 7, and the app
+# test's two runs did not start within two minutes in CI. Every cluster the tests start
+# inherits this.
+os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112  (Ray reads this exact name)
 
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
