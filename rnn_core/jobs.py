@@ -111,6 +111,10 @@ class Job:
         self.run_id = spec.run.run_id
         self._publish = publish  # told of every record the job writes (the registry's index)
         self._lock = threading.RLock()
+        # held while a report is saved and while let_go saves: a let-go run's files never mix
+        # the epoch it was saved at with one its training wrote after (kept apart from _lock,
+        # so a page's snapshot does not wait for the disk)
+        self._saving = threading.RLock()
         self._stop = threading.Event()
         self._stop_reason = ""
         self._status, self._reason = RunStatus.WAITING, "waiting for a free training slot"
@@ -207,32 +211,37 @@ class Job:
         """Save the run as it stood after its latest scored epoch, stopped with `reason`, without
         waiting for the training to stop (the process is ending): what the training reports
         from now on is dropped. The saved state goes on exactly from that epoch."""
-        with self._lock:
-            if self.done.is_set() or self._let_go:
-                return
-            self._let_go = True
-            history, epoch = self._history, self._history[-1].epoch if self._history else 0
-        message = (
-            f"{reason} during epoch {int(epoch) + 1}; the epoch under way was dropped, it goes on from epoch {epoch:g}"
-        )
-        self._publish(self.run.finish(RunStatus.STOPPED, message, history))
-        with self._lock:
-            self._status, self._reason = RunStatus.STOPPED, message
+        with self._saving:
+            with self._lock:
+                if self.done.is_set() or self._let_go:
+                    return
+                self._let_go = True
+                history, epoch = self._history, self._history[-1].epoch if self._history else 0
+            message = (
+                f"{reason} during epoch {int(epoch) + 1}; the epoch under way was dropped, "
+                f"it goes on from epoch {epoch:g}"
+            )
+            self._publish(self.run.finish(RunStatus.STOPPED, message, history))
+            with self._lock:
+                self._status, self._reason = RunStatus.STOPPED, message
 
     def end_unstarted(self) -> None:
         """The job was stopped before a slot came free: it never trained."""
-        self._end(EndEvent(RunStatus.STOPPED, f"{self._stop_reason} while waiting for a training slot"))
+        with self._saving:
+            if not self._let_go:
+                self._end(EndEvent(RunStatus.STOPPED, f"{self._stop_reason} while waiting for a training slot"))
         self.done.set()
 
     def _fail(self, message: str) -> None:
-        if self._let_go:
-            return
-        with self._lock:
-            self._status, self._reason = RunStatus.FAILED, message
-        try:
-            self._publish(self.run.finish(RunStatus.FAILED, message, self._history))
-        except OSError:  # the disk that failed the training may fail this too: the page still knows
-            log.exception("run %s: the failure could not be saved", self.run_id)
+        with self._saving:
+            if self._let_go:
+                return
+            with self._lock:
+                self._status, self._reason = RunStatus.FAILED, message
+            try:
+                self._publish(self.run.finish(RunStatus.FAILED, message, self._history))
+            except OSError:  # the disk that failed the training may fail this too: the page still knows
+                log.exception("run %s: the failure could not be saved", self.run_id)
 
     def _end(self, event: EndEvent) -> None:
         try:
@@ -244,8 +253,11 @@ class Job:
             self._status, self._reason = event.status, event.reason
 
     def _on_report(self, event: Event | Placement, state: TrainerState | None) -> None:
-        if self._let_go:
-            return
+        with self._saving:
+            if not self._let_go:
+                self._take_report(event, state)
+
+    def _take_report(self, event: Event | Placement, state: TrainerState | None) -> None:
         if isinstance(event, Placement):
             self._place(event)
             return

@@ -1,5 +1,6 @@
 """Jobs and the local executor: live snapshots, speed, bounded loss points, parallel runs."""
 
+import threading
 import time
 
 import pytest
@@ -7,11 +8,12 @@ import torch
 
 from rnn_core import jobs as jobs_module
 from rnn_core import local_executor
+from rnn_core.checkpoint import load_checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
 from rnn_core.history import RunStatus
 from rnn_core.jobs import job_spec
 from rnn_core.local_executor import LocalExecutor
-from rnn_core.runs import RunStore
+from rnn_core.runs import CHECKPOINT_FILE, RunStore
 from rnn_core.trainer import Trainer
 from tests.conftest import synthetic_mnist
 
@@ -144,3 +146,24 @@ def test_each_worker_sizes_its_own_torch_threads_and_the_process_keeps_its_own(t
         executor.shutdown()
     assert threads_in_training == [1]  # 4 cores shared by 4 slots
     assert torch.get_num_threads() == before
+
+
+def test_a_run_let_go_during_an_epoch_save_is_saved_at_the_epoch_its_files_hold(tmp_path):
+    data, store = synthetic_mnist(n_train=200), RunStore(tmp_path)
+    job = jobs_module.Job(job_spec(store.create(MODEL, QUICK), data, MODEL, QUICK))
+    save_epoch = job.run.save_epoch
+
+    def let_go_while_saving(history, checkpoint):
+        if history[-1].epoch == 1:
+            letting_go = threading.Thread(target=job.let_go, args=("stopped because the server shut down",))
+            letting_go.start()
+            letting_go.join(1.0)  # room for the let-go to end first, as it did before the fix
+        save_epoch(history, checkpoint)
+
+    job.run.save_epoch = let_go_while_saving
+    job.work(lambda spec, report, stop: jobs_module.train_here(data, spec, report, stop))
+    saved = store.read(job.run_id)
+    on_disk = load_checkpoint(store.folder(job.run_id) / CHECKPOINT_FILE)
+    assert saved.status == RunStatus.STOPPED
+    assert [row.epoch for row in saved.history] == [row.epoch for row in on_disk.history] == [0, 1]
+    assert saved.reason.endswith("it goes on from epoch 1")
