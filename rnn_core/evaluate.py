@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -19,14 +20,25 @@ class Score:
     loss: float  # mean negative log-likelihood per image
 
 
+class ScoringStopped(Exception):
+    """The stop event was set between two chunks of a scoring."""
+
+
 @torch.no_grad()
-def predict_log_probs(model: nn.Module, images: torch.Tensor, chunk_size: int = EVAL_CHUNK) -> torch.Tensor:
-    """Log-probabilities [N, 10] on the CPU, computed batch by batch on the model's device."""
+def predict_log_probs(
+    model: nn.Module, images: torch.Tensor, chunk_size: int = EVAL_CHUNK, stop: threading.Event | None = None
+) -> torch.Tensor:
+    """Log-probabilities [N, 10] on the CPU, computed batch by batch on the model's device;
+    ScoringStopped when `stop` is set between two batches (a large model takes minutes)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    chunks = []
     try:
-        chunks = [model(images[i : i + chunk_size].to(device)).cpu() for i in range(0, len(images), chunk_size)]
+        for start in range(0, len(images), chunk_size):
+            if stop is not None and stop.is_set():
+                raise ScoringStopped
+            chunks.append(model(images[start : start + chunk_size].to(device)).cpu())
     finally:
         model.train(was_training)
     return torch.cat(chunks) if chunks else torch.empty(0, NUM_CLASSES)
@@ -40,8 +52,10 @@ def score(log_probs: torch.Tensor, labels: torch.Tensor) -> Score:
     return Score(accuracy=accuracy, loss=loss)
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Score:
-    return score(predict_log_probs(model, images), labels)
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, stop: threading.Event | None = None
+) -> Score:
+    return score(predict_log_probs(model, images, stop=stop), labels)
 
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:

@@ -328,7 +328,9 @@ def train_here(data: MnistData, spec: JobSpec, report: Report, stop: threading.E
     trainer = Trainer(data, spec.model_config, spec.train_config, spec.state, spec.batch_event_interval)
 
     def on_event(event: Event) -> None:
-        report(event, trainer.state_dict() if isinstance(event, (EpochRecord, EndEvent)) else None)
+        # a run stopped before its untrained model was scored has no state worth keeping
+        scored = isinstance(event, (EpochRecord, EndEvent)) and trainer.history
+        report(event, trainer.state_dict() if scored else None)
 
     trainer.run(spec.epochs, on_event=on_event, stop=stop)
 

@@ -240,7 +240,8 @@ class Run:
         """An event callback that saves metrics, checkpoint and status, then forwards."""
 
         def on_event(event: Event) -> None:
-            if isinstance(event, (EpochRecord, EndEvent)):  # a divergence may have dropped epochs
+            # a divergence may have dropped epochs; a run stopped before any score has none
+            if isinstance(event, (EpochRecord, EndEvent)) and trainer.history:
                 self.save_epoch(tuple(trainer.history), trainer.checkpoint())
             if isinstance(event, EndEvent):
                 self.finish(event.status, event.reason)

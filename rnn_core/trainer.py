@@ -25,7 +25,7 @@ from .augment import augment, centre_lines
 from .checkpoint import Checkpoint, build_optimizer
 from .config import ModelConfig, TrainConfig
 from .data import MnistData
-from .evaluate import evaluate
+from .evaluate import ScoringStopped, evaluate
 from .history import EpochRecord, RunStatus, history_from_rows, history_rows
 from .model import RowClassifier
 
@@ -209,8 +209,10 @@ class Trainer:
     def checkpoint(self) -> Checkpoint:
         return Checkpoint.of_trainer_state(self.model_config, self.config, self.state_dict())
 
-    def _record(self, train_loss: float | None, seconds: float, images: int, partial: bool) -> EpochRecord:
-        result = evaluate(self.model, self.test_images, self.test_labels)
+    def _record(
+        self, train_loss: float | None, seconds: float, images: int, partial: bool, stop: threading.Event | None = None
+    ) -> EpochRecord:
+        result = evaluate(self.model, self.test_images, self.test_labels, stop)
         event = EpochRecord(
             epoch=_whole(round(self.images_trained / self.train_size, 3)),
             train_loss=train_loss,
@@ -232,7 +234,8 @@ class Trainer:
         """Finish an epoch a stop cut short, then train `epochs` more passes (default: the
         config's), scoring the test set after each.
 
-        Returns, and reports, how it ended: finished, stopped (between two batches) or
+        Returns, and reports, how it ended: finished, stopped (between two batches, or while
+        the untrained model is scored, with no epoch recorded) or
         diverged (loss blew up: the weights of the last good epoch are put back). Nothing
         outside reads the weights while it trains: what others see of a training is the
         state it reports after each scored epoch.
@@ -240,7 +243,15 @@ class Trainer:
         emit = on_event or (lambda event: None)
         stop = stop or threading.Event()
         if not self.history:
-            emit(self._record(None, 0.0, 0, partial=False))
+            # A stop during the untrained model's scoring ends the run at once, with nothing to
+            # save: for the largest model that scoring takes minutes on a busy server.
+            try:
+                untrained = self._record(None, 0.0, 0, partial=False, stop=stop)
+            except ScoringStopped:
+                end = EndEvent(RunStatus.STOPPED, "before its untrained model was scored")
+                emit(end)
+                return end
+            emit(untrained)
         for order, first_batch in self._passes(self.config.epochs if epochs is None else epochs):
             end = self._train_pass(order, first_batch, emit, stop)
             if end is not None:

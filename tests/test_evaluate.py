@@ -1,10 +1,11 @@
 import math
+import threading
 
 import pytest
 import torch
 
 from rnn_core.config import ModelConfig
-from rnn_core.evaluate import confusion_matrix, per_class_accuracy, predict_log_probs, score
+from rnn_core.evaluate import ScoringStopped, confusion_matrix, per_class_accuracy, predict_log_probs, score
 from rnn_core.model import RowClassifier
 
 
@@ -36,3 +37,12 @@ def test_predictions_do_not_depend_on_the_evaluation_chunk_size():
     images = torch.rand(7, 28, 28)
     assert torch.allclose(predict_log_probs(model, images, chunk_size=3), predict_log_probs(model, images), atol=1e-6)
     assert model.training  # evaluation leaves the mode as it found it
+
+
+def test_a_stop_between_two_chunks_ends_the_scoring_and_leaves_the_mode_as_it_was():
+    model = RowClassifier(ModelConfig(hidden_size=6))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ScoringStopped):
+        predict_log_probs(model, torch.rand(7, 28, 28), chunk_size=3, stop=stop)
+    assert model.training

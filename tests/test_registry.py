@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from rnn_core import trainer as trainer_module
 from rnn_core.admin_gate import AdminGate
 from rnn_core.checkpoint import load_checkpoint
 from rnn_core.config import ModelConfig, TrainConfig
@@ -77,6 +78,27 @@ def test_stop_is_seen_at_once_and_the_run_is_saved_with_the_reason(registry):
     view = finished(registry, run_id)
     assert view.status == RunStatus.STOPPED and view.reason.startswith("stopped by the user during epoch")
     assert view.history[-1].partial and registry.store.read(run_id).status == RunStatus.STOPPED
+
+
+def test_a_stop_while_the_untrained_model_is_scored_is_felt_at_once_and_leaves_nothing_to_continue(
+    registry, monkeypatch
+):
+    scoring, real_evaluate = threading.Event(), trainer_module.evaluate
+
+    def evaluate_once_stopped(model, images, labels, stop=None):
+        scoring.set()
+        assert stop is not None and stop.wait(60)  # as a large model's scoring would still run
+        return real_evaluate(model, images, labels, stop)
+
+    monkeypatch.setattr(trainer_module, "evaluate", evaluate_once_stopped)
+    run_id = registry.start(MODEL, LONG, owner=ALICE)
+    assert scoring.wait(60)
+    registry.stop(run_id, owner=ALICE)
+    view = finished(registry, run_id)
+    assert view.status == RunStatus.STOPPED
+    assert view.reason == "stopped by the user before its untrained model was scored"
+    assert view.history == () and not view.has_model
+    assert registry.store.read(run_id).status == RunStatus.STOPPED
 
 
 def test_a_run_continued_in_place_keeps_the_batch_losses_of_its_earlier_training(registry):

@@ -97,6 +97,17 @@ def test_stop_between_batches_records_where_it_stopped_then_continue_finishes_th
     assert batches[0].batch == 3 and batches[3].images_seen == 120
 
 
+def test_a_stop_while_the_untrained_model_is_scored_ends_the_run_with_no_epoch(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, FAST)
+    stop, events = threading.Event(), []
+    stop.set()
+    end = trainer.run(on_event=events.append, stop=stop)
+    assert end.status == STOPPED and end.reason == "before its untrained model was scored"
+    assert trainer.history == [] and events == [end]
+    assert trainer.run().status == FINISHED  # the same trainer still trains from the start
+    assert [row.epoch for row in trainer.history] == [0, 1, 2]
+
+
 def test_a_stopped_and_continued_epoch_trains_exactly_as_an_unbroken_one(tiny_data):
     straight = Trainer(tiny_data, SMALL, FAST)
     straight.run(epochs=3)
