@@ -248,14 +248,14 @@ class Trainer:
             try:
                 untrained = self._record(None, 0.0, 0, partial=False, stop=stop)
             except ScoringStopped:
-                end = EndEvent(RunStatus.STOPPED, "before its untrained model was scored")
-                emit(end)
-                return end
+                unscored = EndEvent(RunStatus.STOPPED, "before its untrained model was scored")
+                emit(unscored)
+                return unscored
             emit(untrained)
         for order, first_batch in self._passes(self.config.epochs if epochs is None else epochs):
-            end = self._train_pass(order, first_batch, emit, stop)
-            if end is not None:
-                return end
+            cut = self._train_pass(order, first_batch, emit, stop)
+            if cut is not None:
+                return cut
         end = EndEvent(RunStatus.FINISHED, f"trained to epoch {_whole(self.epochs_done)}")
         emit(end)
         return end
