@@ -136,9 +136,10 @@ def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
 # naming the group: the browser tests share one served app; the Ray tests each start a cluster
 # that the others must not meet, and so do the browser's fault tests, which serve the app
 # themselves (one server on Ray), in the order collected: before any Ray test of the worker.
+BROWSER_TESTS = "tests/browser/"
 SHARED_WORKER = {
     "tests/browser/test_browser_faults.py": "ray",
-    "tests/browser/": "browser",
+    BROWSER_TESTS: "browser",
     "tests/test_ray_": "ray",
     "tests/test_sweep.py": "ray",
 }
@@ -155,6 +156,20 @@ def pytest_xdist_make_scheduler(config, log):
             return next((group for start, group in SHARED_WORKER.items() if nodeid.startswith(start)), nodeid)
 
     return SharedWorkerScheduling(config, log)
+
+
+# The browser tests are the suite's longest unit, and its time is mostly their server's and
+# Chromium's work: every other worker gives way to them (a lower priority for itself and what it
+# starts; a higher one would need root), so that the longest unit ends first and the rest fill
+# the gaps it leaves. A worker that later runs browser tests all the same only meets workers as
+# low as itself.
+NICE_BESIDE_THE_BROWSER = 5
+
+
+def pytest_runtest_setup(item):
+    worker = hasattr(item.config, "workerinput")
+    if worker and not item.nodeid.startswith(BROWSER_TESTS) and os.nice(0) < NICE_BESIDE_THE_BROWSER:
+        os.nice(NICE_BESIDE_THE_BROWSER - os.nice(0))
 
 
 # Streamlit servers the browser tests may start in a run: the shared one, and the two a test
