@@ -62,8 +62,8 @@ def test_a_new_browser_is_shown_the_featured_run_else_one_of_no_sweep_and_told_w
             page.goto(f"{app_server.url}/test")
             wait_for_drawn(page, 0)
             page.locator(SIDEBAR).get_by_text("No run chosen").wait_for(timeout=60_000)
-            # the page has its model (the side panel is drawn first): the downloads name its run
-            page.locator(MAIN).get_by_text("Download for the notebook").wait_for(timeout=60_000)
+            # the page has its model (the side panel is drawn first), whose line names its run
+            page.locator(MAIN).get_by_text("Testing ").first.wait_for(timeout=60_000)
             return page.locator(SIDEBAR).inner_text() + page.locator(MAIN).inner_text()
         finally:
             context.close()
