@@ -7,10 +7,9 @@ where MNIST's strokes swell and thin. `augment` varies a batch of training image
 ways, freshly at every batch, so the model never sees the same image twice.
 
 It works on the whole batch at once. Part of the batch is first redrawn (`redraw`): each
-digit's strokes are thinned to their centre lines (Zhang and Suen's thinning, the one
-`preprocess.skeleton` does, batched: one convolution gives every pixel's neighbourhood code,
-looked up in the same tables) and inked again with a round pen of MNIST's usual width, as the
-canvas's path leaves a drawing. Then one affine resampling (`affine_grid` + `grid_sample`) for
+digit's strokes are thinned to their centre lines (`preprocess.thin`, Zhang and Suen's
+thinning, every digit of the batch at once) and inked again with a round pen of MNIST's usual
+width, as the canvas's path leaves a drawing. Then one affine resampling (`affine_grid` + `grid_sample`) for
 turn, slant, scale and shift; the strokes of the images not redrawn are thickened by blending
 in a 3x3 max-pool, or thinned by cutting away their grey edges, each image by its own amount.
 Every random number comes from the generator it is given (the trainer's own), so the same seed
@@ -25,7 +24,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from .preprocess import NEIGHBOURS, PEEL_TABLES, STROKE_BODY
+from .preprocess import STROKE_BODY, thin
 
 # The largest change at strength 1, each drawn uniformly within +- this much per image.
 MAX_TURN_DEGREES = 12.0
@@ -116,27 +115,6 @@ REDRAW_WIDTH = 0.116 * 20
 MAX_WIDTH_CHANGE = 1.2
 # A drawing's edges are softened by its scaling down to 20 px: a [1, 2, 1] / 4 blur each way.
 _SOFTEN = torch.tensor([1.0, 2.0, 1.0]) / 4
-_NEIGHBOUR_BITS = torch.zeros(1, 1, 3, 3)
-for _bit, (_down, _across) in enumerate(NEIGHBOURS):
-    _NEIGHBOUR_BITS[0, 0, 1 + _down, 1 + _across] = 2**_bit
-_PEELABLE = tuple(torch.from_numpy(table) for table in PEEL_TABLES)
-
-
-def thin(mask: torch.Tensor) -> torch.Tensor:
-    """The centre lines of the strokes in a batch of boolean masks [N, 1, H, W]: Zhang and
-    Suen's thinning (as `preprocess.skeleton`), every picture at once, each neighbourhood's
-    code computed by one convolution and looked up in the same tables."""
-    centre = mask.clone()
-    while True:
-        peeled = False
-        for peelable in _PEELABLE:
-            codes = F.conv2d(centre.float(), _NEIGHBOUR_BITS.to(centre.device), padding=1).long()
-            loose = centre & peelable.to(centre.device)[codes]
-            if loose.any():
-                centre &= ~loose
-                peeled = True
-        if not peeled:
-            return centre
 
 
 def centre_lines(images: torch.Tensor, chunk: int = 32) -> torch.Tensor:

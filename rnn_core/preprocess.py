@@ -96,10 +96,10 @@ def _place_by_centre_of_mass(digit: torch.Tensor) -> torch.Tensor:
 # ----- strokes: their centre lines and their thickness ---------------------------------------
 
 # The 8 neighbours P2..P9 of a pixel in Zhang and Suen's order: N, NE, E, SE, S, SW, W, NW.
-NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+_NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
 
 
-def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
+def _thinning_tables() -> tuple[torch.Tensor, torch.Tensor]:
     """For each of the 256 neighbourhoods (bit i set = neighbour P(i+2) inked): may the pixel
     be peeled off in Zhang-Suen's first and second sub-iteration?"""
     code = np.arange(256)
@@ -111,35 +111,37 @@ def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
     edge = (inked >= 2) & (inked <= 6) & (rises == 1)
     first = edge & (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)  # south-east side and north-west corner
     second = edge & (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)  # north-west side and south-east corner
-    return first, second
+    return torch.from_numpy(first), torch.from_numpy(second)
 
 
-PEEL_TABLES = _thinning_tables()
+_PEEL_TABLES = _thinning_tables()
+# A pixel's neighbourhood code, as one convolution: each neighbour weighs its bit.
+_NEIGHBOUR_BITS = torch.zeros(1, 1, 3, 3)
+for _bit, (_down, _across) in enumerate(_NEIGHBOURS):
+    _NEIGHBOUR_BITS[0, 0, 1 + _down, 1 + _across] = 2**_bit
 
 
-def _neighbourhoods(mask: np.ndarray) -> np.ndarray:
-    padded = np.pad(mask, 1).astype(np.uint8)
-    height, width = mask.shape
-    code = np.zeros((height, width), np.uint8)
-    for bit, (down, across) in enumerate(NEIGHBOURS):
-        code |= padded[1 + down : 1 + down + height, 1 + across : 1 + across + width] << bit
-    return code
-
-
-def skeleton(mask: np.ndarray) -> np.ndarray:
-    """The centre lines, one pixel wide and 8-connected, of the strokes in a boolean mask
-    (Zhang and Suen's thinning, 1984: peel edge pixels off, alternately from the south-east
-    and the north-west, while that keeps every stroke connected)."""
-    centre = np.asarray(mask, dtype=bool).copy()
+def thin(mask: torch.Tensor) -> torch.Tensor:
+    """The centre lines, one pixel wide and 8-connected, of the strokes in a batch of boolean
+    masks [N, 1, H, W] (Zhang and Suen's thinning, 1984: peel edge pixels off, alternately
+    from the south-east and the north-west, while that keeps every stroke connected), every
+    picture at once."""
+    centre = mask.clone()
     while True:
         peeled = False
-        for table in PEEL_TABLES:
-            loose = centre & table[_neighbourhoods(centre)]
+        for peelable in _PEEL_TABLES:
+            codes = F.conv2d(centre.float(), _NEIGHBOUR_BITS.to(centre.device), padding=1).long()
+            loose = centre & peelable.to(centre.device)[codes]
             if loose.any():
                 centre &= ~loose
                 peeled = True
         if not peeled:
             return centre
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """`thin` of one boolean mask [H, W]."""
+    return thin(torch.from_numpy(np.asarray(mask, dtype=bool))[None, None])[0, 0].numpy()
 
 
 def distance_to(mask: np.ndarray) -> np.ndarray:

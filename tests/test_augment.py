@@ -13,10 +13,9 @@ from rnn_core.augment import (
     augment,
     centre_lines,
     redraw,
-    thin,
 )
 from rnn_core.config import ModelConfig, TrainConfig
-from rnn_core.preprocess import skeleton
+from rnn_core.preprocess import skeleton, thin
 from rnn_core.trainer import Trainer
 
 
