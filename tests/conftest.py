@@ -14,9 +14,9 @@ from pathlib import Path
 os.environ["OMP_NUM_THREADS"] = "1"
 # Ray starts its workers at nice 15, so that its own processes come first. Beside the other
 # pytest workers' servers and browsers (at nice 0) a Ray training then gets a few percent of a
-# core: with four busy loops beside it the lost-node test took 277 s instead of 7, and the app
-# test's two runs did not start within two minutes in CI. Every cluster the tests start
-# inherits this.
+# core: with four busy loops beside it the lost-node test took 277 s, against 21 s at nice 0,
+# and in CI the app test's two runs did not start within two minutes. Every cluster the tests
+# start inherits this.
 os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112  (Ray reads this exact name)
 
 import pandas as pd  # noqa: E402

@@ -37,6 +37,17 @@ def wait_until(condition, timeout=60.0):
         time.sleep(0.02)
 
 
+def in_new_threads(patch, original):
+    """`patch` in the threads started from now on (this test's trainings), `original` in the
+    others: a training of a test before may still be ending in its own time on this worker."""
+    earlier = set(threading.enumerate())
+
+    def call(*args, **kwargs):
+        return (original if threading.current_thread() in earlier else patch)(*args, **kwargs)
+
+    return call
+
+
 def new_registry(folder, slots=2, data=None, **options) -> JobRegistry:
     data = data or synthetic_mnist(n_train=400)
     return JobRegistry(data, RunStore(folder), LocalExecutor(data, slots=slots), **options)
@@ -84,16 +95,13 @@ def test_a_stop_while_the_untrained_model_is_scored_is_felt_at_once_and_leaves_n
     registry, monkeypatch
 ):
     scoring, real_evaluate = threading.Event(), trainer_module.evaluate
-    earlier = set(threading.enumerate())  # a test before's training, ending in its own time
 
     def evaluate_once_stopped(model, images, labels, stop=None):
-        if threading.current_thread() in earlier:
-            return real_evaluate(model, images, labels, stop)
         scoring.set()
         assert stop is not None and stop.wait(60)  # as a large model's scoring would still run
         return real_evaluate(model, images, labels, stop)
 
-    monkeypatch.setattr(trainer_module, "evaluate", evaluate_once_stopped)
+    monkeypatch.setattr(trainer_module, "evaluate", in_new_threads(evaluate_once_stopped, real_evaluate))
     run_id = registry.start(MODEL, LONG, owner=ALICE)
     assert scoring.wait(60)
     registry.stop(run_id, owner=ALICE)
@@ -403,19 +411,15 @@ class HeldStep:
     def __init__(self, monkeypatch):
         self.started, self.inside, self.release = threading.Event(), threading.Event(), threading.Event()
         original = torch.optim.SGD.step
-        # a training of a test before, still ending in its own time, steps on unheld
-        earlier = set(threading.enumerate())
 
         def held(optimizer, *args, **kwargs):
-            if threading.current_thread() in earlier:
-                return original(optimizer, *args, **kwargs)
             self.started.set()
             self.inside.set()
             self.release.wait(120)
             self.inside.clear()
             return original(optimizer, *args, **kwargs)
 
-        monkeypatch.setattr(torch.optim.SGD, "step", held)
+        monkeypatch.setattr(torch.optim.SGD, "step", in_new_threads(held, original))
 
 
 def test_pages_read_a_run_while_its_batch_is_under_way(registry, monkeypatch):

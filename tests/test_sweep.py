@@ -114,10 +114,15 @@ def test_stop_stops_the_runs_that_train_and_those_still_in_line(registry):
     assert found.runs[0].history[-1].epoch < 200 and found.runs[2].reason.endswith("while waiting for a training slot")
 
 
+def runs_and_sweep(output: str) -> tuple[list[dict], dict]:
+    """The sweep CLI's JSON lines: one per run, then the sweep's own."""
+    *runs, swept = [json.loads(line) for line in output.splitlines()]
+    return runs, swept
+
+
 def run_cli(argv, capsys):
     assert sweep.main(argv) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    return lines[:-1], lines[-1]
+    return runs_and_sweep(capsys.readouterr().out)
 
 
 def test_the_cli_gives_the_same_accuracies_on_both_executors(real_mnist_dir, tmp_path, capsys):
@@ -140,7 +145,7 @@ def test_the_cli_gives_the_same_accuracies_on_both_executors(real_mnist_dir, tmp
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    *ray_runs, ray_sweep = [json.loads(line) for line in done.stdout.splitlines()]
+    ray_runs, ray_sweep = runs_and_sweep(done.stdout)
     assert len(local_runs) == len(ray_runs) == 4
     for row in local_runs:
         assert {
