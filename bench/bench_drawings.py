@@ -275,8 +275,8 @@ def main() -> None:
         if not args.quick:
             for group in [*(f"pen {pen:.0%}" for pen in PENS), *(f"size {size:.0%}" for size in SIZES)]:
                 verdicts.check(f"drawing: pen set, {group}", drawing.pen[group], DRAWING_PEN, unit="%", goal=True)
-        if (strong := by_name.get("strong")) and not args.quick:
-            verdicts.check("drawing - strong on the font set, points", drawing.font - strong.font, 0.01)
+            if strong := by_name.get("strong"):
+                verdicts.check("drawing - strong on the font set, points", drawing.font - strong.font, 0.01)
     if args.cost_rounds:
         with_it, without = augmentation_cost(data, args.cost_rounds, cost_images)
         print(
