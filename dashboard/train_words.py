@@ -27,9 +27,15 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# A run stopped before it had a model: in line for a slot, or while its untrained model was scored.
+NO_MODEL_TO_CONTINUE = "It has no model to go on from: **Train** starts a new run."
+
+
 def continue_plan(view: RunView) -> str:
     """What Continue does with this run, in words: an epoch a stop cut short is finished first,
     so that epochs stay whole."""
+    if not view.has_model:
+        return NO_MODEL_TO_CONTINUE
     trained = view.history[-1].epoch if view.history else 0
     if float(trained).is_integer():
         return "**Continue** trains it *More epochs* further."

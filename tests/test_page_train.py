@@ -163,6 +163,14 @@ def test_stop_is_felt_at_once_and_ends_the_run_early(runs_dir):
     assert len(RunStore(runs_dir).scan()[0]) == 1
 
 
+def test_a_run_stopped_before_it_had_a_model_says_train_starts_anew_and_cannot_continue(runs_dir):
+    unscored = RunStore(runs_dir).create(ModelConfig(hidden_size=8), TrainConfig(epochs=1))
+    unscored.finish(RunStatus.STOPPED, f"{USER_STOP} before its untrained model was scored")
+    at = open_train_page(run=unscored.run_id)
+    assert train_words.NO_MODEL_TO_CONTINUE in at.info[0].value
+    assert button(at, "Continue").disabled and not button(at, "Train").disabled
+
+
 def test_the_progress_bar_tells_epoch_batch_speed_and_time_left():
     at = press(open_train_page(**LONG), "Train")
     deadline = time.monotonic() + 60
