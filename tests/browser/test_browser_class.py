@@ -13,7 +13,6 @@ from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
 from tests.kit import record, trained_run
 
 SIDEBAR = '[data-testid="stSidebar"]'
-PHONE = {"width": 390, "height": 844}
 # Elements reaching past the screen's right edge that no scrolling box around them lets one read.
 CUT_OFF = """() => [...document.querySelectorAll('[data-testid="stMain"] *')].filter(el => {
     const box = el.getBoundingClientRect();
@@ -45,7 +44,7 @@ def test_a_second_click_on_train_starts_no_second_run(page, app_server):
 
 
 def test_a_new_browser_is_shown_the_featured_run_else_one_of_no_sweep_and_told_which(
-    browser, app_server, saved_run, real_mnist
+    page, app_server, saved_run, real_mnist
 ):
     sweep_cell = trained_run(
         app_server.runs_dir,
@@ -56,17 +55,13 @@ def test_a_new_browser_is_shown_the_featured_run_else_one_of_no_sweep_and_told_w
     store = RunStore(app_server.runs_dir)
 
     def first_look() -> str:
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(f"{app_server.url}/test")
-            wait_for_drawn(page, 0)
-            page.locator(SIDEBAR).get_by_text("No run chosen").wait_for(timeout=60_000)
-            # the page has its model (the side panel is drawn first), whose line names its run
-            page.locator(MAIN).get_by_text("Testing ").first.wait_for(timeout=60_000)
-            return page.locator(SIDEBAR).inner_text() + page.locator(MAIN).inner_text()
-        finally:
-            context.close()
+        page.context.clear_cookies()  # a browser the app has not met
+        page.goto(f"{app_server.url}/test")
+        wait_for_drawn(page, 0)
+        page.locator(SIDEBAR).get_by_text("No run chosen").wait_for(timeout=60_000)
+        # the page has its model (the side panel is drawn first), whose line names its run
+        page.locator(MAIN).get_by_text("Testing ").first.wait_for(timeout=60_000)
+        return page.locator(SIDEBAR).inner_text() + page.locator(MAIN).inner_text()
 
     seen = first_look()
     assert sweep_cell not in seen and NEWEST_RUN in seen
@@ -90,15 +85,10 @@ def test_a_stopped_sweep_draws_no_result_and_says_why(page, app_server, real_mni
     assert page.locator(f'{MAIN} [data-testid="stVegaLiteChart"]').count() == 0
 
 
-def test_nothing_on_a_phone_is_cut_off_unreadably(browser, app_server, saved_run, real_mnist):
+def test_nothing_on_a_phone_is_cut_off_unreadably(phone, app_server, saved_run, real_mnist):
     # two runs with the same settings: the overlay's legend tells them apart by their start
     twins = [trained_run(app_server.runs_dir, real_mnist, "twin", train_limit=300) for _ in range(2)]
-    context = browser.new_context(viewport=PHONE)
-    try:
-        page = context.new_page()
-        for path in ("/", "/train", "/runs", "/sweep", "/inside", "/test"):
-            page.goto(f"{app_server.url}{path}?run={twins[0] if path == '/runs' else saved_run}")
-            wait_for_drawn(page, 1 if path in ("/", "/train", "/runs", "/inside") else 0)
-            assert page.evaluate(CUT_OFF) == [], path
-    finally:
-        context.close()
+    for path in ("/", "/train", "/runs", "/sweep", "/inside", "/test"):
+        phone.goto(f"{app_server.url}{path}?run={twins[0] if path == '/runs' else saved_run}")
+        wait_for_drawn(phone, 1 if path in ("/", "/train", "/runs", "/inside") else 0)
+        assert phone.evaluate(CUT_OFF) == [], path

@@ -62,20 +62,13 @@ def test_the_slider_and_play_move_row_t_and_the_page_fits_a_wide_screen(page, ap
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_the_page_fits_a_phone(browser, app_server, saved_run):
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
-    )
-    phone = context.new_page()
-    try:
-        open_page(phone, app_server, saved_run)
-        phone.screenshot(path=str(ARTIFACTS / "inside-390.png"))
-        phone.screenshot(path=str(ARTIFACTS / "inside-390-full.png"), full_page=True)
-        assert phone.evaluate(OVERFLOW) == []
-        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
-        assert phone.locator('[data-testid="stException"]').count() == 0
-    finally:
-        context.close()
+def test_the_page_fits_a_phone(phone, app_server, saved_run):
+    open_page(phone, app_server, saved_run)
+    phone.screenshot(path=str(ARTIFACTS / "inside-390.png"))
+    phone.screenshot(path=str(ARTIFACTS / "inside-390-full.png"), full_page=True)
+    assert phone.evaluate(OVERFLOW) == []
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert phone.locator('[data-testid="stException"]').count() == 0
 
 
 def test_a_drawn_digit_opens_up_in_the_cells_panels(page, app_server, saved_run):

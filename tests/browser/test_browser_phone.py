@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from dashboard.evaluation_tables import DRAW_PROMPT
-from tests.browser.conftest import ARTIFACTS, wait_for_app, wait_for_drawn
+from tests.browser.conftest import ARTIFACTS, PHONE, wait_for_app, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 
-PHONE = {"width": 390, "height": 844}
 # Explore was 7,342 px tall on this phone when its gallery put one digit on each line, and the
 # row-by-row view began 4,515 px down.
 EXPLORE_MAX_HEIGHT = 4_500
@@ -25,14 +24,6 @@ PAST_EDGE = """() => [...document.querySelectorAll(
 PAGE_HEIGHT = (
     "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
 )
-
-
-@pytest.fixture
-def phone(browser, app_server):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, saved_run):

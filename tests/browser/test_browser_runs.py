@@ -104,9 +104,7 @@ def test_a_second_tab_on_the_link_sees_the_run_and_a_closed_tab_leaves_it_traini
     context.close()
 
 
-def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server):
-    owner = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = owner.new_page()
+def test_another_browser_forks_on_continue_and_cannot_delete(page, browser, app_server):
     press_train(page, app_server.url, "train?hidden=8&images=500&epochs=1")
     page.locator(MAIN).get_by_text("Finished:").wait_for(timeout=60_000)
     run_id = run_in_link(page)
@@ -128,7 +126,6 @@ def test_another_browser_forks_on_continue_and_cannot_delete(browser, app_server
     assert visitor.get_by_role("button", name="Delete run").is_disabled()
     open_run(page, app_server.url, run_id)  # the owner may delete it
     assert page.get_by_role("button", name="Delete run").is_enabled()
-    owner.close()
     other.close()
 
 
