@@ -1,16 +1,18 @@
-"""axe-core on every page and tab, at a desktop's size and a phone's: nothing critical or
-serious (contrast, names of pictures and charts, labels) stands between a student and a page."""
+"""Every page and tab, at a desktop's size and on a phone, loaded once each: axe-core finds
+nothing critical or serious (contrast, labels, names), every chart and picture on show has a
+name of its own, and on the phone nothing reaches past the screen's edge."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.browser import axe
-from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
+from tests.browser.conftest import MAIN, PHONE, wait_for_app, wait_for_drawn
+from tests.browser.test_browser_inside import OVERFLOW
+from tests.browser.test_browser_phone import PAST_EDGE
 
-SIZES = {"desktop": (1400, 900), "phone": (390, 844)}
-# Each page, loaded once a size, and its views in the order a student meets them: (tab or
-# segment to pick, None for the page as it opens; charts the view draws at the least).
+# Each page and its views in the order a student meets them: (tab or segment to pick, None for
+# the page as it opens; charts the view draws at the least).
 PAGES = {
     "/": [(None, 5)],
     "/train": [(None, 3)],
@@ -19,13 +21,39 @@ PAGES = {
     "/sweep": [(None, 0)],
     "/runs": [(None, 1)],
 }
+# Only what is on show: a tab's charts stay in the page, hidden, when another tab is picked.
+VISIBLE_CHARTS = "[...document.querySelectorAll('[data-testid=stVegaLiteChart]')].filter(c => c.checkVisibility())"
+ACCESSIBLE_NAMES = f"""() => ({{
+    charts: {VISIBLE_CHARTS}.map(c => c.getAttribute('aria-label') || ''),
+    images: [...document.querySelectorAll('[data-testid=stImage] img, [data-testid=stFullScreenFrame] img')]
+        .filter(i => i.checkVisibility()).map(i => i.alt),
+}})"""
 
 
-@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def unnamed(page, charts: int) -> list[str]:
+    """Charts and pictures on show whose name says nothing (a chart is named once drawn)."""
+    page.wait_for_function(
+        f"() => {VISIBLE_CHARTS}.filter(c => c.querySelector('canvas, svg') && c.getAttribute('aria-label'))"
+        f".length >= {charts}",
+        timeout=90_000,
+    )
+    names = page.evaluate(ACCESSIBLE_NAMES)
+    charts_unnamed = [f"chart {name!r}" for name in names["charts"] if len(name) <= 20 or "Vega" in name]
+    return charts_unnamed + [f"picture {alt!r}" for alt in names["images"] if len(alt) <= 20]
+
+
+def off_the_screen(page) -> list[str]:
+    """What reaches past the window's right edge, unclipped, or is cut off by the page's edge."""
+    found = page.evaluate(OVERFLOW) + page.evaluate(PAST_EDGE)
+    if (width := page.evaluate("() => document.documentElement.scrollWidth")) > PHONE["width"]:
+        found.append(f"the page is {width} px wide")
+    return found
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 @pytest.mark.parametrize("path", PAGES, ids=[path.strip("/") or "explore" for path in PAGES])
-def test_axe_finds_nothing_critical_or_serious(page, app_server, saved_run, size, path):
-    width, height = SIZES[size]
-    page.set_viewport_size({"width": width, "height": height})
+def test_every_view_passes_axe_names_what_it_shows_and_fits_the_screen(request, app_server, saved_run, size, path):
+    page = request.getfixturevalue("page" if size == "desktop" else "phone")
     page.goto(f"{app_server.url}{path}?run={saved_run}")
     views = PAGES[path]
     wait_for_drawn(page, 0 if views[0][0] else views[0][1])
@@ -36,6 +64,10 @@ def test_axe_finds_nothing_critical_or_serious(page, app_server, saved_run, size
             page.get_by_role("tab", name=pick).or_(page.locator(MAIN).get_by_text(pick, exact=True)).first.click()
             wait_for_app(page)
             wait_for_drawn(page, charts)
-        if violations := axe.violations(page):
-            found[pick or "the page"] = axe.described(violations)
-    assert not found, "\n".join(f"{view}:\n{described}" for view, described in found.items())
+        problems = axe.described(violations) if (violations := axe.violations(page)) else ""
+        problems += "".join(f"\nno name of its own: {what}" for what in unnamed(page, charts))
+        if size == "phone":
+            problems += "".join(f"\noff the screen: {what}" for what in off_the_screen(page))
+        if problems:
+            found[pick or "the page"] = problems
+    assert not found, "\n".join(f"{view}:\n{problems}" for view, problems in found.items())

@@ -1,13 +1,11 @@
-"""The Explore and Test pages on a 390 x 844 phone: nothing reaches past the screen's edge,
-Explore's gallery is one picture rather than one digit per line, and the drawing canvas takes
-a finger."""
+"""Explore and the drawing canvas on a 390 x 844 phone: nothing reaches past the screen's edge,
+Explore's gallery is one picture rather than one digit per line, and the canvas takes a finger.
+(Every other page and tab is checked on a phone in test_browser_axe.py.)"""
 
 from __future__ import annotations
 
-import pytest
-
 from dashboard.evaluation_tables import DRAW_PROMPT
-from tests.browser.conftest import ARTIFACTS, PHONE, wait_for_app, wait_for_drawn
+from tests.browser.conftest import ARTIFACTS, PHONE, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 
 # Explore was 7,342 px tall on this phone when its gallery put one digit on each line, and the
@@ -39,20 +37,6 @@ def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, 
     assert height < EXPLORE_MAX_HEIGHT and row_view < ROW_VIEW_MAX_TOP
     gallery = phone.get_by_role("img", name="handwritten digits")
     assert gallery.count() == 1 and gallery.bounding_box()["width"] <= PHONE["width"]
-    assert phone.locator('[data-testid="stException"]').count() == 0
-
-
-@pytest.mark.parametrize("view", ["Test set", "One image at a time", "Draw a digit"])
-def test_every_view_of_the_test_page_fits_a_phone(phone, app_server, saved_run, view):
-    phone.goto(f"{app_server.url}/test?run={saved_run}")
-    wait_for_drawn(phone, 0)
-    phone.get_by_role("tab", name=view).click()
-    wait_for_app(phone)
-    wait_for_drawn(phone, {"Test set": 2, "One image at a time": 2, "Draw a digit": 0}[view])
-    phone.screenshot(path=str(ARTIFACTS / f"test-390-{view.split()[0].lower()}.png"))
-    assert phone.evaluate(OVERFLOW) == []
-    assert phone.evaluate(PAST_EDGE) == []
-    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     assert phone.locator('[data-testid="stException"]').count() == 0
 
 

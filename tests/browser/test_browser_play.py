@@ -10,7 +10,7 @@ import pytest
 from tests.browser.conftest import MAIN, wait_for_app
 from tests.browser.play import INTERVAL_S, VIEWS, open_player, play_once, start_training, stop_training
 
-PLAYS = 2
+PLAYS = 1
 
 
 @pytest.fixture
