@@ -5,24 +5,44 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from rnn_core.reading_order import ORDERS
-from rnn_core.train import build_parser, configs_from_args
+from rnn_core.train import build_parser, configs_from_args, main
 from tests.conftest import REPO
 
 EXPECTED_KEYS = {"epoch", "test_accuracy", "test_loss", "train_loss", "train_seconds", "images_per_second"}
 
 
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "rnn_core.train", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """`python -m rnn_core.train ARGS` from the folder `cwd`, with no setting from the
+    environment, run in the test's process: a process of its own cost 2 CPU-seconds more, for
+    torch's import (that the module runs as a command: test_readme.py)."""
+
+    def run(*args: str, cwd: Path) -> Finished:
+        monkeypatch.chdir(cwd)
+        for name in [name for name in os.environ if name.startswith("RNN_") or name in ("MNIST_DIR", "RAY_ADDRESS")]:
+            monkeypatch.delenv(name)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's usage errors
+            code = exit.code if isinstance(exit.code, int) else 1
+        out, err = capsys.readouterr()
+        return Finished(code, out, err)
+
+    return run
 
 
 def local_flags(tmp_path, mnist_dir) -> list[str]:
@@ -38,7 +58,7 @@ def local_flags(tmp_path, mnist_dir) -> list[str]:
     ]
 
 
-def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, real_mnist_dir):
+def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, real_mnist_dir, run_cli):
     result = run_cli(
         "--json",
         "--epochs",
@@ -62,7 +82,7 @@ def test_json_mode_prints_one_object_per_epoch_then_the_run_folder(tmp_path, rea
     assert "local folder" in result.stderr
 
 
-def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
+def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir, run_cli):
     result = run_cli(
         "--epochs",
         "1",
@@ -76,7 +96,7 @@ def test_readable_mode_prints_a_table(tmp_path, real_mnist_dir):
     assert len([line for line in result.stdout.splitlines() if line.strip().startswith(("0 ", "1 "))]) == 2
 
 
-def test_an_out_of_range_flag_is_a_usage_error_naming_the_field(tmp_path):
+def test_an_out_of_range_flag_is_a_usage_error_naming_the_field(tmp_path, run_cli):
     result = run_cli("--learning-rate", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert "--learning-rate" in result.stderr and "from 1e-06 to 100" in result.stderr
@@ -120,7 +140,7 @@ def test_a_killed_training_process_leaves_an_interrupted_run_that_still_loads(tm
     assert store.scan()[1] == []  # no damaged files, whatever the kill interrupted
 
 
-def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback(tmp_path):
+def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback(tmp_path, run_cli):
     from tests.test_data import write_fake_mnist
 
     write_fake_mnist(tmp_path / "idx")
@@ -145,7 +165,7 @@ def test_a_runs_folder_that_cannot_be_made_is_one_line_on_stderr_not_a_traceback
     )
 
 
-def test_the_reading_order_is_a_flag_and_a_wrong_one_is_a_usage_error_naming_the_orders(tmp_path):
+def test_the_reading_order_is_a_flag_and_a_wrong_one_is_a_usage_error_naming_the_orders(tmp_path, run_cli):
     model, _ = configs_from_args(build_parser().parse_args(["--reading-order", "permuted", "--order-seed", "3"]))
     assert (model.reading_order, model.order_seed, model.order.features) == ("permuted", 3, 1)
     result = run_cli("--reading-order", "diagonal", cwd=tmp_path)
