@@ -7,6 +7,8 @@ same files extracted into the test's folder, never downloaded.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -24,6 +26,7 @@ from rnn_core.export import loading_line, program
 from rnn_core.export import main as export_main
 from rnn_core.model import RowClassifier
 from rnn_core.notebook_models import load_model_file, notebook_state_dict
+from rnn_core.train import main as train_main
 from tests.conftest import REPO
 from tests.test_notebook_models import NotebookStyle, accuracy_in_class
 
@@ -49,9 +52,10 @@ def trained_run(tmp_path_factory, real_mnist_dir) -> tuple[Path, Path, float]:
     home = tmp_path_factory.mktemp("export")
     data_root = home / "data"  # the CLI extracts MNIST here, in torchvision's MNIST/raw layout
     flags = ["--mnist-dir", str(real_mnist_dir), "--no-download", "--data-dir", str(data_root)]
-    result = python("-m", "rnn_core.train", "--json", *SETTINGS, *flags, "--runs-dir", str(home / "runs"), cwd=home)
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # `python -m rnn_core.train`, in this process
+        assert train_main(["--json", *SETTINGS, *flags, "--runs-dir", str(home / "runs")]) == 0
+    lines = [json.loads(line) for line in printed.getvalue().splitlines()]
     return Path(lines[-1]["run_dir"]), data_root, lines[-2]["test_accuracy"]
 
 
@@ -104,10 +108,11 @@ def test_the_exported_state_dict_loads_into_the_notebook_class_and_scores_the_sa
     assert accuracy_in_class(notebook_model, data.test_images, data.test_labels) == pytest.approx(accuracy, abs=0.01)
 
 
-def test_a_run_that_cannot_be_read_is_one_line_on_stderr(tmp_path):
-    result = python("-m", "rnn_core.export", "20260101-000000-abcdef", "--to", "script", cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "no such file" in result.stderr
+def test_a_run_that_cannot_be_read_is_one_line_on_stderr(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert export_main(["20260101-000000-abcdef", "--to", "script"]) == 1
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "no such file" in stderr
     assert not list(tmp_path.iterdir())
 
 
