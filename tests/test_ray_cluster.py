@@ -158,14 +158,17 @@ def test_with_no_node_left_a_run_is_saved_as_interrupted_and_continues_as_if_unb
     two_workers, data, unbroken, tmp_path
 ):
     cluster = two_workers
+    # one worker left before the run starts, so that it has nowhere to go when that one is lost
+    # (a node's loss takes a while to be seen: the run could end meanwhile, were it waited for
+    # while the run trains)
+    for other in list(cluster.worker_nodes)[1:]:
+        cluster.remove_node(other)
+        wait_until(lambda gone=other.node_id: not alive(gone))
     registry = new_registry(data, tmp_path, make_executor("ray", data, slots=1))
     hidden = 6
     try:
         run_id = registry.start(*GRID[HIDDEN.index(hidden)], owner=ALICE)
         _, node = wait_until(lambda: scored_on_a_node(registry, [run_id]))
-        for other in [other for other in cluster.worker_nodes if other.node_id != node]:
-            cluster.remove_node(other)  # the idle worker first, so the run has nowhere to go
-            wait_until(lambda gone=other.node_id: not alive(gone))
         cluster.remove_node(worker(cluster, node))
         interrupted = ended(registry, run_id)
         cluster.add_node(num_cpus=1)
