@@ -136,12 +136,17 @@ def real_mnist(real_mnist_dir, tmp_path_factory) -> MnistData:
 # naming the group: the browser tests share one served app; the Ray tests each start a cluster
 # that the others must not meet, and so do the browser's fault tests, which serve the app
 # themselves (one server on Ray), in the order collected: before any Ray test of the worker.
+# The modules after them share a costly fixture of their own (a trained model, the README's
+# commands run), which each worker that ran one of their tests would make again.
 BROWSER_TESTS = "tests/browser/"
 SHARED_WORKER = {
     "tests/browser/test_browser_faults.py": "ray",
     BROWSER_TESTS: "browser",
     "tests/test_ray_": "ray",
     "tests/test_sweep.py": "ray",
+    "tests/test_export.py": "export",
+    "tests/test_preprocess.py": "preprocess",
+    "tests/test_readme.py": "readme",
 }
 
 
