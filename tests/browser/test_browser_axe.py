@@ -1,6 +1,8 @@
 """Every page and tab, at a desktop's size and on a phone, loaded once each: axe-core finds
 nothing critical or serious (contrast, labels, names), every chart and picture on show has a
-name of its own, and on the phone nothing reaches past the screen's edge."""
+name of its own, and on the phone nothing reaches past the screen's edge or is cut off where
+no scrolling lets one read it. The Runs page shows two runs of the same settings, whose
+overlay's legend tells them apart by their start (the longest names it has)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from tests.browser import axe
 from tests.browser.conftest import MAIN, PHONE, wait_for_app, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 from tests.browser.test_browser_phone import PAST_EDGE
+from tests.kit import trained_run
 
 # Each page and its views in the order a student meets them: (tab or segment to pick, None for
 # the page as it opens; charts the view draws at the least).
@@ -42,19 +45,39 @@ def unnamed(page, charts: int) -> list[str]:
     return charts_unnamed + [f"picture {alt!r}" for alt in names["images"] if len(alt) <= 20]
 
 
+# Elements reaching past the screen's right edge that no scrolling box around them lets one read.
+CUT_OFF = """() => [...document.querySelectorAll('[data-testid="stMain"] *')].filter(el => {
+    const box = el.getBoundingClientRect();
+    if (!el.checkVisibility() || box.width === 0 || box.right <= window.innerWidth + 1) return false;
+    for (let up = el.parentElement; up; up = up.parentElement) {
+        const style = getComputedStyle(up);
+        if (['auto', 'scroll'].includes(style.overflowX) && up.scrollWidth > up.clientWidth) return false;
+    }
+    return true;
+}).map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${(el.textContent || '').slice(0, 60)}`)"""
+
+
 def off_the_screen(page) -> list[str]:
-    """What reaches past the window's right edge, unclipped, or is cut off by the page's edge."""
-    found = page.evaluate(OVERFLOW) + page.evaluate(PAST_EDGE)
+    """What reaches past the window's right edge, unclipped or where no scrolling reaches it,
+    or is cut off by the page's edge."""
+    found = page.evaluate(OVERFLOW) + page.evaluate(PAST_EDGE) + page.evaluate(CUT_OFF)
     if (width := page.evaluate("() => document.documentElement.scrollWidth")) > PHONE["width"]:
         found.append(f"the page is {width} px wide")
     return found
 
 
+@pytest.fixture(scope="module")
+def twins(app_server, real_mnist) -> list[str]:
+    return [trained_run(app_server.runs_dir, real_mnist, "twin", train_limit=300) for _ in range(2)]
+
+
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 @pytest.mark.parametrize("path", PAGES, ids=[path.strip("/") or "explore" for path in PAGES])
-def test_every_view_passes_axe_names_what_it_shows_and_fits_the_screen(request, app_server, saved_run, size, path):
+def test_every_view_passes_axe_names_what_it_shows_and_fits_the_screen(
+    request, app_server, saved_run, twins, size, path
+):
     page = request.getfixturevalue("page" if size == "desktop" else "phone")
-    page.goto(f"{app_server.url}{path}?run={saved_run}")
+    page.goto(f"{app_server.url}{path}?run={twins[0] if path == '/runs' else saved_run}")
     views = PAGES[path]
     wait_for_drawn(page, 0 if views[0][0] else views[0][1])
     found = {}

@@ -1,6 +1,7 @@
 """What a class meets on a shared server: a second click on Train starts nothing unasked, a new
 browser is shown a featured or ordinary run (never a stranger's sweep cell) and told why, a
-stopped sweep draws no result it does not have, and nothing on a phone is cut unreadably."""
+stopped sweep draws no result it does not have. (Nothing on a phone is cut off unreadably:
+test_browser_axe.py.)"""
 
 from __future__ import annotations
 
@@ -13,16 +14,6 @@ from tests.browser.conftest import MAIN, wait_for_app, wait_for_drawn
 from tests.kit import record, trained_run
 
 SIDEBAR = '[data-testid="stSidebar"]'
-# Elements reaching past the screen's right edge that no scrolling box around them lets one read.
-CUT_OFF = """() => [...document.querySelectorAll('[data-testid="stMain"] *')].filter(el => {
-    const box = el.getBoundingClientRect();
-    if (!el.checkVisibility() || box.width === 0 || box.right <= window.innerWidth + 1) return false;
-    for (let up = el.parentElement; up; up = up.parentElement) {
-        const style = getComputedStyle(up);
-        if (['auto', 'scroll'].includes(style.overflowX) && up.scrollWidth > up.clientWidth) return false;
-    }
-    return true;
-}).map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${(el.textContent || '').slice(0, 60)}`)"""
 
 
 def test_a_second_click_on_train_starts_no_second_run(page, app_server):
@@ -83,12 +74,3 @@ def test_a_stopped_sweep_draws_no_result_and_says_why(page, app_server, real_mni
     page.goto(f"{app_server.url}/sweep?sweep={tag.sweep_id}")
     page.get_by_text("Not drawn: 2 stopped").wait_for(timeout=60_000)
     assert page.locator(f'{MAIN} [data-testid="stVegaLiteChart"]').count() == 0
-
-
-def test_nothing_on_a_phone_is_cut_off_unreadably(phone, app_server, saved_run, real_mnist):
-    # two runs with the same settings: the overlay's legend tells them apart by their start
-    twins = [trained_run(app_server.runs_dir, real_mnist, "twin", train_limit=300) for _ in range(2)]
-    for path in ("/", "/train", "/runs", "/sweep", "/inside", "/test"):
-        phone.goto(f"{app_server.url}{path}?run={twins[0] if path == '/runs' else saved_run}")
-        wait_for_drawn(phone, 1 if path in ("/", "/train", "/runs", "/inside") else 0)
-        assert phone.evaluate(CUT_OFF) == [], path
