@@ -13,7 +13,7 @@ from rnn_core import RunStatus, RunStore
 from rnn_core.jobs import USER_STOP
 from tests.browser.conftest import ARTIFACTS, MAIN, wait_for_app
 
-LONG_RUN = "train?hidden=16&images=all&epochs=200"
+LONG_RUN = "train?hidden=16&images=10000&epochs=200"  # epochs of a few seconds; still training for minutes
 RUN_IN_LINK = re.compile(r"[?&]run=(\d{8}-\d{6}-[0-9a-f]{6})")
 
 
