@@ -23,31 +23,33 @@ AS_IF_RUN_ALONE = """
 import json, os, runpy, sys, tempfile
 import pandas, torch
 repo, commands, rest_of_path = os.getcwd(), sys.argv[1:], sys.path[1:]
-results, out = {}, tempfile.mkdtemp()
-for number, command in enumerate(commands):
-    stdout, stderr = (os.path.join(out, f"{number}.{stream}") for stream in ("out", "err"))
-    if os.fork() == 0:
-        for path, fd in ((stdout, 1), (stderr, 2)):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT), fd)
-        module = command.removeprefix("-m ") if command.startswith("-m ") else None
-        sys.path[:] = [repo if module else os.path.dirname(os.path.join(repo, command)), *rest_of_path]
-        sys.argv = [module or command, "--help"]
-        code = 0
-        try:
-            if module:
-                runpy.run_module(module, run_name="__main__", alter_sys=True)
-            else:
-                runpy.run_path(command, run_name="__main__")
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else 1
-        except BaseException as error:
-            print(repr(error), file=sys.stderr)
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    code = os.waitstatus_to_exitcode(os.wait()[1])
-    results[command] = {"code": code, "stdout": open(stdout).read(), "stderr": open(stderr).read()}
+results = {}
+with tempfile.TemporaryDirectory() as out:
+    for number, command in enumerate(commands):
+        stdout, stderr = (os.path.join(out, f"{number}.{stream}") for stream in ("out", "err"))
+        if os.fork() == 0:
+            for path, fd in ((stdout, 1), (stderr, 2)):
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT), fd)
+            module = command.removeprefix("-m ") if command.startswith("-m ") else None
+            sys.path[:] = [repo if module else os.path.dirname(os.path.join(repo, command)), *rest_of_path]
+            sys.argv = [module or command, "--help"]
+            code = 0
+            try:
+                if module:
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(command, run_name="__main__")
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else 1
+            except BaseException as error:
+                print(repr(error), file=sys.stderr)
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        code = os.waitstatus_to_exitcode(os.wait()[1])
+        with open(stdout) as printed, open(stderr) as complained:
+            results[command] = {"code": code, "stdout": printed.read(), "stderr": complained.read()}
 print(json.dumps(results))
 """
 
