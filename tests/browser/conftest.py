@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -210,10 +211,19 @@ def draw_stroke(page, points) -> None:
 
 
 def save_trained_run(app_server, data, label: str, **settings) -> str:
-    """A run trained here, saved in the server's runs folder; its id. Small by default: LSTM 20,
-    Adam, one epoch of 3,000 images (about 80% on the test set)."""
+    """A run trained here, moved into the server's runs folder once finished; its id. Small by
+    default: LSTM 20, Adam, one epoch of 3,000 images (about 80% on the test set).
+
+    Trained in the server's folder, the server saw it half-written: its index looks at the
+    folder once a second, and a page opened just after the training ended could still read
+    a running run with no epoch (the Test page, which does not poll, then kept saying it had
+    no trained epoch). A folder moved in whole is read whole, at once when a link names it."""
     small = {"hidden_size": 20, "batch_size": 50, "learning_rate": 3e-3, "optimizer": "Adam", "train_limit": 3000}
-    return trained_run(app_server.runs_dir, data, label, **{**small, **settings})
+    with tempfile.TemporaryDirectory(dir=app_server.runs_dir.parent) as staging:  # the same disk: a rename
+        run_id = trained_run(Path(staging), data, label, **{**small, **settings})
+        app_server.runs_dir.mkdir(parents=True, exist_ok=True)
+        (Path(staging) / run_id).rename(app_server.runs_dir / run_id)
+    return run_id
 
 
 @pytest.fixture(scope="session")

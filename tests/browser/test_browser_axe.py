@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import axe
-from tests.browser.conftest import MAIN, PHONE, wait_for_app, wait_for_drawn
+from tests.browser.conftest import MAIN, PHONE, save_trained_run, wait_for_app, wait_for_drawn
 from tests.browser.test_browser_inside import OVERFLOW
 from tests.browser.test_browser_phone import PAST_EDGE
-from tests.kit import trained_run
 
 # Each page and its views in the order a student meets them: (tab or segment to pick, None for
 # the page as it opens; charts the view draws at the least).
@@ -68,7 +67,7 @@ def off_the_screen(page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def twins(app_server, real_mnist) -> list[str]:
-    return [trained_run(app_server.runs_dir, real_mnist, "twin", train_limit=300) for _ in range(2)]
+    return [save_trained_run(app_server, real_mnist, "twin", train_limit=300) for _ in range(2)]
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
