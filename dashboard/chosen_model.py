@@ -17,6 +17,7 @@ from rnn_core import (
 from rnn_core.config import describe
 from rnn_core.inspection import model_fingerprint
 from rnn_core.registry import JobRegistry
+from rnn_core.runs import RunNotFound
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,21 @@ class ChosenModel:
     model: RowClassifier  # shared read-only by every tab: eval mode, no gradients
     fingerprint: str
     description: str  # the model and how far it is trained
+
+
+POLL_SECONDS = 1.0
+
+
+def _rerun_once_trained(run_id: str) -> None:
+    """Draws the page anew once the run has a trained epoch (or has ended without one), so
+    that "once its first epoch is done" comes true without a click."""
+    try:
+        view = registry().view(run_id)
+    except (RunNotFound, ValueError, OSError):  # deleted or damaged meanwhile: the page says so
+        st.rerun()
+    trained = bool(view.history) and view.history[-1].epoch > 0
+    if trained or not view.busy:
+        st.rerun()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -56,6 +72,8 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
     if not view.has_model or (view.busy and view.history[-1].epoch == 0):
         if explain:
             st.info(f"Run {view.run_id} has no trained epoch yet: its model can be used once its first epoch is done.")
+            if view.busy:
+                st.fragment(run_every=POLL_SECONDS)(_rerun_once_trained)(view.run_id)
         return None
     try:
         checkpoint = _saved_checkpoint(registry(), view.run_id, float(view.history[-1].epoch))

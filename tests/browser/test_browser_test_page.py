@@ -5,6 +5,8 @@ import time
 import pytest
 
 from dashboard.evaluation_tables import DRAW_PROMPT
+from rnn_core import RunStore, Trainer
+from rnn_core.config import configs
 from tests.browser.conftest import draw_stroke, save_trained_run, wait_for_app
 
 
@@ -76,3 +78,16 @@ def test_the_canvas_clear_and_the_prediction_fit_the_first_screen(page, app_serv
     }
     print(f"bottom edges at 1400 x 900: {bottoms}")
     assert all(bottom <= 900 for bottom in bottoms.values()), bottoms
+
+
+def test_a_run_with_no_epoch_yet_is_tested_once_its_first_epoch_is_done(page, app_server, real_mnist):
+    """A run trained by another process (the command line, another server on the same folder):
+    the page says it has no trained epoch, then, with no click, tests its model."""
+    model, train = configs({"hidden_size": 8, "epochs": 1, "train_limit": 1000, "device": "cpu"})
+    run = RunStore(app_server.runs_dir).create(model, train, label="trained elsewhere")
+    page.goto(f"{app_server.url}/test?run={run.run_id}")
+    page.get_by_text(f"Run {run.run_id} has no trained epoch yet").wait_for(timeout=60_000)
+    trainer = Trainer(real_mnist, model, train)
+    trainer.run(on_event=run.record(trainer))
+    page.get_by_text(f"Testing run {run.run_id}").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
