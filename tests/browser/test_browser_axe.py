@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import axe
-from tests.browser.conftest import MAIN, PHONE, save_trained_run, wait_for_app, wait_for_drawn
-from tests.browser.test_browser_inside import OVERFLOW
-from tests.browser.test_browser_phone import PAST_EDGE
+from tests.browser.conftest import MAIN, save_trained_run, wait_for_app, wait_for_drawn
+from tests.browser.fit import off_the_screen
 
 # Each page and its views in the order a student meets them: (tab or segment to pick, None for
 # the page as it opens; charts the view draws at the least).
@@ -42,27 +41,6 @@ def unnamed(page, charts: int) -> list[str]:
     names = page.evaluate(ACCESSIBLE_NAMES)
     charts_unnamed = [f"chart {name!r}" for name in names["charts"] if len(name) <= 20 or "Vega" in name]
     return charts_unnamed + [f"picture {alt!r}" for alt in names["images"] if len(alt) <= 20]
-
-
-# Elements reaching past the screen's right edge that no scrolling box around them lets one read.
-CUT_OFF = """() => [...document.querySelectorAll('[data-testid="stMain"] *')].filter(el => {
-    const box = el.getBoundingClientRect();
-    if (!el.checkVisibility() || box.width === 0 || box.right <= window.innerWidth + 1) return false;
-    for (let up = el.parentElement; up; up = up.parentElement) {
-        const style = getComputedStyle(up);
-        if (['auto', 'scroll'].includes(style.overflowX) && up.scrollWidth > up.clientWidth) return false;
-    }
-    return true;
-}).map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${(el.textContent || '').slice(0, 60)}`)"""
-
-
-def off_the_screen(page) -> list[str]:
-    """What reaches past the window's right edge, unclipped or where no scrolling reaches it,
-    or is cut off by the page's edge."""
-    found = page.evaluate(OVERFLOW) + page.evaluate(PAST_EDGE) + page.evaluate(CUT_OFF)
-    if (width := page.evaluate("() => document.documentElement.scrollWidth")) > PHONE["width"]:
-        found.append(f"the page is {width} px wide")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,10 @@
 """The Inside the LSTM page in a real browser: the row slider and Play drive the heatmaps, and
-the page fits a 1400 px screen and a 390 px phone without sideways scrolling."""
+the page fits a 1400 px screen without sideways scrolling (on a phone: test_browser_axe.py)."""
 
 from tests.browser.conftest import ARTIFACTS, draw_stroke, wait_for_app
+from tests.browser.fit import OVERFLOW
 
 PLAYER = ".rp"
-# Elements wider than the window, or reaching past its right edge, that no ancestor clips (the
-# collapsed sidebar sits left of the window, so it does not count).
-OVERFLOW = """() => {
-    const clipped = el => {
-        for (let up = el.parentElement; up; up = up.parentElement) {
-            if (getComputedStyle(up).overflowX !== 'visible' && up.getBoundingClientRect().right <= innerWidth + 1) return true;
-        }
-        return false;
-    };
-    return [...document.querySelectorAll('body *')].filter(el => {
-        const box = el.getBoundingClientRect();
-        return box.width > 0 && box.height > 0 && (box.width > innerWidth + 1 || box.right > innerWidth + 1) && !clipped(el);
-    }).map(el => `${el.tagName} ${el.getAttribute('data-testid')} ${Math.round(el.getBoundingClientRect().width)}px`).slice(0, 10);
-}"""
 
 
 def wait_for_charts(page, count: int) -> None:
@@ -60,15 +47,6 @@ def test_the_slider_and_play_move_row_t_and_the_page_fits_a_wide_screen(page, ap
     page.screenshot(path=str(ARTIFACTS / "inside-1400-full.png"), full_page=True)
     assert page.evaluate(OVERFLOW) == []
     assert page.locator('[data-testid="stException"]').count() == 0
-
-
-def test_the_page_fits_a_phone(phone, app_server, saved_run):
-    open_page(phone, app_server, saved_run)
-    phone.screenshot(path=str(ARTIFACTS / "inside-390.png"))
-    phone.screenshot(path=str(ARTIFACTS / "inside-390-full.png"), full_page=True)
-    assert phone.evaluate(OVERFLOW) == []
-    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
-    assert phone.locator('[data-testid="stException"]').count() == 0
 
 
 def test_a_drawn_digit_opens_up_in_the_cells_panels(page, app_server, saved_run):

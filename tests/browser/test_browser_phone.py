@@ -6,19 +6,12 @@ from __future__ import annotations
 
 from dashboard.evaluation_tables import DRAW_PROMPT
 from tests.browser.conftest import ARTIFACTS, PHONE, wait_for_drawn
-from tests.browser.test_browser_inside import OVERFLOW
+from tests.browser.fit import off_the_screen
 
 # Explore was 7,342 px tall on this phone when its gallery put one digit on each line, and the
 # row-by-row view began 4,515 px down.
 EXPLORE_MAX_HEIGHT = 4_500
 ROW_VIEW_MAX_TOP = 1_800
-# Pictures, charts and canvases reaching past the right edge of the window: the page's own
-# scroll box clips them, so they are cut off rather than scrolled to.
-PAST_EDGE = """() => [...document.querySelectorAll(
-        '[data-testid=stVegaLiteChart], [data-testid=stVegaLiteChart] svg, [data-testid=stVegaLiteChart] canvas, img, canvas')]
-    .filter(el => { const box = el.getBoundingClientRect(); return box.width > 0 && box.left < innerWidth && box.right > innerWidth + 1; })
-    .map(el => `${el.tagName} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('aria-label') || el.getAttribute('alt') || ''}`.slice(0, 80)
-        + ` ${Math.round(el.getBoundingClientRect().right)}px`)"""
 PAGE_HEIGHT = (
     "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
 )
@@ -28,9 +21,7 @@ def test_explore_fits_a_phone_and_its_gallery_is_one_picture(phone, app_server, 
     phone.goto(f"{app_server.url}/?run={saved_run}")
     wait_for_drawn(phone, 5)  # the image, the guess map, the input, the guess bars, the class counts
     phone.screenshot(path=str(ARTIFACTS / "explore-390.png"))
-    assert phone.evaluate(OVERFLOW) == []
-    assert phone.evaluate(PAST_EDGE) == []
-    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    assert off_the_screen(phone) == []
     height = phone.evaluate(PAGE_HEIGHT)
     row_view = phone.get_by_role("heading", name="Row by row").bounding_box()["y"]
     print(f"Explore on a phone: {height} px tall, the row-by-row view {row_view:.0f} px down")
@@ -74,6 +65,5 @@ def test_a_finger_draws_a_digit_on_a_phone(phone, app_server, saved_run):
     phone.get_by_text("Prediction:").first.wait_for(timeout=30_000)
     phone.get_by_role("img", name="Your drawing as the model receives it").wait_for(timeout=10_000)
     assert phone.evaluate(SCROLLED) == scrolled, "a stroke on the canvas must not scroll the page"
-    assert phone.evaluate(OVERFLOW) == []
-    assert phone.evaluate(PAST_EDGE) == []
+    assert off_the_screen(phone) == []
     assert phone.locator('[data-testid="stException"]').count() == 0
