@@ -19,10 +19,10 @@ by the model's top probability, which is where `guess.UNSURE_BELOW` comes from.
 Prints each figure against its target and exits with 1 when a claim falls short: each preset's
 MNIST test accuracy (the notebook's 95%, the quick preset's 90%, strong and drawing 98.5%),
 the quick model reading every pen within 4 points of the same digits as they are (2.5 on
-average), the drawing preset reading the font set better than `strong`, and the augmentation's
-cost as a ratio. Goals not met yet (the drawing preset's pen set, 97.5% in every pen width and
-every size, and its training time, a time that depends on the machine's load) are printed, not
-failed. `--quick` is a smoke run (300 digits, the quick preset's images and a tenth of the
+average), the drawing preset reading the pen set at 97.5% or more in every pen width and every
+size and the font set better than `strong`, and the augmentation's cost as a ratio. The drawing
+preset's training time (10 minutes at most) is printed against its goal, not failed: it depends
+on the machine's load. `--quick` is a smoke run (300 digits, the quick preset's images and a tenth of the
 epochs): its figures say the bench works, not how good a preset is, and no accuracy claim is
 checked.
 """
@@ -54,9 +54,9 @@ from rnn_core.preprocess import mnist_style  # noqa: E402
 PRESET_MNIST = {"notebook": 95.0, "quick": 90.0, "strong": 98.5, "drawing": 98.5}  # % of the 10,000 test digits
 PEN_LOSS_EACH, PEN_LOSS_MEAN = 4.0, 2.5  # quick: points lost by a pen against the same digits as they are
 MAX_COST = 1.3  # seconds per epoch with augmentation / without
-# Goals: printed against the figure, not failed (the README says where they stand).
-DRAWING_MINUTES = 10
 DRAWING_PEN = 97.5  # % of the pen set, in every pen width and every size
+# A goal: printed against the figure, not failed, as another process's load can double it.
+DRAWING_MINUTES = 10
 CONFIDENCE_BANDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -130,7 +130,7 @@ def show_epoch(name: str, event: object, start: float) -> None:
 
 def score(name: str, data: MnistData, pens: DrawnSet, fonts: DrawnSet, smoke: bool, epochs: int | None) -> Result:
     trainer, seconds = train(data, name, smoke, epochs)
-    model = trainer.model.eval()
+    model = trainer.scored_model.eval()
     epochs = [record.train_seconds for record in trainer.history[1:] if not record.partial]
     pen_probs = predict_log_probs(model, pens.images).exp()
     pen_right = pen_probs.argmax(1) == pens.labels
@@ -274,7 +274,7 @@ def main() -> None:
         )
         if not args.quick:
             for group in [*(f"pen {pen:.0%}" for pen in PENS), *(f"size {size:.0%}" for size in SIZES)]:
-                verdicts.check(f"drawing: pen set, {group}", drawing.pen[group], DRAWING_PEN, unit="%", goal=True)
+                verdicts.check(f"drawing: pen set, {group}", drawing.pen[group], DRAWING_PEN, unit="%")
             if strong := by_name.get("strong"):
                 verdicts.check("drawing - strong on the font set, points", drawing.font - strong.font, 0.01)
     if args.cost_rounds:

@@ -51,7 +51,7 @@ def main() -> None:
         start = time.perf_counter()
         trainer = Trainer(data, preset.model, dataclasses.replace(preset.train, device="cpu"))
         trainer.run()
-        model = trainer.model.cpu()
+        model = trainer.scored_model.cpu()
         described = f"the quick preset, seed 0, trained in {time.perf_counter() - start:.0f} s"
     pick = torch.randperm(len(data.test_labels), generator=torch.Generator().manual_seed(args.seed))[: args.digits]
     images, labels = data.test_images[pick], data.test_labels[pick]

@@ -36,7 +36,8 @@ MAX_CHECKPOINT_BYTES = 100 * 2**20  # the file as stored
 # Sizes once unpacked, read from the zip's directory before anything is inflated: a few MB
 # of deflated zeros can unpack to GBs. torch.save stores entries uncompressed, so a real
 # checkpoint unpacks to about its file size. The largest model allowed (LSTM, hidden 512,
-# 3 layers, Adam state) measured 63.8 MB in 62 entries, its largest tensor 4 MiB.
+# 3 layers, Adam state) measured 63.8 MB in 62 entries, its largest tensor 4 MiB; 81.2 MB
+# with its weights averaged (a second set of weights).
 MAX_UNPACKED_BYTES = 100 * 2**20
 # Per tensor: 8x the largest, as room for a file saved from a script in which the tensors
 # share one storage (on a GPU, an LSTM's weights are views of one buffer: 21 MB at the largest).
@@ -61,6 +62,9 @@ class Checkpoint:
     optimizer_state: dict[str, Any] | None = None
     # where the training stands: {"generator", "images_trained", "cut_order", "cut_batch"}
     position: dict[str, Any] | None = None
+    # while averaging (`average_from`), `state_dict` is the weights' mean and this holds
+    # {"training_weights": the weights training goes on from, "epochs": how many were averaged}
+    averaging: dict[str, Any] | None = None
 
     @classmethod
     def of_trainer_state(
@@ -74,12 +78,14 @@ class Checkpoint:
             history=history_from_rows(state["history"]),
             optimizer_state=state["optimizer"],
             position={key: state[key] for key in POSITION_KEYS},
+            averaging=state.get("averaging"),
         )
 
     def trainer_state(self) -> dict[str, Any]:
         """What `Trainer.load_state_dict` goes on from."""
         return {
             "model": self.state_dict,
+            "averaging": self.averaging,
             "optimizer": self.optimizer_state,
             "history": history_rows(self.history),
             **(self.position or {}),
@@ -102,6 +108,7 @@ class Checkpoint:
                 "history": history_rows(self.history),
                 "optimizer_state": self.optimizer_state,
                 "position": self.position,
+                "averaging": self.averaging,
             },
             buffer,
         )
@@ -224,9 +231,11 @@ def _checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
         history=history_from_rows(payload.get("history", [])),
         optimizer_state=payload.get("optimizer_state"),
         position=_checked_position(payload.get("position"), has_history=bool(payload.get("history"))),
+        averaging=payload.get("averaging"),
     )
     model = RowClassifier(checkpoint.model_config)
     _check_weights(checkpoint.state_dict, model.state_dict())
+    _check_averaging(checkpoint, model.state_dict())
     try:
         model.load_state_dict(checkpoint.state_dict)
     except RuntimeError as err:  # e.g. a sparse tensor where a dense one belongs
@@ -266,6 +275,24 @@ def _checked_position(position: Any, has_history: bool) -> dict[str, Any] | None
     if images and not has_history:
         raise ValueError("the training position counts images trained, but the history has no epoch")
     return position
+
+
+def _check_averaging(checkpoint: Checkpoint, expected: dict[str, torch.Tensor]) -> None:
+    """The weights a training that averages goes on from, and how many epochs it averaged."""
+    averaging = checkpoint.averaging
+    if averaging is None:
+        return
+    if not checkpoint.train_config.average_from:
+        raise ValueError("it holds weights to average, but its train config does not average")
+    if not isinstance(averaging, dict) or set(averaging) != {"training_weights", "epochs"}:
+        raise ValueError("the averaging must hold exactly training_weights and epochs")
+    if not isinstance(averaging["training_weights"], dict):
+        raise ValueError("the averaging's training weights must be a mapping")
+    _check_weights(averaging["training_weights"], expected)
+    epochs = averaging["epochs"]
+    whole_epochs = int(checkpoint.history[-1].epoch) if checkpoint.history else 0
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= whole_epochs:
+        raise ValueError("the averaging's count of epochs is not one of its epochs")
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -272,6 +272,18 @@ class TrainConfig(_Checked):
         offered=(1, 2, 3, 5, 10, 20, 50, 100, 200),
         help="Passes over the training images.",
     )
+    average_from: int = setting(
+        0,
+        label="Average the weights from epoch",
+        key="average",
+        legend="weights averaged from epoch {value}",
+        limits=(0, 200),
+        said_at_default=False,
+        offered=(0, 1, 2, 3, 5, 7, 10, 20, 50),
+        help="From this epoch on, the model is the mean of the weights at the end of each epoch since "
+        "(stochastic weight averaging): the ups and downs from one epoch to the next even out, while "
+        "training goes on from its own weights. 0: the weights as the last step left them (the notebook).",
+    )
     train_limit: int | None = setting(
         None,
         label="Training images",
@@ -386,8 +398,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "drawing": Preset(
         "the strong model trained on digits varied as people draw them (turned, slanted, resized, "
-        "thicker and thinner strokes, half of them redrawn with strokes of one width): for the canvas.",
+        "thicker and thinner strokes, half of them redrawn with strokes of one width), its weights "
+        "averaged over the last four epochs: for the canvas.",
         ModelConfig(hidden_size=128, num_layers=2),
-        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0),
+        TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0, average_from=7),
     ),
 }

@@ -5,7 +5,8 @@ indices, which is several times faster than a DataLoader over PIL images. A Trai
 model, optimizer and shuffling generator between calls to `run`, so training can be stopped,
 looked at and continued ("one more epoch") exactly as if it had not paused. A training
 stopped part-way through an epoch first finishes that epoch when it continues, so epochs
-stay whole.
+stay whole. With `average_from`, the model scored and saved is the running mean of the
+weights at the end of each epoch from that one on, while training goes on from its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel
 
 from .augment import augment, centre_lines
 from .checkpoint import Checkpoint, build_optimizer
@@ -124,6 +126,8 @@ class Trainer:
 
         self.model = initial_model(model_config, train_config.seed).to(self.device)
         self.optimizer = build_optimizer(self.model, train_config)
+        # the mean of the weights at each epoch's end from `average_from` on (none averaged yet)
+        self.averaged = AveragedModel(self.model) if train_config.average_from else None
         self.history: list[EpochRecord] = []
         self.images_trained = 0
         # (shuffled order, next batch) of the pass a stop cut short, to be finished first
@@ -136,12 +140,25 @@ class Trainer:
     def from_checkpoint(cls, data: MnistData, checkpoint: Checkpoint, **kwargs: Any) -> Trainer:
         return cls(data, checkpoint.model_config, checkpoint.train_config, checkpoint.trainer_state(), **kwargs)
 
+    @property
+    def scored_model(self) -> RowClassifier:
+        """The model this run gives, scored after each epoch and saved: the weights' mean once
+        averaging has begun, else the weights as the last step left them."""
+        averaging = self.averaged is not None and self.averaged.n_averaged.item() > 0
+        return self.averaged.module if averaging else self.model  # type: ignore[union-attr,return-value]
+
     def state_dict(self) -> dict[str, Any]:
-        """Copies, on the CPU, of everything the training needs to go on: weights, optimizer,
-        history, the shuffling generator and the place in an epoch a stop cut short."""
+        """Copies, on the CPU, of everything the training needs to go on: weights (those scored,
+        and while averaging those it trains), optimizer, history, the shuffling generator and
+        the place in an epoch a stop cut short."""
         cut_order, cut_batch = self._cut_pass or (None, 0)
+        averaging = None
+        if self.scored_model is not self.model:
+            epochs = int(self.averaged.n_averaged.item())  # type: ignore[union-attr]
+            averaging = {"training_weights": _weights_on_cpu(self.model), "epochs": epochs}
         return {
-            "model": {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()},
+            "model": _weights_on_cpu(self.scored_model),
+            "averaging": averaging,
             "optimizer": _to_cpu(copy.deepcopy(self.optimizer.state_dict())),
             "history": history_rows(self.history),
             "generator": self.generator.get_state(),
@@ -154,7 +171,15 @@ class Trainer:
         """Go on from `state_dict()`'s output. A state saved before the generator and the
         place in the epoch were kept (no "generator") goes on from the history's last epoch
         with freshly shuffled images. ValueError when the state does not fit this training."""
-        self.model.load_state_dict(state["model"])
+        averaging = state.get("averaging")
+        if averaging is None:
+            self.model.load_state_dict(state["model"])
+        elif self.averaged is None:
+            raise ValueError("the training state averages weights, but its settings do not")
+        else:
+            self.model.load_state_dict(averaging["training_weights"])
+            self.averaged.module.load_state_dict(state["model"])
+            self.averaged.n_averaged.fill_(averaging["epochs"])
         if state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.history = list(history_from_rows(state["history"]))
@@ -198,12 +223,16 @@ class Trainer:
         """The epoch `run(epochs)` ends at: the epoch a stop cut short, then `epochs` more."""
         return -(-self.images_trained // self.train_size) + epochs
 
-    def _snapshot(self) -> tuple[dict, dict, int]:
-        return copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()), self.images_trained
+    def _snapshot(self) -> tuple[dict, dict | None, dict, int]:
+        averaged = None if self.averaged is None else copy.deepcopy(self.averaged.state_dict())
+        optimizer = copy.deepcopy(self.optimizer.state_dict())
+        return copy.deepcopy(self.model.state_dict()), averaged, optimizer, self.images_trained
 
     def _restore_last_good(self) -> None:
-        model_state, optimizer_state, self.images_trained = self._last_good
+        model_state, averaged_state, optimizer_state, self.images_trained = self._last_good
         self.model.load_state_dict(model_state)
+        if self.averaged is not None and averaged_state is not None:
+            self.averaged.load_state_dict(averaged_state)
         self.optimizer.load_state_dict(optimizer_state)
 
     def checkpoint(self) -> Checkpoint:
@@ -212,7 +241,7 @@ class Trainer:
     def _record(
         self, train_loss: float | None, seconds: float, images: int, partial: bool, stop: threading.Event | None = None
     ) -> EpochRecord:
-        result = evaluate(self.model, self.test_images, self.test_labels, stop)
+        result = evaluate(self.scored_model, self.test_images, self.test_labels, stop)
         event = EpochRecord(
             epoch=_whole(round(self.images_trained / self.train_size, 3)),
             train_loss=train_loss,
@@ -356,6 +385,9 @@ class Trainer:
     ) -> EndEvent | None:
         """Score the test set after a pass and record the epoch; a diverged end when the model
         no longer gives a finite test loss."""
+        epoch = self.images_trained // self.train_size  # a pass ends its epoch unless stopped
+        if self.averaged is not None and epoch >= self.config.average_from:
+            self.averaged.update_parameters(self.model)
         event = self._record(train_loss, seconds, images, partial=not whole_epoch)
         if not math.isfinite(event.test_loss):
             self.history.pop()
@@ -407,6 +439,10 @@ class Trainer:
         )
         emit(end)
         return end
+
+
+def _weights_on_cpu(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
 
 
 def _to_cpu(value: Any) -> Any:

@@ -95,6 +95,13 @@ def test_augmentation_is_off_by_default_and_in_every_preset_but_the_drawing_one(
     assert SETTING["augment"].parse("0.5") == 0.5 and SETTING["augment"].problem(1.5)
 
 
+def test_weight_averaging_is_off_by_default_and_only_the_drawing_preset_averages():
+    assert TrainConfig().average_from == 0
+    assert [name for name, preset in PRESETS.items() if preset.train.average_from] == ["drawing"]
+    assert "10 epochs, weights averaged from epoch 7" in describe(ModelConfig(), TrainConfig(average_from=7))
+    assert SETTING["average_from"].parse("7") == 7 and SETTING["average_from"].problem(-1)
+
+
 def test_configs_split_one_flat_dict_and_fill_in_defaults():
     model, train = configs({"hidden_size": 7, "epochs": 2, "unknown": 1})
     assert model == ModelConfig(hidden_size=7) and train == TrainConfig(epochs=2)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rnn_core.config import PRESETS, ModelConfig, TrainConfig
+from rnn_core.evaluate import evaluate
 from rnn_core.history import EpochRecord, RunStatus
 from rnn_core.trainer import BatchEvent, EndEvent, Trainer, initial_model, warm_up
 
@@ -247,6 +248,72 @@ def test_a_trainer_built_from_another_trainers_saved_state_after_a_stop_goes_on_
     assert rebuilt.history[-1].epoch == 2 and rebuilt.history[-1].test_loss == straight.history[-1].test_loss
     for a, b in zip(straight.model.parameters(), rebuilt.model.parameters()):
         assert torch.equal(a, b)
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+AVERAGING = dataclasses.replace(FAST, epochs=4, average_from=2)
+
+
+def test_averaging_scores_the_mean_of_each_epochs_end_weights_while_training_goes_on_from_its_own(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, AVERAGING)
+    at_end = {}
+
+    def keep_weights(event):
+        if isinstance(event, EpochRecord):
+            at_end[event.epoch] = weights(trainer.model)
+
+    trainer.run(on_event=keep_weights)
+    mean = {name: sum(at_end[epoch][name] for epoch in (2, 3, 4)) / 3 for name in at_end[4]}
+    for name, value in trainer.scored_model.state_dict().items():
+        assert torch.allclose(value, mean[name], atol=1e-6)
+        assert torch.equal(trainer.model.state_dict()[name], at_end[4][name])
+    images, labels = tiny_data.test_images, tiny_data.test_labels
+    scored, trained = (evaluate(model, images, labels) for model in (trainer.scored_model, trainer.model))
+    assert trainer.history[-1].test_loss == scored.loss != trained.loss
+    # before epoch 2 the weights as trained are the model
+    plain = Trainer(tiny_data, SMALL, FAST)
+    plain.run(epochs=1)
+    assert trainer.history[1].test_loss == plain.history[1].test_loss
+
+
+def test_an_averaging_training_stopped_and_rebuilt_from_its_file_goes_on_exactly(tiny_data):
+    from rnn_core.checkpoint import load_checkpoint
+
+    straight = Trainer(tiny_data, SMALL, AVERAGING)
+    straight.run()
+    stopped = Trainer(tiny_data, SMALL, AVERAGING, batch_event_interval=0.0)
+    stop, on_event = stop_at(epoch=4, batch=2)
+    stopped.run(on_event=on_event, stop=stop)
+    # the stop scores the mean of epochs 2 and 3, not the weights half-way through epoch 4
+    assert stopped.history[-1].test_loss == stopped.history[-2].test_loss
+    rebuilt = Trainer.from_checkpoint(tiny_data, load_checkpoint(stopped.checkpoint().to_bytes()))
+    rebuilt.run(epochs=0)
+    whole_epochs = [row.test_loss for row in rebuilt.history if float(row.epoch).is_integer()]
+    assert whole_epochs == [row.test_loss for row in straight.history]
+    for mine, theirs in ((rebuilt.model, straight.model), (rebuilt.scored_model, straight.scored_model)):
+        for a, b in zip(mine.parameters(), theirs.parameters()):
+            assert torch.equal(a, b)
+
+
+def test_a_divergence_while_averaging_puts_back_the_last_good_mean_and_weights(tiny_data):
+    trainer = Trainer(tiny_data, SMALL, dataclasses.replace(AVERAGING, average_from=1))
+    trainer.run(epochs=2)
+    good_mean, good_weights = weights(trainer.scored_model), weights(trainer.model)
+    trainer.train_images[:] = float("nan")
+    assert trainer.run(epochs=1).status == DIVERGED
+    assert trainer.averaged.n_averaged.item() == 2
+    for name, value in trainer.scored_model.state_dict().items():
+        assert torch.equal(value, good_mean[name]) and torch.equal(trainer.model.state_dict()[name], good_weights[name])
+
+
+def test_a_state_that_averages_is_refused_by_a_training_that_does_not(tiny_data):
+    averaging = Trainer(tiny_data, SMALL, dataclasses.replace(AVERAGING, epochs=2, average_from=1))
+    averaging.run()
+    with pytest.raises(ValueError, match="averages weights, but its settings do not"):
+        Trainer(tiny_data, SMALL, FAST, averaging.state_dict())
 
 
 def test_a_state_without_the_generator_goes_on_from_its_last_whole_epoch(tiny_data):

@@ -106,6 +106,7 @@ def test_each_setting_gets_the_control_its_values_call_for():
         "learning_rate": "slider",
         "batch_size": "slider",
         "epochs": "number",
+        "average_from": "number",
         "train_limit": "slider",
         "seed": "number",
         "device": "select",
