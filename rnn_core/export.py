@@ -12,7 +12,9 @@ Three things can be made of any run (or checkpoint file):
 The program draws the run's starting weights and its shuffling from the run's seed as this
 app does, so on the same machine it retraces the run's accuracy. A run that reads the digit in
 another order than by rows (columns, pixel by pixel, permuted) gets a program that puts the
-pixels in that order before the model reads them. It reads MNIST through
+pixels in that order before the model reads them; one that averaged its weights
+(`average_from`) averages them the same way, with torch's `AveragedModel`. The augmentation
+(`augment`) is not rebuilt: the program says so, and trains on MNIST as it is. It reads MNIST through
 torchvision from `MNIST_ROOT` (default `data`), downloading it only when
 `<root>/MNIST/raw` does not hold the four files yet.
 """
@@ -32,7 +34,7 @@ from typing import Any
 import torch
 
 from .checkpoint import Checkpoint, CheckpointError
-from .config import describe
+from .config import TrainConfig, describe
 from .notebook_models import NOTEBOOK_LAYER, NOTEBOOK_OUTPUT, load_model_file, notebook_state_dict
 from .reading_order import COLUMNS, PERMUTED, PIXEL_BY_PIXEL, ROWS_UPWARD, ReadingOrder
 from .runs import CHECKPOINT_FILE, RUN_ID_PATTERN
@@ -70,18 +72,27 @@ def state_dict_bytes(checkpoint: Checkpoint) -> bytes:
 def _settings_step(checkpoint: Checkpoint, run_id: str) -> Step:
     model, train = checkpoint.model_config, checkpoint.train_config
     limit = "None  # None: all 60,000 training images" if train.train_limit is None else f"{train.train_limit:_}"
+    averaging = ""
+    if train.average_from:
+        averaging = f"\naverage_from = {train.average_from}  # the model: the weights' mean from this epoch on"
+    varied = (
+        f"\n# The run also varied its training images (augment {train.augment:g}, the app's rnn_core/augment.py);"
+        "\n# this program trains on MNIST as it is, so its accuracy differs from the run's."
+        if train.augment
+        else ""
+    )
     code = f"""import os
 
 import torch
 from torchvision import datasets, transforms
 
-# The settings of run {run_id}: {describe(model, train)}
+# The settings of run {run_id}: {describe(model, train)}{varied}
 hidden_size = {model.hidden_size}
 num_layers = {model.num_layers}
 optimizer_name = {train.optimizer!r}
 learning_rate = {train.learning_rate!r}
 batch_size = {train.batch_size}
-epochs = {train.epochs}
+epochs = {train.epochs}{averaging}
 train_limit = {limit}
 seed = {train.seed}
 {_order_lines(model.order)}
@@ -224,23 +235,38 @@ def test(loader, model, loss_function):
     return 100 * right / count, loss_sum / count""",
 )
 
-RUN_STEP = Step(
-    "## Train, epoch by epoch\n\n"
-    "Epoch 0 is the untrained model: about one answer in ten is right. The accuracy after every epoch "
-    "is kept, as the app's run kept it.",
-    """accuracies, losses = [], []
+
+def _run_step(train: TrainConfig) -> Step:
+    """The epochs; for a run that averaged its weights, with torch's AveragedModel, as the app has it."""
+    words = (
+        "## Train, epoch by epoch\n\n"
+        "Epoch 0 is the untrained model: about one answer in ten is right. The accuracy after every epoch "
+        "is kept, as the app's run kept it."
+    )
+    averaged, averaging, scored, averaged_model = "", "", "model", ""
+    if train.average_from:
+        words += (
+            " From epoch `average_from` on, the model scored is the mean of the weights at the end of each "
+            "epoch since, as the run had it; training goes on from its own weights."
+        )
+        averaged = "averaged = torch.optim.swa_utils.AveragedModel(model)\n"
+        averaging = "\n    if epoch >= average_from:\n        averaged.update_parameters(model)"
+        scored = "(averaged.module if epoch >= average_from else model)"
+        averaged_model = "\n\nif epochs >= average_from:\n    model = averaged.module  # the run's model: their mean"
+    code = f"""{averaged}accuracies, losses = [], []
 accuracy, loss = test(test_loader, model, loss_function)
 accuracies.append(accuracy)
 losses.append(loss)
-print(f"epoch 0: test accuracy {accuracy:.2f}%, test loss {loss:.4f}")
+print(f"epoch 0: test accuracy {{accuracy:.2f}}%, test loss {{loss:.4f}}")
 
 for epoch in range(1, epochs + 1):
-    train_one_epoch(train_loader, model, loss_function, optimizer)
-    accuracy, loss = test(test_loader, model, loss_function)
+    train_one_epoch(train_loader, model, loss_function, optimizer){averaging}
+    accuracy, loss = test(test_loader, {scored}, loss_function)
     accuracies.append(accuracy)
     losses.append(loss)
-    print(f"epoch {epoch}: test accuracy {accuracy:.2f}%, test loss {loss:.4f}")""",
-)
+    print(f"epoch {{epoch}}: test accuracy {{accuracy:.2f}}%, test loss {{loss:.4f}}"){averaged_model}"""
+    return Step(words, code)
+
 
 SAVE_STEP = Step(
     "## Keep the model\n\n"
@@ -258,7 +284,7 @@ def program(checkpoint: Checkpoint, run_id: str) -> list[Step]:
         DATA_STEP,
         _model_step(checkpoint, run_id),
         LOOPS_STEP,
-        RUN_STEP,
+        _run_step(checkpoint.train_config),
         SAVE_STEP,
     ]
 

@@ -130,3 +130,31 @@ def test_the_exported_model_reads_in_the_runs_order_and_answers_as_the_app(order
     images = torch.rand(3, 1, 28, 28)
     assert torch.allclose(exported_model(images), checkpoint.build_model()(images), atol=1e-6)
     assert loading_line(checkpoint, "w.pt").startswith(f"model = LSTMnist({model_config.order.features}, 5, 10)")
+
+
+def test_the_exported_program_averages_the_weights_as_the_run_did_and_says_what_it_leaves_out():
+    model_config = ModelConfig(hidden_size=5)
+    train_config = TrainConfig(epochs=3, average_from=2, augment=0.5)
+    checkpoint = Checkpoint(model_config, train_config, RowClassifier(model_config).state_dict())
+    settings, _, model_step, loops, run, _ = program(checkpoint, "r1")
+    namespace: dict = {}
+    for step in (settings, model_step, loops):
+        exec(compile(step.code, "exported", "exec"), namespace)
+    trained = namespace["model"]
+    ends = []  # each epoch's weights at its end; the data and the test left out
+
+    def train_one_epoch(*args):
+        with torch.no_grad():
+            for weight in trained.parameters():
+                weight.add_(1.0)
+        ends.append([weight.clone() for weight in trained.parameters()])
+
+    namespace.update(
+        train_one_epoch=train_one_epoch, test=lambda *args: (0.0, 0.0), train_loader=None, test_loader=None
+    )
+    exec(compile(run.code, "exported", "exec"), namespace)
+    for kept, second, third in zip(namespace["model"].parameters(), *ends[1:]):
+        assert torch.allclose(kept, (second + third) / 2)  # the mean of epochs 2 and 3, as the app keeps it
+    assert "trains on MNIST as it is" in settings.code  # the augmentation it does not rebuild
+    plain = program(Checkpoint(model_config, TrainConfig(), checkpoint.state_dict), "r2")
+    assert "average" not in plain[0].code + plain[4].code and "augment" not in plain[0].code
