@@ -237,6 +237,8 @@ def _checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
     _check_weights(checkpoint.state_dict, model.state_dict())
     _check_averaging(checkpoint, model.state_dict())
     try:
+        if checkpoint.averaging is not None:
+            model.load_state_dict(checkpoint.averaging["training_weights"])
         model.load_state_dict(checkpoint.state_dict)
     except RuntimeError as err:  # e.g. a sparse tensor where a dense one belongs
         raise ValueError(f"the weights cannot be loaded into the model ({type(err).__name__})") from None
@@ -291,8 +293,11 @@ def _check_averaging(checkpoint: Checkpoint, expected: dict[str, torch.Tensor]) 
     _check_weights(averaging["training_weights"], expected)
     epochs = averaging["epochs"]
     whole_epochs = int(checkpoint.history[-1].epoch) if checkpoint.history else 0
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= whole_epochs:
-        raise ValueError("the averaging's count of epochs is not one of its epochs")
+    averaged_at_most = whole_epochs - checkpoint.train_config.average_from + 1
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= averaged_at_most:
+        raise ValueError(
+            f"the averaging counts {epochs!r:.20} epochs, but its history has {averaged_at_most} to average"
+        )
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -335,8 +335,9 @@ def test_an_averaging_checkpoint_keeps_the_mean_as_its_model_and_the_weights_tra
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"epochs": 3}, "count of epochs"),
-        ({"epochs": 0}, "count of epochs"),
+        ({"epochs": 3}, "counts 3 epochs, but its history has 2"),
+        ({"epochs": 0}, "counts 0 epochs"),
+        ({"training_weights": {"weight": 1}}, "do not match the model"),
         ({"extra": 1}, "exactly training_weights and epochs"),
         ({"training_weights": {"w": torch.zeros(2)}}, "do not match the model"),
     ],
