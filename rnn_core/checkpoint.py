@@ -237,9 +237,9 @@ def _checkpoint_from_payload(payload: dict[str, Any]) -> Checkpoint:
     _check_weights(checkpoint.state_dict, model.state_dict())
     _check_averaging(checkpoint, model.state_dict())
     try:
-        if checkpoint.averaging is not None:
-            model.load_state_dict(checkpoint.averaging["training_weights"])
         model.load_state_dict(checkpoint.state_dict)
+        if checkpoint.averaging is not None:  # last: the optimizer steps the weights it trains
+            model.load_state_dict(checkpoint.averaging["training_weights"])
     except RuntimeError as err:  # e.g. a sparse tensor where a dense one belongs
         raise ValueError(f"the weights cannot be loaded into the model ({type(err).__name__})") from None
     _check_optimizer_state(checkpoint.optimizer_state, model, checkpoint.train_config)
@@ -281,10 +281,18 @@ def _checked_position(position: Any, has_history: bool) -> dict[str, Any] | None
 
 def _check_averaging(checkpoint: Checkpoint, expected: dict[str, torch.Tensor]) -> None:
     """The weights a training that averages goes on from, and how many epochs it averaged."""
-    averaging = checkpoint.averaging
+    averaging, average_from = checkpoint.averaging, checkpoint.train_config.average_from
+    whole_epochs = int(checkpoint.history[-1].epoch) if checkpoint.history else 0
+    # a stop a hair before an epoch's end is recorded as that epoch, one more than it averaged
+    averaged = whole_epochs - average_from + 1 if average_from else 0
     if averaging is None:
+        # a file to go on from must hold them (one epoch's weights, with no position, need not)
+        if checkpoint.position is not None and averaged >= 2:
+            raise ValueError(
+                f"its training averages the weights from epoch {average_from}, but it holds none to go on from"
+            )
         return
-    if not checkpoint.train_config.average_from:
+    if not average_from:
         raise ValueError("it holds weights to average, but its train config does not average")
     if not isinstance(averaging, dict) or set(averaging) != {"training_weights", "epochs"}:
         raise ValueError("the averaging must hold exactly training_weights and epochs")
@@ -292,12 +300,10 @@ def _check_averaging(checkpoint: Checkpoint, expected: dict[str, torch.Tensor]) 
         raise ValueError("the averaging's training weights must be a mapping")
     _check_weights(averaging["training_weights"], expected)
     epochs = averaging["epochs"]
-    whole_epochs = int(checkpoint.history[-1].epoch) if checkpoint.history else 0
-    averaged_at_most = whole_epochs - checkpoint.train_config.average_from + 1
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= averaged_at_most:
-        raise ValueError(
-            f"the averaging counts {epochs!r:.20} epochs, but its history has {averaged_at_most} to average"
-        )
+    if isinstance(epochs, bool) or not isinstance(epochs, int):
+        raise ValueError("the averaging's count of epochs must be a whole number")
+    if not max(1, averaged - 1) <= epochs <= averaged:
+        raise ValueError(f"the averaging counts {epochs} epochs, but its history has {averaged} to average")
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -399,7 +399,7 @@ PRESETS: dict[str, Preset] = {
     "drawing": Preset(
         "the strong model trained on digits varied as people draw them (turned, slanted, resized, "
         "thicker and thinner strokes, half of them redrawn with strokes of one width), its weights "
-        "averaged over the last four epochs: for the canvas.",
+        "averaged from epoch 7 (the last four of its ten): for the canvas.",
         ModelConfig(hidden_size=128, num_layers=2),
         TrainConfig(epochs=10, batch_size=64, learning_rate=1e-3, optimizer="Adam", augment=1.0, average_from=7),
     ),

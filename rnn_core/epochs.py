@@ -38,8 +38,8 @@ def save_epoch_weights(run_folder: Path, checkpoint: Checkpoint) -> Path | None:
     epoch = checkpoint.history[-1].epoch
     path = Path(run_folder) / EPOCHS_FOLDER / f"{epoch_name(epoch)}.pt"
     path.parent.mkdir(exist_ok=True)
-    # the weights and the history only: Continue reads checkpoint.pt
-    dataclasses.replace(checkpoint, optimizer_state=None, position=None).save(path)
+    # the weights (while averaging, their mean) and the history only: Continue reads checkpoint.pt
+    dataclasses.replace(checkpoint, optimizer_state=None, position=None, averaging=None).save(path)
     return path
 
 

@@ -74,7 +74,9 @@ def _settings_step(checkpoint: Checkpoint, run_id: str) -> Step:
     limit = "None  # None: all 60,000 training images" if train.train_limit is None else f"{train.train_limit:_}"
     averaging = ""
     if train.average_from:
-        averaging = f"\naverage_from = {train.average_from}  # the model: the weights' mean from this epoch on"
+        averaging = (
+            f"\naverage_from = {train.average_from}  # from this epoch on, the model is the weights' mean (0: never)"
+        )
     varied = (
         f"\n# The run also varied its training images (augment {train.augment:g}, the app's rnn_core/augment.py);"
         "\n# this program trains on MNIST as it is, so its accuracy differs from the run's."
@@ -167,6 +169,8 @@ print(f"{len(train_data)} training images, {len(test_data)} test images")""",
 def _model_step(checkpoint: Checkpoint, run_id: str) -> Step:
     cell = checkpoint.model_config.cell_type
     layer, class_name = NOTEBOOK_LAYER[cell], CLASS_NAMES[cell]
+    # the app's Continue goes on from the weights it trains, not from their mean
+    mean_note = " (their mean: averaging starts again from it)" if checkpoint.averaging else ""
     code = f'''class {class_name}(torch.nn.Module):
     """Reads an image row by row and gives the log-probability of each digit."""
 
@@ -193,7 +197,7 @@ with torch.no_grad():
     for weights in model.parameters():
         weights.uniform_(-(hidden_size**-0.5), hidden_size**-0.5, generator=starting)
 
-# To go on from the run's weights instead, download them "for the notebook" and load them:
+# To go on from the run's weights instead, download them "for the notebook" and load them{mean_note}:
 # model.load_state_dict(torch.load("{run_id}.notebook.pt", weights_only=True))
 print(model)'''
     return Step(
@@ -250,9 +254,14 @@ def _run_step(train: TrainConfig) -> Step:
             "epoch since, as the run had it; training goes on from its own weights."
         )
         averaged = "averaged = torch.optim.swa_utils.AveragedModel(model)\n"
-        averaging = "\n    if epoch >= average_from:\n        averaged.update_parameters(model)"
-        scored = "(averaged.module if epoch >= average_from else model)"
-        averaged_model = "\n\nif epochs >= average_from:\n    model = averaged.module  # the run's model: their mean"
+        averaging = (
+            "\n    scored = model\n    if average_from and epoch >= average_from:"
+            "\n        averaged.update_parameters(model)\n        scored = averaged.module"
+        )
+        scored = "scored"
+        averaged_model = (
+            "\n\nif average_from and epochs >= average_from:\n    model = averaged.module  # the weights' mean"
+        )
     code = f"""{averaged}accuracies, losses = [], []
 accuracy, loss = test(test_loader, model, loss_function)
 accuracies.append(accuracy)

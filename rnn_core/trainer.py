@@ -385,7 +385,7 @@ class Trainer:
     ) -> EndEvent | None:
         """Score the test set after a pass and record the epoch; a diverged end when the model
         no longer gives a finite test loss."""
-        epoch = self.images_trained // self.train_size  # a pass ends its epoch unless stopped
+        epoch = self.images_trained // self.train_size  # only whole passes get here: the epoch just ended
         if self.averaged is not None and epoch >= self.config.average_from:
             self.averaged.update_parameters(self.model)
         event = self._record(train_loss, seconds, images, partial=not whole_epoch)

@@ -337,6 +337,7 @@ def test_an_averaging_checkpoint_keeps_the_mean_as_its_model_and_the_weights_tra
     [
         ({"epochs": 3}, "counts 3 epochs, but its history has 2"),
         ({"epochs": 0}, "counts 0 epochs"),
+        ({"epochs": 2.0}, "must be a whole number"),
         ({"training_weights": {"weight": 1}}, "do not match the model"),
         ({"extra": 1}, "exactly training_weights and epochs"),
         ({"training_weights": {"w": torch.zeros(2)}}, "do not match the model"),
@@ -346,6 +347,14 @@ def test_averaging_this_app_would_not_save_is_refused(averaging, change, message
     averaging.averaging = {**averaging.averaging, **change}
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(averaging.to_bytes())
+
+
+def test_a_file_to_go_on_from_that_lost_the_weights_it_trains_is_refused_but_one_epochs_weights_are_not(averaging):
+    averaging.averaging = None
+    with pytest.raises(CheckpointError, match="averages the weights from epoch 1, but it holds none to go on from"):
+        load_checkpoint(averaging.to_bytes())
+    averaging.position = None  # as an epoch's own file keeps it: its weights (the mean) and history
+    assert load_checkpoint(averaging.to_bytes()).averaging is None
 
 
 def test_weights_to_average_in_a_checkpoint_whose_training_does_not_average_are_refused(averaging):

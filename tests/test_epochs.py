@@ -32,7 +32,7 @@ def train_run(data, store: RunStore, model=MODEL, train=TRAIN, stop_at: float | 
             stop.set()
         record(event)
         if isinstance(event, EpochRecord):
-            weights[event.epoch] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+            weights[event.epoch] = {k: v.clone() for k, v in trainer.scored_model.state_dict().items()}
 
     trainer.run(on_event=on_event, stop=stop)
     return run.folder, weights
@@ -52,6 +52,19 @@ def test_the_model_after_every_epoch_is_kept_from_the_untrained_one_on(tiny_data
     first = load_epoch_weights(kept[0], MODEL).state_dict
     assert all(torch.equal(first[name], value) for name, value in untrained.items())
     assert not any(torch.equal(first[name], weights[2][name]) for name in first)
+
+
+def test_a_run_that_averages_keeps_after_each_epoch_the_mean_it_scored_and_not_the_weights_it_trains(
+    tiny_data, tmp_path
+):
+    averaging = TrainConfig(epochs=3, batch_size=30, device="cpu", average_from=2)
+    folder, scored = train_run(tiny_data, RunStore(tmp_path / "runs"), train=averaging)
+    last = load_epoch_weights(saved_epochs(folder)[-1], MODEL)
+    assert last.averaging is None and last.history[-1].epoch == 3
+    for name, value in scored[3].items():
+        assert torch.equal(last.state_dict[name], value)
+    trained = RunStore(tmp_path / "runs").checkpoint(folder.name).averaging["training_weights"]
+    assert not any(torch.equal(last.state_dict[name], value) for name, value in trained.items())
 
 
 def test_an_epoch_a_stop_cut_short_is_kept_under_its_fraction(tiny_data, tmp_path):

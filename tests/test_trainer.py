@@ -298,11 +298,12 @@ def test_an_averaging_training_stopped_and_rebuilt_from_its_file_goes_on_exactly
             assert torch.equal(a, b)
 
 
-def test_a_divergence_while_averaging_puts_back_the_last_good_mean_and_weights(tiny_data):
+@pytest.mark.parametrize("poisoned", ["train_images", "test_images"])  # a blown-up batch, a test loss of NaN
+def test_a_divergence_while_averaging_puts_back_the_last_good_mean_and_weights(tiny_data, poisoned):
     trainer = Trainer(tiny_data, SMALL, dataclasses.replace(AVERAGING, average_from=1))
     trainer.run(epochs=2)
     good_mean, good_weights = weights(trainer.scored_model), weights(trainer.model)
-    trainer.train_images[:] = float("nan")
+    setattr(trainer, poisoned, torch.full_like(getattr(trainer, poisoned), float("nan")))
     assert trainer.run(epochs=1).status == DIVERGED
     assert trainer.averaged.n_averaged.item() == 2
     for name, value in trainer.scored_model.state_dict().items():
