@@ -22,9 +22,19 @@ WATCH_SECONDS = 3.0
 MAX_SHIFT = 0.05
 
 # Starts watching: the click's time, every layout shift after it, the first visible progress
-# text, and the main block's height whenever it changes.
+# text, and the main block's height whenever it changes. When the block first gets shorter
+# than before the click, it also counts the visible elements of each kind (data-testid), so
+# that a shrink says which part of the page went missing.
 WATCH = """() => {
-  const m = window.__watch = {clickAt: null, shift: 0, shiftAfterInput: 0, shifts: [], heights: [], progressAt: null};
+  const m = window.__watch = {clickAt: null, shift: 0, shiftAfterInput: 0, shifts: [], heights: [], progressAt: null,
+                              partsBefore: null, shrunk: null};
+  const parts = block => {
+    const counts = {};
+    for (const e of block.querySelectorAll('[data-testid]')) {
+      if (e.getBoundingClientRect().height > 0) counts[e.dataset.testid] = (counts[e.dataset.testid] || 0) + 1;
+    }
+    return counts;
+  };
   document.addEventListener('click', e => { if (m.clickAt === null) m.clickAt = performance.now(); }, true);
   new PerformanceObserver(list => {
     for (const e of list.getEntries()) {
@@ -41,6 +51,8 @@ WATCH = """() => {
     const since = m.clickAt === null ? null : Math.round(now - m.clickAt);
     const last = m.heights[m.heights.length - 1];
     if (!last || last[1] !== height) m.heights.push([since, height]);
+    if (block && since === null) m.partsBefore = parts(block);
+    if (block && since !== null && m.shrunk === null && height < m.heights[0][1] - 8) m.shrunk = parts(block);
     const bar = document.querySelector('[data-testid="stProgress"]');
     if (m.clickAt !== null && m.progressAt === null && bar && bar.innerText.trim() && bar.getBoundingClientRect().height > 0) {
       m.progressAt = now - m.clickAt;
@@ -50,6 +62,17 @@ WATCH = """() => {
   };
   requestAnimationFrame(tick);
 }""".replace("WATCH_MS", str(round(WATCH_SECONDS * 1000)))
+
+
+def changed_parts(watch: dict) -> dict[str, tuple[int, int]]:
+    """The kinds of element (data-testid) whose visible count differs between the page before the
+    click and the page as it first shrank."""
+    before, shrunk = watch["partsBefore"] or {}, watch["shrunk"] or {}
+    return {
+        kind: (before.get(kind, 0), shrunk.get(kind, 0))
+        for kind in sorted(set(before) | set(shrunk))
+        if before.get(kind, 0) != shrunk.get(kind, 0)
+    }
 
 
 def page_ready(page) -> None:
@@ -105,6 +128,7 @@ def test_train_click_keeps_the_page_still_and_shows_progress_soon(page, app_serv
         assert watch["shift"] < MAX_SHIFT, f"{name}: the page moved after the click (layout shift {watch['shift']:.3f})"
         # elements kept in place: nothing is removed and added again, so the page never gets shorter
         assert watch["lowest"] >= watch["before"] - 8, (
-            f"{name}: the page shrank from {watch['before']} to {watch['lowest']} px"
+            f"{name}: the page shrank from {watch['before']} to {watch['lowest']} px; "
+            f"parts that changed (before the click, at the shrink): {changed_parts(watch)}"
         )
     assert page.locator('[data-testid="stException"]').count() == 0
