@@ -8,13 +8,14 @@ machine can make any bound fail (bench/bench_browser.py measures it).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from rnn_core import RunStatus, RunStore
 from rnn_core.config import ModelConfig, TrainConfig
-from tests.browser.conftest import MAIN, wait_for_app
+from tests.browser.conftest import ARTIFACTS, MAIN, wait_for_app
 
 # Long enough that its progress is on the page for a while, short enough for a test.
 RUN = "train?hidden=8&images=5000&epochs=3"
@@ -96,6 +97,11 @@ def click_train(page, label: str) -> dict:
         f"first progress {watch['progressAt'] / 1000:.2f} s ({watch['progressText']!r}), "
         f"page height {heights[0]} -> lowest {watch['lowest']} -> {heights[-1]} px; shifts {watch['shifts']}"
     )
+    if watch["shrunk"] is not None:  # kept where CI's artifacts are: an xfail's message is not printed
+        ARTIFACTS.mkdir(exist_ok=True)
+        shrink = {"click": label, "heights": watch["heights"], "changed_parts": changed_parts(watch)}
+        with open(ARTIFACTS / "layout-shrink.jsonl", "a") as out:
+            out.write(json.dumps(shrink) + "\n")
     return watch
 
 
