@@ -16,7 +16,7 @@ from rnn_core import (
 )
 from rnn_core.config import describe
 from rnn_core.inspection import model_fingerprint
-from rnn_core.registry import JobRegistry
+from rnn_core.registry import JobRegistry, RunView
 from rnn_core.runs import RunNotFound
 
 
@@ -33,6 +33,11 @@ class ChosenModel:
 POLL_SECONDS = 1.0
 
 
+def _awaits_first_epoch(view: RunView) -> bool:
+    """Training, with no trained epoch yet: its model can be used once that epoch is done."""
+    return view.busy and not (view.history and view.history[-1].epoch > 0)
+
+
 def _rerun_once_trained(run_id: str) -> None:
     """Draws the page anew once the run has a trained epoch (or has ended without one), so
     that "once its first epoch is done" comes true without a click."""
@@ -40,8 +45,7 @@ def _rerun_once_trained(run_id: str) -> None:
         view = registry().view(run_id)
     except (RunNotFound, ValueError, OSError):  # deleted or damaged meanwhile: the page says so
         st.rerun()
-    trained = bool(view.history) and view.history[-1].epoch > 0
-    if trained or not view.busy:
+    if not _awaits_first_epoch(view):
         st.rerun()
 
 
@@ -69,7 +73,7 @@ def chosen_model(explain: bool = True) -> ChosenModel | None:
             )
             st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
         return None
-    if not view.has_model or (view.busy and view.history[-1].epoch == 0):
+    if not view.has_model or _awaits_first_epoch(view):
         if explain:
             st.info(f"Run {view.run_id} has no trained epoch yet: its model can be used once its first epoch is done.")
             if view.busy:

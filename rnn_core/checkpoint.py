@@ -296,9 +296,7 @@ def _check_averaging(checkpoint: Checkpoint, expected: dict[str, torch.Tensor]) 
         raise ValueError("it holds weights to average, but its train config does not average")
     if not isinstance(averaging, dict) or set(averaging) != {"training_weights", "epochs"}:
         raise ValueError("the averaging must hold exactly training_weights and epochs")
-    if not isinstance(averaging["training_weights"], dict):
-        raise ValueError("the averaging's training weights must be a mapping")
-    _check_weights(averaging["training_weights"], expected)
+    _check_weights(_mapping(averaging, "training_weights"), expected)
     epochs = averaging["epochs"]
     if isinstance(epochs, bool) or not isinstance(epochs, int):
         raise ValueError("the averaging's count of epochs must be a whole number")

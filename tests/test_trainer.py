@@ -68,6 +68,10 @@ def test_train_limit_caps_the_training_images(tiny_data):
     assert trainer.train_size == 40
 
 
+def weights(model) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
 def stop_at(epoch: int, batch: int):
     """A stop event, and an event callback that sets it after that batch of that epoch."""
     stop = threading.Event()
@@ -153,7 +157,7 @@ def test_stopped_and_continued_training_equals_uninterrupted_training(tiny_data)
 def test_a_nan_loss_ends_training_as_diverged_and_keeps_the_last_good_weights(tiny_data):
     trainer = Trainer(tiny_data, SMALL, FAST)
     trainer.run(epochs=1)
-    good = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    good = weights(trainer.model)
     trainer.train_images[5, 3, 3] = float("nan")  # poisons every epoch from now on
     end = trainer.run(epochs=1)
     assert end.status == DIVERGED
@@ -181,7 +185,7 @@ def test_a_stop_then_a_divergence_keeps_the_weights_scored_at_the_stop(tiny_data
     trainer = Trainer(tiny_data, SMALL, FAST, batch_event_interval=0.0)
     stop, on_event = stop_at(epoch=2, batch=2)
     trainer.run(on_event=on_event, stop=stop)
-    at_stop = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    at_stop = weights(trainer.model)
     trainer.train_images[:] = float("nan")
     end = trainer.run(epochs=1)
     assert end.status == DIVERGED and "weights from epoch 1.333" in end.reason
@@ -248,10 +252,6 @@ def test_a_trainer_built_from_another_trainers_saved_state_after_a_stop_goes_on_
     assert rebuilt.history[-1].epoch == 2 and rebuilt.history[-1].test_loss == straight.history[-1].test_loss
     for a, b in zip(straight.model.parameters(), rebuilt.model.parameters()):
         assert torch.equal(a, b)
-
-
-def weights(model) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
 AVERAGING = dataclasses.replace(FAST, epochs=4, average_from=2)
